@@ -1,0 +1,95 @@
+"""Third-party blocks through the entry-point group ``convzoo.blocks``.
+
+A plugin package declares, in its ``pyproject.toml``::
+
+    [project.entry-points."convzoo.blocks"]
+    my_blocks = "my_package.blocks"          # a module whose import registers blocks
+    # or "my_package.blocks:register_all"    # a function called with the registry
+
+Plugins load once, before the registry's first lookup. A plugin that fails to
+load -- ImportError, SyntaxError, a duplicate name, any exception -- is reported
+once (distribution, entry point, error) and everything else keeps working; a
+spec that asks for a name the registry lacks is told which plugins failed.
+``KeyboardInterrupt`` and ``SystemExit`` are never swallowed.
+``CONVZOO_NO_PLUGINS=1`` switches plugin loading off.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+
+from convzoo.registry import REGISTRY, Registry
+
+GROUP = "convzoo.blocks"
+DISABLE_ENV = "CONVZOO_NO_PLUGINS"
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed to load; the rest of convzoo keeps working."""
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """One entry point that could not be loaded."""
+
+    distribution: str
+    entry_point: str
+    target: str
+    error: str
+
+    def describe(self) -> str:
+        """One sentence: which plugin, from which distribution, failed how."""
+        return (
+            f"plugin {self.entry_point!r} from distribution {self.distribution!r} "
+            f"({self.target}) failed to load: {self.error}"
+        )
+
+
+FAILURES: list[PluginFailure] = []
+LOADED: list[str] = []
+
+
+def plugins_disabled() -> bool:
+    """True when ``CONVZOO_NO_PLUGINS`` is set to a true value."""
+    return os.environ.get(DISABLE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _distribution_label(ep: metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "unknown distribution"
+    return f"{dist.metadata['Name']} {dist.version}"
+
+
+def load_plugins(registry: Registry = REGISTRY, group: str = GROUP) -> list[PluginFailure]:
+    """Import every entry point of ``group``; return the failures (also kept in ``FAILURES``)."""
+    if plugins_disabled():
+        return []
+    failures = []
+    for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
+        label = _distribution_label(ep)
+        try:
+            with registry.source_scope(label):
+                loaded = ep.load()
+                if callable(loaded) and not isinstance(loaded, types.ModuleType):
+                    loaded(registry)
+        except Exception as exc:  # a plugin's bug must not take convzoo down
+            failure = PluginFailure(label, ep.name, ep.value, f"{type(exc).__name__}: {exc}")
+            failures.append(failure)
+            registry.add_hint(
+                "It may come from a plugin that failed to load: " + failure.describe() + "."
+            )
+            warnings.warn(failure.describe(), PluginWarning, stacklevel=2)
+        else:
+            LOADED.append(f"{ep.name} ({label})")
+    FAILURES.extend(failures)
+    return failures
+
+
+def install(registry: Registry = REGISTRY) -> None:
+    """Make ``registry`` load the plugins before its first lookup."""
+    registry.add_loader(lambda reg: load_plugins(reg))

@@ -1,0 +1,268 @@
+"""The block registry: families of interchangeable blocks, looked up by name.
+
+Every block convzoo can assemble lives here under a ``(family, name)`` key with
+its metadata. A name is only ever a key in this table -- never an import path --
+so no spec can make convzoo import or run code it was not given. Lookups of a
+name that is not here fail with the family, the closest names and, where a
+plugin failed to load, which plugin might have provided it.
+
+This module is the bottom of convzoo's one-way flow: it imports nothing of
+convzoo. Plugin discovery (``convzoo.plugins``) plugs in through ``add_loader``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+FAMILIES: tuple[str, ...] = ("filter", "act", "pool", "norm", "residual", "head", "capsule")
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ConvzooError(Exception):
+    """An error caused by the user's input; the command line reports it without a traceback."""
+
+
+class RegistryError(ConvzooError, LookupError):
+    """Unknown family or name, a name registered twice, or an invalid name."""
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """One registered block and what convzoo knows about it.
+
+    ``example`` holds arguments that build a small instance; the registry-driven
+    conformance tests use them to build, run and gradcheck every block.
+    """
+
+    family: str
+    name: str
+    obj: Callable[..., Any]
+    description: str
+    dims: tuple[int, ...] = (1, 2)
+    reference: str | None = None
+    source: str = ""
+    example: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """``family.name``, the form swaps and messages use."""
+        return f"{self.family}.{self.name}"
+
+
+def natural_key(text: str) -> list[Any]:
+    """Sort key that orders ``conv2`` before ``conv10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The registered names most similar to ``word``, best first."""
+    return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``" Did you mean 'max'?"`` or an empty string when nothing is close."""
+    near = closest(word, choices)
+    if not near:
+        return ""
+    return " Did you mean " + " or ".join(repr(n) for n in near) + "?"
+
+
+class Registry:
+    """Blocks by family and name, with decorator-or-call registration.
+
+    Loaders (plugin discovery) run once, before the first lookup or listing, so
+    that importing convzoo stays cheap and plugins see the built-in blocks.
+    """
+
+    def __init__(self, families: Iterable[str] = FAMILIES) -> None:
+        self._blocks: dict[str, dict[str, BlockInfo]] = {f: {} for f in families}
+        self._loaders: list[Callable[[Registry], None]] = []
+        self._loaded = False
+        self._loading = False
+        self._source: str | None = None
+        self._hints: list[str] = []
+
+    # -- families -----------------------------------------------------------------
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The family keys, in their natural order."""
+        return tuple(self._blocks)
+
+    def add_family(self, family: str) -> None:
+        """Add a new family (e.g. ``data``); adding an existing one is an error."""
+        self._check_name(family, "family")
+        if family in self._blocks:
+            raise RegistryError(f"family {family!r} already exists")
+        self._blocks[family] = {}
+
+    def _family(self, family: str) -> dict[str, BlockInfo]:
+        if family not in self._blocks:
+            raise RegistryError(
+                f"unknown block family {family!r}.{did_you_mean(family, self._blocks)} "
+                f"Available families: {', '.join(self._blocks)}."
+            )
+        return self._blocks[family]
+
+    # -- registration -------------------------------------------------------------
+    @staticmethod
+    def _check_name(name: object, what: str) -> None:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise RegistryError(
+                f"invalid {what} {name!r}: use lower-case letters, digits and '_', "
+                "starting with a letter (a name is a registry key, never an import path)"
+            )
+
+    def register(
+        self,
+        family: str,
+        name: str,
+        obj: Callable[..., Any] | None = None,
+        *,
+        description: str | None = None,
+        dims: Iterable[int] = (1, 2),
+        reference: str | None = None,
+        example: dict[str, Any] | None = None,
+        override: bool = False,
+    ) -> Any:
+        """Register ``obj`` (a class or a factory returning an ``nn.Module``).
+
+        Used as ``@register("pool", "median")`` on a class or function, or called
+        directly as ``register("pool", "median", MedianPool)``. Registering a name
+        twice raises an error naming both definitions unless ``override=True``.
+        """
+        self._check_name(name, "block name")
+        table = self._family(family)
+        dims = tuple(sorted(set(dims)))
+        if not dims or any(d not in (1, 2) for d in dims):
+            raise RegistryError(f"{family}.{name}: dims must be a subset of (1, 2), got {dims}")
+
+        def add(target: Callable[..., Any]) -> Callable[..., Any]:
+            if not callable(target):
+                raise RegistryError(f"{family}.{name}: {target!r} is not a class or function")
+            where = f"{target.__module__}.{target.__qualname__}"
+            if name in table and not override:
+                first = table[name]
+                raise RegistryError(
+                    f"{family} block {name!r} is already registered by {first.source} "
+                    f"({first.obj.__module__}.{first.obj.__qualname__}); the second definition "
+                    f"is {where}. Choose another name, or pass override=True to replace it."
+                )
+            doc = (target.__doc__ or "").strip().splitlines()
+            table[name] = BlockInfo(
+                family=family,
+                name=name,
+                obj=target,
+                description=description or (doc[0] if doc else ""),
+                dims=dims,
+                reference=reference,
+                source=self._source or target.__module__,
+                example=dict(example or {}),
+            )
+            return target
+
+        return add if obj is None else add(obj)
+
+    @contextmanager
+    def source_scope(self, source: str) -> Iterator[None]:
+        """Attribute every registration inside the block to ``source`` (a distribution)."""
+        previous, self._source = self._source, source
+        try:
+            yield
+        finally:
+            self._source = previous
+
+    def unregister(self, family: str, name: str) -> None:
+        """Remove a block (tests and interactive sessions use this)."""
+        self._family(family).pop(name, None)
+
+    # -- loaders and hints --------------------------------------------------------
+    def add_loader(self, loader: Callable[[Registry], None]) -> None:
+        """Run ``loader(self)`` once, before the first lookup or listing."""
+        self._loaders.append(loader)
+        self._loaded = False
+
+    def add_hint(self, hint: str) -> None:
+        """A sentence added to every unknown-name error (e.g. a plugin that failed)."""
+        self._hints.append(hint)
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded or self._loading:
+            return
+        self._loading = True
+        try:
+            for loader in self._loaders:
+                loader(self)
+        finally:
+            self._loading = False
+        self._loaded = True
+
+    # -- lookup -------------------------------------------------------------------
+    def get(self, family: str, name: str) -> BlockInfo:
+        """The block registered as ``family.name``, or an error that says what is close."""
+        self._ensure_loaded()
+        table = self._family(family)
+        if name in table:
+            return table[name]
+        names = sorted(table, key=natural_key)
+        message = f"unknown {family} block {name!r}.{did_you_mean(str(name), names)}"
+        message += f" Available names: {', '.join(names) or '(none)'}."
+        for hint in self._hints:
+            message += " " + hint
+        raise RegistryError(message)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        self._ensure_loaded()
+        family, name = key
+        return name in self._blocks.get(family, {})
+
+    def list(self, family: str | None = None, pattern: str | None = None) -> list[BlockInfo]:
+        """Blocks of one family (or all), in natural order; ``pattern`` is a glob on names."""
+        self._ensure_loaded()
+        families = [family] if family is not None else list(self._blocks)
+        found = []
+        for fam in families:
+            table = self._family(fam)
+            for name in sorted(table, key=natural_key):
+                if pattern is None or fnmatch.fnmatchcase(name, pattern):
+                    found.append(table[name])
+        return found
+
+    def __iter__(self) -> Iterator[BlockInfo]:
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return len(self.list())
+
+    def __repr__(self) -> str:
+        lines = [f"Registry({len(self)} blocks)"]
+        for fam in self._blocks:
+            names = [b.name for b in self.list(fam)]
+            lines.append(f"  {fam:<9} {', '.join(names) if names else '-'}")
+        return "\n".join(lines)
+
+
+REGISTRY = Registry()
+
+
+def register(family: str, name: str, obj: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+    """Register a block in the default registry (decorator or call); see ``Registry.register``."""
+    return REGISTRY.register(family, name, obj, **kwargs)
+
+
+def get_block(family: str, name: str) -> BlockInfo:
+    """Look up a block in the default registry."""
+    return REGISTRY.get(family, name)
+
+
+def list_blocks(pattern: str | None = None, family: str | None = None) -> list[BlockInfo]:
+    """Blocks of the default registry in natural order, filtered by a glob ``pattern``."""
+    return REGISTRY.list(family, pattern)

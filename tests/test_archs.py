@@ -1,0 +1,87 @@
+"""Named architectures are found from a source checkout and from an installed wheel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import convzoo as cz
+from convzoo.archs import PATH_ENV, arch_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_yaml_in_registry_is_a_named_architecture():
+    files = {p.stem for p in (ROOT / "registry").glob("*.yaml")}
+    assert files and files <= set(cz.arch_names())
+    for name in files:
+        assert cz.load_spec(name).name == name
+
+
+def test_names_are_keys_not_paths():
+    with pytest.raises(cz.ConvzooError, match="unknown architecture"):
+        arch_path("../registry/lenet5_modern")
+    with pytest.raises(cz.ConvzooError, match="(?i)did you mean 'lenet5_modern'"):
+        arch_path("lenet5_moden")
+
+
+def test_extra_folders_come_first(tmp_path, monkeypatch):
+    (tmp_path / "mine.yaml").write_text("input: [1, 4, 4]\nlayers: [{act: relu}]\n")
+    monkeypatch.setenv(PATH_ENV, str(tmp_path))
+    assert "mine" in cz.arch_names()
+    assert cz.load_spec("mine").name == "mine"
+
+
+@pytest.mark.timeout(300)
+def test_the_wheel_ships_the_registry(tmp_path):
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert build.returncode == 0, build.stderr
+    wheel = next((tmp_path / "dist").glob("convzoo-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {
+        Path(n).stem for n in names if n.startswith("convzoo/archs/") and n.endswith(".yaml")
+    }
+    assert shipped == {p.stem for p in (ROOT / "registry").glob("*.yaml")}
+
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop(PATH_ENV, None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, convzoo; print(json.dumps([convzoo.__file__, convzoo.arch_names()]))",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    where, names = json.loads(result.stdout)
+    assert where.startswith(str(site))
+    assert set(names) == shipped

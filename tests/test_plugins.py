@@ -1,0 +1,167 @@
+"""Plugins through the entry-point group convzoo.blocks, with real installed distributions.
+
+Each test writes distributions (a package plus its ``.dist-info`` with
+``entry_points.txt``) into a temporary site directory and runs convzoo in a fresh
+process with that directory on ``PYTHONPATH`` -- exactly what ``pip install``
+of a plugin package leaves behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from convzoo.plugins import load_plugins
+from convzoo.registry import Registry
+
+
+def make_dist(site: Path, dist: str, entry: str, files: dict[str, str]) -> None:
+    """An installed distribution ``dist`` 1.0 whose entry point is ``entry``."""
+    info = site / f"{dist}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[convzoo.blocks]\n{entry}\n")
+    for rel, text in files.items():
+        path = site / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+GOOD = """
+from torch import nn
+import convzoo
+
+@convzoo.register("act", "good_act", description="from a plugin", example={})
+def good_act() -> nn.Module:
+    return nn.Tanh()
+"""
+
+FUNC = """
+from torch import nn
+
+def register_all(registry):
+    registry.register("act", "func_act", lambda: nn.Sigmoid(), description="by function")
+"""
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    make_dist(site, "good-blocks", "good = goodplug", {"goodplug/__init__.py": GOOD})
+    make_dist(site, "func-blocks", "func = funcplug:register_all", {"funcplug/__init__.py": FUNC})
+    make_dist(
+        site,
+        "broken-blocks",
+        "broken = brokenplug",
+        {"brokenplug/__init__.py": "import a_module_that_is_not_there\n"},
+    )
+    make_dist(
+        site, "syntax-blocks", "syntax = syntaxplug", {"syntaxplug/__init__.py": "def oops(:\n"}
+    )
+    make_dist(
+        site,
+        "dup-blocks",
+        "dup = dupplug",
+        {
+            "dupplug/__init__.py": (
+                "import convzoo\nfrom torch import nn\n"
+                "convzoo.register('act', 'relu', lambda: nn.ReLU())\n"
+            )
+        },
+    )
+    return site
+
+
+def run(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "CONVZOO_NO_PLUGINS"}
+    environ["PYTHONPATH"] = os.pathsep.join([str(site), environ.get("PYTHONPATH", "")])
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "convzoo.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+
+
+def test_broken_plugins_are_reported_once_and_the_rest_works(site):
+    result = run(site, "list", "blocks", "--json")
+    assert result.returncode == 0, result.stderr
+    blocks = {(b["family"], b["name"]): b for b in json.loads(result.stdout)}
+    assert blocks[("act", "good_act")]["source"] == "good-blocks 1.0"
+    assert blocks[("act", "func_act")]["source"] == "func-blocks 1.0"
+    assert ("filter", "conv") in blocks and ("act", "relu") in blocks
+    warnings = [ln for ln in result.stderr.splitlines() if "failed to load" in ln]
+    assert len(warnings) == 3, result.stderr
+    text = "\n".join(warnings)
+    assert text.count("broken-blocks 1.0") == 1 and "ModuleNotFoundError" in text
+    assert text.count("syntax-blocks 1.0") == 1 and "SyntaxError" in text
+    # a plugin redefining a built-in name fails as a whole and names both definitions
+    assert text.count("dup-blocks 1.0") == 1 and "already registered" in text
+    assert blocks[("act", "relu")]["source"] == "convzoo.blocks.nonlinear"
+
+
+def test_a_spec_needing_a_missing_block_names_the_broken_plugin(site, tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: [1, 8, 8]\nlayers:\n  - {act: broken_act}\n")
+    result = run(site, "show", str(spec))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    error = next(ln for ln in result.stderr.splitlines() if ln.startswith("convzoo: error"))
+    assert "broken_act" in error and "broken-blocks 1.0" in error and "brokenplug" in error
+
+
+def test_a_spec_can_use_a_plugin_block(site, tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(
+        "input: [1, 8, 8]\nclasses: 3\nlayers:\n"
+        "  - {filter: conv, out: 2, kernel: 3}\n  - {act: good_act}\n"
+        "  - {head: linear}\n"
+    )
+    result = run(site, "show", str(spec), "--json")
+    assert result.returncode == 0, result.stderr
+    assert [layer["block"] for layer in json.loads(result.stdout)["layers"]] == [
+        "filter.conv",
+        "act.good_act",
+        "head.linear",
+    ]
+
+
+def test_env_switch_turns_plugins_off(site):
+    result = run(site, "list", "blocks", "--json", CONVZOO_NO_PLUGINS="1")
+    assert result.returncode == 0
+    names = {b["name"] for b in json.loads(result.stdout)}
+    assert "good_act" not in names and "relu" in names
+    assert "failed to load" not in result.stderr
+
+
+class _EntryPoint:
+    def __init__(self, error: BaseException) -> None:
+        self.name, self.value, self.dist, self.error = "boom", "boom:x", None, error
+
+    def load(self):
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), SystemExit(3)])
+def test_interrupts_are_never_swallowed(monkeypatch, error):
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [_EntryPoint(error)])
+    with pytest.raises(type(error)):
+        load_plugins(Registry())
+
+
+def test_failure_in_process_is_a_warning_and_a_hint(monkeypatch):
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [_EntryPoint(ImportError("nope"))])
+    reg = Registry()
+    with pytest.warns(UserWarning, match="nope"):
+        failures = load_plugins(reg)
+    assert len(failures) == 1 and "unknown distribution" in failures[0].describe()
+    with pytest.raises(LookupError, match="failed to load.*nope"):
+        reg.get("act", "whatever")
