@@ -9,7 +9,10 @@ layers that did fit. Only a spec that passes is built for real.
 The assembler injects what a block cannot know from the spec -- ``in_channels``,
 ``dims`` (1 or 2), ``classes``, ``in_shape``, and for composite blocks the built
 body as ``layers`` with its output shape as ``body_shape`` -- into the blocks
-whose signature asks for them. Module names follow the spec paths
+whose signature asks for them. ``shared`` is one ``nn.ModuleDict`` per model for
+what several layers use together (tied weights, a hypernetwork's generator): it
+is registered once, as ``model.shared``, so the state_dict and the parameter
+count hold each shared tensor once. Module names follow the spec paths
 (``layers.3.layers.1``), so state_dict keys are readable; a repeat's copies are
 ``layers.N.copies.C.J``.
 """
@@ -24,11 +27,12 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from convzoo.registry import REGISTRY, BlockInfo, ConvzooError, did_you_mean
 from convzoo.spec import Block, Node, Repeat, Spec, SpecError, SpecLike, load_spec
 
-INJECTED = ("in_channels", "dims", "classes", "in_shape", "layers", "body_shape")
+INJECTED = ("in_channels", "dims", "classes", "in_shape", "layers", "body_shape", "shared")
 Shape = tuple[int, ...]
 META_BATCH = 2
 
@@ -49,18 +53,36 @@ class ConvNet(nn.Module):
     """An assembled network: ``layers`` in sequence, with the spec it was built from.
 
     ``spec`` is the (swapped) spec, so ``build(model.spec)`` rebuilds the same
-    architecture; ``rows`` is the shape trace the summary reads.
+    architecture; ``rows`` is the shape trace the summary reads; ``shared`` holds
+    the modules several layers use together.
     """
 
-    def __init__(self, spec: Spec, layers: nn.Sequential, rows: list[Row]) -> None:
+    def __init__(
+        self, spec: Spec, layers: nn.Sequential, rows: list[Row], shared: nn.ModuleDict
+    ) -> None:
         super().__init__()
         self.spec = spec
         self.rows = rows
         self.layers = layers
+        self.shared = shared
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Run the layers in order."""
         return self.layers(x)
+
+    def loss(
+        self,
+        scores: torch.Tensor,
+        target: torch.Tensor,
+        inputs: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+    ) -> torch.Tensor:
+        """The training loss: the head's own ``loss(scores, target, inputs)`` where it has
+        one (capsules: margin and reconstruction), else cross-entropy."""
+        head_loss = getattr(self.layers[-1], "loss", None)
+        if callable(head_loss):
+            return head_loss(scores, target, inputs)
+        return F.cross_entropy(scores, target, label_smoothing=label_smoothing)
 
     def extra_repr(self) -> str:
         return f"spec={self.spec.name!r}, input={list(self.spec.input)}"
@@ -233,6 +255,7 @@ class _Assembler:
         self.spec = spec
         self.known = trace
         self.rows: list[Row] = []
+        self.shared = nn.ModuleDict()
 
     def fail(self, path: str, block: str, shape: Shape, reason: str) -> SpecError:
         return SpecError(
@@ -298,6 +321,7 @@ class _Assembler:
             "in_shape": shape,
             "layers": body,
             "body_shape": body_shape,
+            "shared": self.shared,
         }
         kwargs = dict(node.args)
         for name in sig.injected:
@@ -368,7 +392,7 @@ def build(
     assembler = _Assembler(spec, {r.path: r for r in rows})
     with torch.device(device) if device is not None else nullcontext():
         layers, _ = assembler.run()
-    return ConvNet(spec, layers, rows)
+    return ConvNet(spec, layers, rows, assembler.shared)
 
 
 def build_meta(source: SpecLike, swap: Mapping[str, str] | None = None) -> ConvNet:

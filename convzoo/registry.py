@@ -39,6 +39,11 @@ class BlockInfo:
 
     ``example`` holds arguments that build a small instance; the registry-driven
     conformance tests use them to build, run and gradcheck every block.
+    ``deterministic`` is False for blocks that sample while training (stochastic
+    pooling, dropout); the conformance kit checks the others give equal outputs
+    for equal inputs. ``example_before`` lists spec layers a test puts in front of
+    the block, for blocks that only make sense after another (capsule routing
+    after primary capsules).
     """
 
     family: str
@@ -49,6 +54,8 @@ class BlockInfo:
     reference: str | None = None
     source: str = ""
     example: dict[str, Any] = field(default_factory=dict)
+    deterministic: bool = True
+    example_before: tuple[dict[str, Any], ...] = ()
 
     @property
     def key(self) -> str:
@@ -129,6 +136,8 @@ class Registry:
         dims: Iterable[int] = (1, 2),
         reference: str | None = None,
         example: dict[str, Any] | None = None,
+        deterministic: bool = True,
+        example_before: Iterable[dict[str, Any]] = (),
         override: bool = False,
     ) -> Any:
         """Register ``obj`` (a class or a factory returning an ``nn.Module``).
@@ -164,6 +173,8 @@ class Registry:
                 reference=reference,
                 source=self._source or target.__module__,
                 example=dict(example or {}),
+                deterministic=deterministic,
+                example_before=tuple(example_before),
             )
             return target
 

@@ -4,8 +4,9 @@ Everything is computed on the meta device, so summarizing a large network costs
 no memory. Definitions, so numbers are comparable:
 
 - ``params``: trainable and frozen parameters a layer owns (not its nested
-  layers'); a tensor shared by several layers counts at its first use, so the
-  rows add up to ``sum(p.numel() for p in model.parameters())``.
+  layers'); what several layers share (``model.shared``: tied weights, a
+  hypernetwork's generator) is one row of its own, ``shared``, so the rows add
+  up to ``sum(p.numel() for p in model.parameters())``.
 - ``flops``: per sample, as ``torch.utils.flop_counter`` counts them -- two per
   multiply-add of convolutions and matrix products; element-wise operations,
   poolings and activations count zero.
@@ -90,12 +91,12 @@ class Summary:
             [
                 "  " * r.depth + r.path,
                 r.block,
-                _dims(r.in_shape),
-                _dims(r.out_shape),
+                _dims(r.in_shape) if r.in_shape else "",
+                _dims(r.out_shape) if r.out_shape else "",
                 f"{r.params:,}",
                 human(r.flops),
-                _dims(r.rf, "x") if r.rf is not None else "?",
-                _dims(r.stride, "x") if r.stride is not None else "-",
+                _dims(r.rf, "x") if r.rf is not None else "?" if r.in_shape else "",
+                _dims(r.stride, "x") if r.stride is not None else "-" if r.in_shape else "",
             ]
             for r in self.layers
         ]
@@ -267,6 +268,9 @@ def summary(source: SpecLike | ConvNet, swap: Mapping[str, str] | None = None) -
         )
         for r in rows
     )
+    shared = sum(p.numel() for p in model.shared.parameters())
+    if shared:
+        layers += (LayerSummary("shared", "shared", 0, (), (), shared, 0, None, None),)
     top = [r for r in rows if r.depth == 0]
     return Summary(
         name=model.spec.name,

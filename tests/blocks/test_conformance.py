@@ -1,58 +1,85 @@
-"""Every registered block, driven by the registry: built, run, backpropagated, gradchecked.
+"""Every registered block, driven by the registry, through ``convzoo.testing.check_block``.
 
 Like timm's tests over ``list_models()``: a block added to the registry (built-in
-or from a plugin) is covered here through its ``example`` arguments, in every
-``dims`` its metadata claims -- and refused in the dims it does not claim.
+or from a plugin) is covered here through its ``example`` arguments, without a
+new test. The kit itself is tested on blocks that break each of its rules.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 import convzoo as cz
+from convzoo.testing import check_block
 
-CLASSES = 3
-CASES = [(info, dims) for info in cz.list_blocks() for dims in (1, 2)]
-
-
-def _spec(info: cz.BlockInfo, dims: int) -> dict:
-    data = {
-        "name": f"{info.family}_{info.name}",
-        "input": [3] + [6] * dims,
-        "layers": [{info.family: info.name, **info.example}],
-    }
-    if info.family == "head":
-        data["classes"] = CLASSES
-    return data
+BLOCKS = cz.list_blocks()
 
 
-@pytest.mark.parametrize(("info", "dims"), CASES, ids=[f"{i.key}-{d}d" for i, d in CASES])
-def test_block_conforms(info, dims):
-    if dims not in info.dims:
-        with pytest.raises(cz.SpecError, match="supports dims"):
-            cz.build(_spec(info, dims))
-        return
-    torch.manual_seed(0)
-    model = cz.build(_spec(info, dims))
-    x = torch.randn(4, 3, *[6] * dims, requires_grad=True)
-    out = model(x)
-    assert tuple(out.shape[1:]) == model.rows[-1].out_shape
-    assert torch.isfinite(out).all()
-    out.square().sum().backward()
-    assert x.grad is not None and x.grad.abs().sum() > 0
-    for name, p in model.named_parameters():
-        assert p.grad is not None, f"{info.key}: no gradient reached {name}"
-
-    model = model.double().eval()
-    tiny = torch.randn(2, 3, *[6] * dims, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(model, (tiny,), eps=1e-6, atol=1e-5)
+@pytest.mark.parametrize("info", BLOCKS, ids=[b.key for b in BLOCKS])
+def test_block_conforms(info):
+    check_block(info.family, info.name)
 
 
-@pytest.mark.parametrize("info", cz.list_blocks(), ids=lambda i: i.key)
-def test_metadata(info):
-    assert info.family in cz.REGISTRY.families
-    assert info.description, f"{info.key} has no description"
-    assert info.source, f"{info.key} has no source"
-    assert set(info.dims) <= {1, 2} and info.dims
-    assert cz.get_block(info.family, info.name) is info
+def test_arguments_replace_the_example():
+    check_block("pool", "max", kernel=3, stride=1)
+    with pytest.raises(cz.SpecError):
+        check_block("pool", "max", kernel=30)
+
+
+class _NoGrad(nn.Module):
+    def forward(self, x):
+        return x.detach()
+
+
+class _Noisy(nn.Module):
+    def forward(self, x):
+        return x + torch.rand_like(x)
+
+
+class _BadGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 3
+
+
+class _WrongGradient(nn.Module):
+    def forward(self, x):
+        return _BadGrad.apply(x)
+
+
+class _Only2d(nn.Module):
+    def forward(self, x):
+        assert x.dim() == 4
+        return x
+
+
+@pytest.mark.parametrize(
+    ("factory", "kwargs", "message"),
+    [
+        (_NoGrad, {}, "cut off from autograd"),
+        (_Noisy, {}, "two runs on the same input differ"),
+        (_WrongGradient, {}, "gradcheck failed"),
+        (_Only2d, {}, "output|failed|cannot take"),
+        (nn.Identity, {"description": " "}, "no description"),
+    ],
+)
+def test_the_kit_catches_broken_blocks(scratch, factory, kwargs, message):
+    scratch("act", "broken_probe", lambda: factory(), **{"description": "probe", **kwargs})
+    with pytest.raises((AssertionError, cz.SpecError), match=message):
+        check_block("act", "broken_probe")
+
+
+def test_a_sampling_block_may_declare_itself(scratch):
+    scratch("act", "noisy_probe", lambda: _NoisyInTrain(), description="p", deterministic=False)
+    check_block("act", "noisy_probe")
+
+
+class _NoisyInTrain(nn.Module):
+    def forward(self, x):
+        return x + torch.rand_like(x) if self.training else x
