@@ -7,7 +7,8 @@ path, its block, the input shape it got and why, followed by the table of the
 layers that did fit. Only a spec that passes is built for real.
 
 The assembler injects what a block cannot know from the spec -- ``in_channels``,
-``dims`` (1 or 2), ``classes``, ``in_shape``, and for composite blocks the built
+``dims`` (1 or 2), ``classes``, ``in_shape`` (the layer's input), ``input_shape``
+(the network's), and for composite blocks the built
 body as ``layers`` with its output shape as ``body_shape`` -- into the blocks
 whose signature asks for them. ``shared`` is one ``nn.ModuleDict`` per model for
 what several layers use together (tied weights, a hypernetwork's generator): it
@@ -32,7 +33,16 @@ from torch.nn import functional as F
 from convzoo.registry import REGISTRY, BlockInfo, ConvzooError, did_you_mean
 from convzoo.spec import Block, Node, Repeat, Spec, SpecError, SpecLike, load_spec
 
-INJECTED = ("in_channels", "dims", "classes", "in_shape", "layers", "body_shape", "shared")
+INJECTED = (
+    "in_channels",
+    "dims",
+    "classes",
+    "in_shape",
+    "input_shape",
+    "layers",
+    "body_shape",
+    "shared",
+)
 Shape = tuple[int, ...]
 META_BATCH = 2
 
@@ -319,6 +329,7 @@ class _Assembler:
             "dims": self.spec.dims,
             "classes": self.spec.classes,
             "in_shape": shape,
+            "input_shape": tuple(self.spec.input),
             "layers": body,
             "body_shape": body_shape,
             "shared": self.shared,
