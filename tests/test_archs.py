@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 
 import convzoo as cz
 from convzoo.archs import PATH_ENV, arch_path
@@ -85,3 +86,16 @@ def test_the_wheel_ships_the_registry(tmp_path):
     where, names = json.loads(result.stdout)
     assert where.startswith(str(site))
     assert set(names) == shipped
+
+
+@pytest.mark.parametrize("arch", cz.arch_names())
+def test_every_architecture_builds_runs_and_trains_a_step(arch):
+    torch.manual_seed(0)
+    model = cz.build(arch)
+    x = torch.rand(2, *model.spec.input)
+    scores = model(x)
+    assert scores.shape == (2, model.spec.classes)
+    loss = model.loss(scores, torch.tensor([0, 1]), x)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

@@ -1,9 +1,14 @@
-"""Small helpers shared by the block files: picking the 1-D or 2-D torch class, tuples."""
+"""Small helpers shared by the block files: 1-D or 2-D classes, sizes, blocks inside blocks."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from torch import nn
+
+from convzoo.registry import REGISTRY
 
 T = TypeVar("T")
 
@@ -26,3 +31,19 @@ def as_size(value: int | Sequence[int], dims: int, what: str) -> int | tuple[int
     ):
         return tuple(value)
     raise ValueError(f"{what} must be an integer or a list of {dims} integers, got {value!r}")
+
+
+def make_block(family: str, name: str, in_shape: Sequence[int], dims: int) -> nn.Module:
+    """A registered block with its default arguments, built for ``in_shape``.
+
+    For blocks that contain others (a bypass's pre-activation): the block gets
+    the injected values it asks for, as the assembler would give them.
+    """
+    factory = REGISTRY.get(family, name).obj
+    available: dict[str, Any] = {
+        "in_channels": in_shape[0],
+        "in_shape": tuple(in_shape),
+        "dims": dims,
+    }
+    params = inspect.signature(factory).parameters
+    return factory(**{k: v for k, v in available.items() if k in params})
