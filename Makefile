@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
-ARCH ?= lenet5_modern
+ARCH ?= lenet5
 
 .PHONY: run test lint install dev clean
 

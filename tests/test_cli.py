@@ -30,7 +30,7 @@ def test_list_blocks_json_has_the_documented_keys(capsys):
 
 
 def test_list_blocks_filters_by_pattern_and_family(capsys):
-    _, out, _ = run(capsys, "list", "blocks", "a*", "--json")
+    _, out, _ = run(capsys, "list", "blocks", "av*", "--json")
     assert {b["name"] for b in json.loads(out)} == {"avg"}
     _, out, _ = run(capsys, "list", "blocks", "--family", "pool", "--json")
     assert {b["family"] for b in json.loads(out)} == {"pool"}

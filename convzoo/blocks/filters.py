@@ -1,4 +1,16 @@
-"""Filter banks: the convolution layers that sweep learned kernels over the input."""
+"""Filter banks: the convolution layers that sweep learned kernels over the input.
+
+``conv`` is torch's own ``Conv1d``/``Conv2d`` (what the summary and the
+benchmarks expect), unless a connection table restricts which input maps each
+output map sees (LeNet-5's C3). The other blocks are the same filter bank with
+one idea changed, so a swap shows what that idea does: ``true_conv`` runs the
+kernel index backwards, ``unfold_conv`` computes the sweep with our own im2col
+code, ``tied`` makes layers use one weight, ``hyper`` generates the weight.
+Every block takes the same geometry arguments and exposes ``kernel_size``,
+``stride`` and ``dilation`` for the receptive field; the kernels of ``conv``,
+``true_conv`` and ``unfold_conv`` are named and shaped alike, so their
+state_dicts load into each other.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +18,202 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from convzoo.blocks._util import as_size, by_dims
+from convzoo.blocks._filterbank import LearnedBank, check_maps, geometry
+from convzoo.blocks._shared_weights import HyperBank, TiedBank
+from convzoo.blocks._util import by_dims
 from convzoo.registry import register
+
+Ints = int | Sequence[int]
+Connections = str | Sequence[Sequence[int]] | None
+_EXAMPLE = {"out": 4, "kernel": 3}
 
 
 @register(
     "filter",
     "conv",
-    description="cross-correlation filter bank (torch's ConvNd): stride, padding, dilation, groups",
+    description="cross-correlation filter bank (torch's ConvNd): stride, padding, dilation, "
+    "groups, optional connection table",
     reference="LeCun et al. 1989, Backpropagation applied to handwritten zip code recognition",
-    example={"out": 4, "kernel": 3},
+    example=_EXAMPLE,
 )
 def conv(
     in_channels: int,
     dims: int,
     out: int,
-    kernel: int | Sequence[int],
-    stride: int | Sequence[int] = 1,
+    kernel: Ints,
+    stride: Ints = 1,
     padding: int | str | Sequence[int] = 0,
-    dilation: int | Sequence[int] = 1,
+    dilation: Ints = 1,
+    groups: int = 1,
+    bias: bool = True,
+    connections: Connections = None,
+) -> nn.Module:
+    """y[i, j] = sum_kl w[k, l] x[i + k, j + l] + b: ``out`` maps of ``kernel``-sized filters.
+
+    ``connections`` ("lenet5_c3", or one list of input maps per output map) learns
+    only the connected kernels; without it the block is a plain ``nn.ConvNd``.
+    """
+    if connections is not None:
+        return LearnedBank(
+            in_channels, dims, out, kernel, stride, padding, dilation, groups, bias, connections
+        )
+    check_maps(in_channels, out, groups)
+    kernel_size, strides, pad, dilations = geometry(dims, kernel, stride, padding, dilation)
+    cls = by_dims(dims, nn.Conv1d, nn.Conv2d)
+    return cls(in_channels, out, kernel_size, strides, pad, dilations, groups=groups, bias=bias)
+
+
+@register(
+    "filter",
+    "true_conv",
+    description="true convolution y[i] = sum_j w[j] x[i - j]: the kernel index runs backwards",
+    reference="Goodfellow, Bengio & Courville 2016, Deep Learning, section 9.1",
+    example=_EXAMPLE,
+)
+def true_conv(
+    in_channels: int,
+    dims: int,
+    out: int,
+    kernel: Ints,
+    stride: Ints = 1,
+    padding: int | str | Sequence[int] = 0,
+    dilation: Ints = 1,
+    groups: int = 1,
+    bias: bool = True,
+    connections: Connections = None,
+) -> nn.Module:
+    """Convolution proper: ``conv`` with every spatial axis of the kernel flipped."""
+    return LearnedBank(
+        in_channels,
+        dims,
+        out,
+        kernel,
+        stride,
+        padding,
+        dilation,
+        groups,
+        bias,
+        connections,
+        flip=True,
+    )
+
+
+@register(
+    "filter",
+    "unfold_conv",
+    description="cross-correlation as unfold (im2col) + matrix product, no torch convolution",
+    reference="Chellapilla, Puri & Simard 2006, High performance convolutional neural networks "
+    "for document processing",
+    example=_EXAMPLE,
+)
+def unfold_conv(
+    in_channels: int,
+    dims: int,
+    out: int,
+    kernel: Ints,
+    stride: Ints = 1,
+    padding: int | str | Sequence[int] = 0,
+    dilation: Ints = 1,
+    groups: int = 1,
+    bias: bool = True,
+    connections: Connections = None,
+) -> nn.Module:
+    """``conv`` written out: windows cut by ``Tensor.unfold``, then one matrix product."""
+    return LearnedBank(
+        in_channels,
+        dims,
+        out,
+        kernel,
+        stride,
+        padding,
+        dilation,
+        groups,
+        bias,
+        connections,
+        operator="unfold",
+    )
+
+
+@register(
+    "filter",
+    "tied",
+    description="filter bank whose weight is shared by every tied layer with the same key",
+    reference="LeCun 1989, Generalization and network design strategies",
+    example={**_EXAMPLE, "padding": 1},
+)
+def tied(
+    in_channels: int,
+    dims: int,
+    shared: nn.ModuleDict,
+    out: int,
+    kernel: Ints,
+    key: str = "default",
+    stride: Ints = 1,
+    padding: int | str | Sequence[int] = 0,
+    dilation: Ints = 1,
     groups: int = 1,
     bias: bool = True,
 ) -> nn.Module:
-    """y[i, j] = sum_kl w[k, l] x[i + k, j + l] + b: ``out`` maps of ``kernel``-sized filters."""
-    if not isinstance(padding, str):
-        padding = as_size(padding, dims, "padding")
-    cls = by_dims(dims, nn.Conv1d, nn.Conv2d)
-    return cls(
-        in_channels,
-        out,
-        as_size(kernel, dims, "kernel"),
-        stride=as_size(stride, dims, "stride"),
+    """A ``conv`` whose weight is ``shared.tied_<key>.weight``, one tensor for all its uses."""
+    return TiedBank(
+        shared,
+        key,
+        in_channels=in_channels,
+        dims=dims,
+        out=out,
+        kernel=kernel,
+        stride=stride,
         padding=padding,
-        dilation=as_size(dilation, dims, "dilation"),
+        dilation=dilation,
+        groups=groups,
+        bias=bias,
+    )
+
+
+@register(
+    "filter",
+    "hyper",
+    description="filter bank whose kernel a shared generator makes from learned embeddings",
+    reference="Ha, Dai & Le 2016, HyperNetworks",
+    example={**_EXAMPLE, "z_dim": 3, "hidden": 3, "out_block": 2, "in_block": 2},
+)
+def hyper(
+    in_channels: int,
+    dims: int,
+    shared: nn.ModuleDict,
+    out: int,
+    kernel: Ints,
+    key: str = "hyper",
+    z_dim: int = 16,
+    hidden: int = 16,
+    out_block: int = 16,
+    in_block: int = 16,
+    stride: Ints = 1,
+    padding: int | str | Sequence[int] = 0,
+    dilation: Ints = 1,
+    groups: int = 1,
+    bias: bool = True,
+) -> nn.Module:
+    """Static hypernetwork: the kernel is tiled from ``out_block x in_block`` blocks, each the
+    output of the generator ``shared[key]`` for one learned embedding of size ``z_dim``.
+
+    Ha et al. use 16x16 blocks with z_dim = hidden = 64 over a whole ResNet; the
+    smaller defaults make even a single 64->64 layer cheaper than the conv it replaces.
+    """
+    return HyperBank(
+        shared,
+        key,
+        z_dim,
+        hidden,
+        out_block,
+        in_block,
+        in_channels=in_channels,
+        dims=dims,
+        out=out,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
         groups=groups,
         bias=bias,
     )

@@ -1,14 +1,31 @@
-"""Classifiers: turn the last feature maps into one score per class."""
+"""Classifiers: turn the last feature maps into one score per class.
+
+``linear`` is the plain fully connected classifier. ``conv1x1`` is the same
+classifier written as convolutions, so a trained network becomes fully
+convolutional and can be swept densely over an input wider than it was built
+for (multiple-character recognition). ``rbf`` is LeNet-5's output layer: a
+distance to one fixed code per class. The capsule head lives in
+``capsule_head.py``.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
+from convzoo.blocks._util import by_dims
 from convzoo.blocks.nonlinear import create_act
 from convzoo.registry import register
+
+REDUCTIONS = ("avg", "max", "none")
+
+
+def _check_dropout(dropout: float) -> None:
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
 
 
 @register(
@@ -25,8 +42,7 @@ def linear(
     dropout: float = 0.0,
 ) -> nn.Module:
     """Flatten -> [Linear -> activation -> Dropout] per hidden width -> Linear(classes)."""
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    _check_dropout(dropout)
     layers: list[nn.Module] = [nn.Flatten()]
     width = math.prod(in_shape)
     for units in hidden:
@@ -36,3 +52,127 @@ def linear(
         width = units
     layers.append(nn.Linear(width, classes))
     return nn.Sequential(*layers)
+
+
+@register(
+    "head",
+    "conv1x1",
+    description="fully connected layers as convolutions (fully convolutional), then pooling",
+    reference="LeCun et al. 1998, Gradient-based learning applied to document recognition "
+    "(space displacement neural networks, Sec. VII)",
+    example={"hidden": [5]},
+)
+class ConvHead(nn.Module):
+    """The ``linear`` head as convolutions: it slides over inputs wider than the built size.
+
+    The first layer is a convolution whose kernel spans the whole feature map the
+    head was built for (a fully connected layer over that window); every later
+    layer, up to the last one to ``classes``, is a 1x1 convolution. On the built
+    size this equals ``linear`` with the same weights (reshaped). On a wider input
+    it gives one score vector per window position, exactly what running the net
+    on that window alone gives; ``reduce`` then pools them: ``avg`` or ``max``
+    give ``[classes]``, ``none`` keeps the score map ``[classes, *positions]``
+    (for dense scans; train with avg or max).
+    """
+
+    def __init__(
+        self,
+        in_shape: tuple[int, ...],
+        dims: int,
+        classes: int,
+        hidden: Sequence[int] = (),
+        activation: str = "relu",
+        dropout: float = 0.0,
+        reduce: str = "avg",
+    ) -> None:
+        super().__init__()
+        if len(in_shape) != dims + 1:
+            raise ValueError(
+                f"conv1x1 needs a feature map [C, *spatial] with {dims} spatial dimension(s), "
+                f"got {list(in_shape)}; put it straight after the last convolution or pooling"
+            )
+        if reduce not in REDUCTIONS:
+            raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
+        _check_dropout(dropout)
+        conv = by_dims(dims, nn.Conv1d, nn.Conv2d)
+        window = tuple(in_shape[1:])
+        layers: list[nn.Module] = []
+        width, kernel = in_shape[0], window
+        for units in hidden:
+            layers += [conv(width, units, kernel), create_act(activation, units)]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width, kernel = units, (1,) * dims
+        layers.append(conv(width, classes, kernel))
+        self.classifier = nn.Sequential(*layers)
+        self.reduce = reduce
+        self.kernel_size = window
+        self.stride = (1,) * dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores per window position, pooled over positions unless ``reduce`` is none."""
+        scores = self.classifier(x)
+        positions = tuple(range(2, scores.dim()))
+        if self.reduce == "avg":
+            return scores.mean(positions)
+        if self.reduce == "max":
+            return scores.amax(positions)
+        return scores
+
+    def extra_repr(self) -> str:
+        return f"window={list(self.kernel_size)}, reduce={self.reduce!r}"
+
+
+def rbf_codes(classes: int, units: int, seed: int = 0) -> torch.Tensor:
+    """``classes`` distinct +-1 codes of length ``units``, the same for the same arguments.
+
+    Code c is the c-th distinct row of fair coin flips drawn from a CPU
+    ``torch.Generator`` seeded with ``seed`` (a row equal to an earlier code is
+    drawn again), so a model rebuilt from its spec gets the same codes.
+    """
+    if 2**units < classes:
+        raise ValueError(
+            f"rbf cannot give {classes} classes distinct +-1 codes of {units} unit(s); "
+            f"it needs at least {math.ceil(math.log2(classes))} input units"
+        )
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    rows: list[torch.Tensor] = []
+    seen: set[bytes] = set()
+    while len(rows) < classes:
+        row = torch.randint(0, 2, (units,), generator=generator, device="cpu")
+        key = row.numpy().tobytes()
+        if key not in seen:
+            seen.add(key)
+            rows.append(row)
+    return torch.stack(rows).float() * 2 - 1
+
+
+@register(
+    "head",
+    "rbf",
+    description="Euclidean RBF units: minus the squared distance to one fixed +-1 code per class",
+    reference="LeCun et al. 1998, Gradient-based learning applied to document recognition",
+    example={},
+)
+class RBF(nn.Module):
+    """LeNet-5's output layer: ``logit_c = -||x - code_c||^2`` for the flattened input x.
+
+    The paper drew its codes by hand as stylized 7x12 bitmaps of the characters;
+    here they are random +-1 vectors from ``rbf_codes(classes, units, seed)``,
+    kept in the ``codes`` buffer. They are fixed: the layer has no parameters,
+    the layers before it learn to put each class near its code.
+    """
+
+    def __init__(self, in_shape: tuple[int, ...], classes: int, seed: int = 0) -> None:
+        super().__init__()
+        codes = rbf_codes(classes, math.prod(in_shape), seed)
+        self.register_buffer("codes", codes.to(torch.get_default_device()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Minus the squared Euclidean distance of each sample to each class code."""
+        diff = x.flatten(1).unsqueeze(1) - self.codes
+        return -diff.square().sum(-1)
+
+    def extra_repr(self) -> str:
+        classes, units = self.codes.shape
+        return f"classes={classes}, units={units}"

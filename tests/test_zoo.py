@@ -1,0 +1,72 @@
+"""The architecture zoo against its papers: exact parameter counts and defining properties."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import convzoo as cz
+
+
+def count(model):
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def test_lenet5_has_exactly_60000_trainable_parameters():
+    model = cz.build("lenet5")
+    assert count(model) == 60_000
+    rows = {r.path: r for r in cz.summary("lenet5").layers}
+    assert rows["layers.4"].params == 1_516  # C3 with the connection table
+    assert rows["layers.2"].params == 12 and rows["layers.6"].params == 32  # S2, S4
+    assert rows["layers.12"].params == 0  # the RBF output has no trainable parameter
+
+
+def test_lenet5_c5_is_a_convolution_so_a_wider_input_gives_a_wider_output():
+    model = cz.build("lenet5").eval()
+    features = model.layers[:10]  # up to C5 and its squashing
+    assert features(torch.zeros(1, 1, 32, 32)).shape == (1, 120, 1, 1)
+    assert features(torch.zeros(1, 1, 32, 64)).shape == (1, 120, 1, 9)
+
+
+def test_capsnet_counts_match_the_paper():
+    assert count(cz.build("capsnet")) == 8_215_568
+    spec = cz.load_spec("capsnet").to_dict()
+    spec["layers"][-1]["reconstruction"] = False
+    assert count(cz.build(spec)) == 6_804_224
+
+
+def test_tied_weights_are_counted_once():
+    model = cz.build("lenet5_tied")
+    tied = [k for k in model.state_dict() if k.startswith("shared.")]
+    assert tied == ["shared.tied_c3.weight"]
+    assert cz.summary(model).params == count(model)
+
+
+def test_the_hypernetwork_variant_is_smaller_than_lenet5():
+    assert count(cz.build("lenet5_hyper")) < 60_000
+    assert any(k.startswith("shared.lenet.") for k in cz.build("lenet5_hyper").state_dict())
+
+
+def test_resnet_blur_differs_from_resnet_only_in_its_downsampling():
+    plain, blur = cz.load_spec("resnet"), cz.load_spec("resnet_blur")
+    assert count(cz.build(plain)) == count(cz.build(blur))
+    blocks = [b.block for b in cz.summary(blur).layers]
+    assert blocks.count("pool.blur") == 2
+    assert "pool.global_avg" in [b.block for b in cz.summary(plain).layers]
+
+
+def test_allconv_is_fully_convolutional():
+    model = cz.build("allconv").eval()
+    blocks = {r.block.split(".")[0] for r in model.rows}
+    assert blocks <= {"filter", "act", "head"}
+    assert model(torch.zeros(2, 1, 28, 56)).shape == (2, 10)
+
+
+def test_mnist1d_cnn_is_one_dimensional():
+    model = cz.build("mnist1d_cnn")
+    assert model.spec.dims == 1 and model(torch.zeros(3, 1, 40)).shape == (3, 10)
+
+
+@pytest.mark.parametrize("arch", ["lenet5", "lenet5_modern", "jarrett", "resnet", "capsnet"])
+def test_zoo_descriptions_name_their_source(arch):
+    assert cz.load_spec(arch).description
