@@ -7,9 +7,11 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
-ARCH ?= lenet5
+ARCH ?= convnet2
+EPOCHS ?= 6
+FASHION := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test lint install dev clean
+.PHONY: run test lint install dev clean data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +33,17 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.dev
 
-run: $(VENV)/.installed
-	$(BIN)/convzoo show $(ARCH)
+# The main job: train the default architecture on Fashion-MNIST on the CPU.
+run: $(VENV)/.installed data
+	$(BIN)/convzoo train $(ARCH) --data fashion_mnist --epochs $(EPOCHS) --accelerator cpu
+
+# Fashion-MNIST from Debian's package where we can install it; otherwise convzoo
+# falls back to torchvision's download.
+data:
+	@if [ ! -d $(FASHION) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) \
+		|| echo "dataset-fashion-mnist not installed; convzoo will try torchvision's download"; \
+	fi
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q

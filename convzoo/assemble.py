@@ -168,6 +168,20 @@ def check_args(info: BlockInfo, args: Mapping[str, Any], where: str) -> None:
 # -- swaps -----------------------------------------------------------------------------
 
 
+def parse_swaps(items: Iterable[str] | None) -> dict[str, str]:
+    """``["act=relu", "filter.conv=unfold_conv"]`` (command-line form) as a swap mapping."""
+    swaps: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise SpecError(
+                f"--swap {item!r}: write KEY=NAME, e.g. --swap act=relu or "
+                "--swap filter.conv=unfold_conv"
+            )
+        swaps[key.strip()] = value.strip()
+    return swaps
+
+
 def _check_swap_keys(swap: Mapping[str, str]) -> None:
     for key, new in swap.items():
         family, _, old = key.partition(".")

@@ -1,4 +1,4 @@
-"""The ``convzoo`` command: list blocks and architectures, show a network's table.
+"""The ``convzoo`` command: list blocks, architectures and data; show a network; train it.
 
 Bad input -- an unknown name, malformed YAML, a shape that does not fit, an
 unknown argument -- ends with one message on stderr and exit status 2, never a
@@ -13,20 +13,25 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 import convzoo
+from convzoo import cli_train
 from convzoo.archs import list_archs
-from convzoo.assemble import build_meta
+from convzoo.assemble import build_meta, parse_swaps
+from convzoo.data import DATASETS
 from convzoo.plugins import PluginWarning
 from convzoo.registry import ConvzooError
 from convzoo.spec import load_spec
 from convzoo.summary import summary
+from convzoo.train.fit import RunInterrupted, report_markdown
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def _console() -> Console:
@@ -53,19 +58,6 @@ def _table(
 
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
-
-
-def _parse_swaps(items: Sequence[str] | None) -> dict[str, str]:
-    swaps: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise ConvzooError(
-                f"--swap {item!r}: write KEY=NAME, e.g. --swap act=relu or "
-                "--swap filter.conv=unfold_conv"
-            )
-        swaps[key.strip()] = value.strip()
-    return swaps
 
 
 # -- commands --------------------------------------------------------------------------
@@ -123,12 +115,33 @@ def cmd_list_archs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """``convzoo show``."""
-    result = summary(args.arch, swap=_parse_swaps(args.swap))
+    result = summary(args.arch, swap=parse_swaps(args.swap))
     if args.json:
         _print_json(result.to_dict())
         return 0
     rows = result.rows()
     _console().print(_table(result.name, rows[0], rows[1:], totals=True))
+    return 0
+
+
+def cmd_list_data(args: argparse.Namespace) -> int:
+    """``convzoo list data``."""
+    found = DATASETS.list("data", args.pattern)
+    if args.json:
+        _print_json([{"name": d.name, "description": d.description, "dims": list(d.dims),
+                      "reference": d.reference} for d in found])  # fmt: skip
+        return 0
+    rows = [[d.name, ",".join(map(str, d.dims)), d.description] for d in found]
+    _console().print(_table(None, ["name", "dims", "description"], rows))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``convzoo train``: train, test, write the report, print its table."""
+    report = cli_train.run(args)
+    rows = [line.strip("|").split("|") for line in report_markdown(report).splitlines()[4:]]
+    _console().print(_table(None, ["", ""], [[a.strip(), b.strip()] for a, b in rows]))
+    sys.stdout.write(f"report: {Path(report['run_dir']) / 'report.md'}\n")
     return 0
 
 
@@ -152,8 +165,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"convzoo {convzoo.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    listing = sub.add_parser("list", parents=[common], help="list blocks or architectures")
-    what = listing.add_subparsers(dest="what", required=True, metavar="blocks|archs")
+    listing = sub.add_parser("list", parents=[common], help="list blocks, architectures or data")
+    what = listing.add_subparsers(dest="what", required=True, metavar="blocks|archs|data")
     blocks = what.add_parser("blocks", parents=[common], help="registered blocks")
     blocks.add_argument("pattern", nargs="?", help="glob on block names, e.g. 'conv*'")
     blocks.add_argument("--family", choices=convzoo.REGISTRY.families, help="one family only")
@@ -163,6 +176,10 @@ def make_parser() -> argparse.ArgumentParser:
     archs.add_argument("pattern", nargs="?", help="glob on architecture names")
     archs.add_argument("--json", action="store_true", help="a JSON list for programs")
     archs.set_defaults(func=cmd_list_archs)
+    data = what.add_parser("data", parents=[common], help="datasets")
+    data.add_argument("pattern", nargs="?", help="glob on dataset names")
+    data.add_argument("--json", action="store_true", help="a JSON list for programs")
+    data.set_defaults(func=cmd_list_data)
 
     show = sub.add_parser("show", parents=[common], help="the per-layer table of a network")
     show.add_argument("arch", metavar="NAME|FILE", help="registry name or YAML spec file")
@@ -174,6 +191,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("--json", action="store_true", help="the table as JSON")
     show.set_defaults(func=cmd_show)
+    cli_train.add_parser(sub, [common]).set_defaults(func=cmd_train)
     return parser
 
 
@@ -198,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         sys.stderr.write(f"convzoo: error: {exc}\n")
-        return EXIT_USAGE
+        return EXIT_INTERRUPTED if isinstance(exc, RunInterrupted) else EXIT_USAGE
     except BrokenPipeError:
         return 0
     finally:

@@ -1,0 +1,26 @@
+"""Datasets by name, device-resident batching, and the LightningDataModule.
+
+from convzoo.data import DataModule, load_dataset, dataset_names
+"""
+
+from convzoo.data import sources
+from convzoo.data.catalog import DATASETS, Dataset, dataset_names, load_dataset, register_dataset
+from convzoo.data.idx import DataError
+from convzoo.data.module import DataModule
+from convzoo.data.resident import ResidentLoader
+from convzoo.data.transforms import Augment, fit_canvas, warp
+
+__all__ = [
+    "DATASETS",
+    "Augment",
+    "DataError",
+    "DataModule",
+    "Dataset",
+    "ResidentLoader",
+    "dataset_names",
+    "fit_canvas",
+    "load_dataset",
+    "register_dataset",
+    "sources",
+    "warp",
+]

@@ -1,0 +1,146 @@
+"""The LightningDataModule: a named dataset, split, normalized, fitted to the spec's input.
+
+The validation split is carved from the training set with a fixed seed; the test
+set is only for the final report. Samples smaller than the network's input are
+centred on its canvas; any other mismatch is an error naming both shapes. Data is
+standardized with the training split's mean and standard deviation.
+
+With ``resident=True`` (the default) the tensors are moved to the training
+device once and batched there by ``ResidentLoader``, with augmentation on the
+device; with ``resident=False`` a standard DataLoader feeds the device and the
+same augmentation runs after the transfer (for data that does not fit).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from convzoo.data.catalog import Dataset, load_dataset
+from convzoo.data.resident import ResidentLoader
+from convzoo.data.transforms import Augment, fit_canvas
+
+
+class DataModule(L.LightningDataModule):
+    """Train/val/test loaders for the dataset ``data`` shaped for ``input_shape``."""
+
+    def __init__(
+        self,
+        data: str,
+        input_shape: tuple[int, ...] | None = None,
+        data_dir: str | Path | None = None,
+        batch_size: int = 256,
+        eval_batch_size: int = 1024,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        translate: int = 0,
+        scale: tuple[float, float] | None = None,
+        flip: bool = False,
+        resident: bool = True,
+        download: bool = True,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        self.data, self.input_shape, self.data_dir = data, input_shape, data_dir
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.val_fraction, self.seed = val_fraction, seed
+        self.resident, self.download = resident, download
+        self.augment_settings = {"translate": translate, "scale": scale, "flip": flip}
+        self.dataset: Dataset | None = None
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.augment = Augment()
+        self.mean = self.std = 0.0
+
+    # -- loading ---------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Download (once, on the first process) when the files are not there."""
+        load_dataset(self.data, self.data_dir, self.download)
+
+    def load(self) -> Dataset:
+        """The dataset, fitted to the input shape (loaded once)."""
+        if self.dataset is None:
+            ds = load_dataset(self.data, self.data_dir, self.download)
+            if self.input_shape is not None:
+                what = f"dataset {self.data!r}"
+                ds.train_x = fit_canvas(ds.train_x, self.input_shape, what)
+                ds.test_x = fit_canvas(ds.test_x, self.input_shape, what)
+            self.dataset = ds
+        return self.dataset
+
+    def setup(self, stage: str | None = None) -> None:
+        """Split, standardize, and (resident) move the tensors to the training device."""
+        if self.splits:
+            return
+        ds = self.load()
+        n = len(ds.train_y)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
+        n_val = round(n * self.val_fraction)
+        val_idx, train_idx = order[:n_val], order[n_val:]
+        self.mean = float(ds.train_x[train_idx].mean())
+        self.std = float(ds.train_x[train_idx].std()) or 1.0
+        device = self._device() if self.resident else torch.device("cpu")
+
+        def prepared(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return ((x - self.mean) / self.std).to(device), y.to(device)
+
+        self.splits = {
+            "train": prepared(ds.train_x[train_idx], ds.train_y[train_idx]),
+            "val": prepared(ds.train_x[val_idx], ds.train_y[val_idx]),
+            "test": prepared(ds.test_x, ds.test_y),
+        }
+        settings = dict(self.augment_settings)
+        settings["flip"] = bool(settings["flip"]) and ds.flips
+        self.augment = Augment(**settings, fill=self.background)
+
+    @property
+    def background(self) -> float:
+        """The value of a zero pixel after standardization."""
+        return -self.mean / self.std
+
+    def _device(self) -> torch.device:
+        trainer = self.trainer
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    # -- loaders ---------------------------------------------------------------------
+    def _rank(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _loader(self, split: str, train: bool) -> Any:
+        x, y = self.splits[split]
+        batch = self.batch_size if train else self.eval_batch_size
+        if not self.resident:
+            return DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=train,
+                              drop_last=train, pin_memory=torch.cuda.is_available())  # fmt: skip
+        rank, world = self._rank()
+        trainer = self.trainer
+        return ResidentLoader(
+            x, y, batch, shuffle=train, drop_last=train,
+            augment=self.augment if train and self.augment.active else None,
+            seed=self.seed, rank=rank, world_size=world,
+            epoch_source=(lambda: trainer.current_epoch) if trainer is not None else None,
+        )  # fmt: skip
+
+    def train_dataloader(self) -> Any:
+        """Shuffled, augmented, each rank its own shard."""
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> Any:
+        """The validation split carved from the training set."""
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> Any:
+        """The test set: for the final report only."""
+        return self._loader("test", train=False)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """The DataLoader path's augmentation, on the device after the transfer."""
+        if self.resident or self.trainer is None or not self.trainer.training:
+            return batch
+        x, y = batch
+        return (self.augment(x) if self.augment.active else x), y

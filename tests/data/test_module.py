@@ -1,0 +1,59 @@
+"""The DataModule: a seeded validation split, standardization, the canvas, both loader paths."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from convzoo.data import DataError, DataModule, ResidentLoader
+
+
+def ready(**kw) -> DataModule:
+    dm = DataModule("synthetic", **kw)
+    dm.setup("fit")
+    return dm
+
+
+def test_validation_is_carved_from_training_with_a_fixed_seed():
+    dm = ready(val_fraction=0.25, seed=7)
+    (_xt, yt), (xv, yv), (_xs, ys) = (dm.splits[s] for s in ("train", "val", "test"))
+    assert (len(yt), len(yv), len(ys)) == (384, 128, 256)
+    again = ready(val_fraction=0.25, seed=7)
+    assert torch.equal(again.splits["val"][0], xv)
+    other = ready(val_fraction=0.25, seed=8)
+    assert not torch.equal(other.splits["val"][0], xv)
+
+
+def test_standardized_with_the_training_split():
+    dm = ready()
+    x = dm.splits["train"][0]
+    assert abs(float(x.mean())) < 1e-4 and abs(float(x.std()) - 1) < 1e-3
+    assert dm.background == pytest.approx(-dm.mean / dm.std)
+
+
+def test_smaller_samples_are_centred_on_the_spec_canvas():
+    dm = ready(input_shape=(1, 16, 16))
+    x = dm.splits["test"][0]
+    assert x.shape[1:] == (1, 16, 16)
+    assert torch.allclose(x[:, :, :2, :], torch.full_like(x[:, :, :2, :], dm.background))
+
+
+def test_a_mismatched_spec_names_both_shapes():
+    with pytest.raises(DataError, match=r"\[1, 12, 12\].*\[3, 12, 12\]"):
+        ready(input_shape=(3, 12, 12))
+
+
+def test_resident_and_dataloader_paths_give_the_same_data():
+    resident = ready(batch_size=32)
+    loader = resident.train_dataloader()
+    assert isinstance(loader, ResidentLoader) and len(loader) == 461 // 32
+    plain = ready(batch_size=32, resident=False)
+    assert isinstance(plain.train_dataloader(), DataLoader)
+    assert torch.equal(torch.cat([y for _, y in plain.test_dataloader()]),
+                       torch.cat([y for _, y in resident.test_dataloader()]))  # fmt: skip
+
+
+def test_flips_only_where_the_data_allows():
+    assert not ready(flip=True).augment.flip  # synthetic is not flip-invariant
+    assert ready(translate=2).augment.translate == 2

@@ -1,0 +1,64 @@
+"""DDP on CPU with the gloo backend: ranks agree, and two ranks equal one process.
+
+A script trains the tiny net with Lightning's own DDP strategy (its launcher
+starts the second process by re-running the script) and every rank saves its
+weights. With the same global batch, averaging two half-batch gradients is the
+full-batch gradient, so the two-process result must match a one-process run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.train.conftest import TINY
+
+SCRIPT = """
+import json, sys
+import lightning as L
+import torch
+from convzoo.data import DataModule
+from convzoo.train import ConvzooModule
+
+spec, out, devices, batch = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+L.seed_everything(0, verbose=False)
+data = DataModule("synthetic", tuple(spec["input"]), batch_size=batch, val_fraction=0.25)
+module = ConvzooModule(spec, optimizer="sgd", lr=0.05, momentum=0.9, schedule="constant")
+trainer = L.Trainer(max_epochs=2, accelerator="cpu", devices=devices,
+                    strategy="ddp" if devices > 1 else "auto", logger=False,
+                    enable_checkpointing=False, enable_progress_bar=False,
+                    enable_model_summary=False, num_sanity_val_steps=0)
+trainer.fit(module, datamodule=data)
+torch.save(module.model.state_dict(), f"{out}/rank{trainer.global_rank}-of-{devices}.pt")
+"""
+
+
+def run(tmp_path: Path, devices: int, batch: int) -> None:
+    script = tmp_path / "ddp_script.py"
+    script.write_text(SCRIPT)
+    paths = [str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    result = subprocess.run(
+        [sys.executable, str(script), json.dumps(TINY), str(tmp_path), str(devices), str(batch)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.timeout(600)
+def test_two_gloo_ranks_agree_and_match_one_process(tmp_path):
+    run(tmp_path, devices=2, batch=16)
+    run(tmp_path, devices=1, batch=32)
+    rank0 = torch.load(tmp_path / "rank0-of-2.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1-of-2.pt", weights_only=True)
+    single = torch.load(tmp_path / "rank0-of-1.pt", weights_only=True)
+    for key in single:
+        assert torch.equal(rank0[key], rank1[key]), f"ranks differ at {key}"
+        assert torch.allclose(rank0[key], single[key], atol=1e-5), f"DDP != one process at {key}"
+    assert not torch.equal(single["layers.0.weight"], torch.zeros_like(single["layers.0.weight"]))

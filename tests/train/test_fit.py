@@ -1,0 +1,140 @@
+"""Training runs end to end on CPU: reports, checkpoints, resume, loggers, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+import convzoo
+from convzoo.registry import ConvzooError
+from convzoo.train import ConvzooModule, load, train
+from convzoo.train.fit import last_checkpoint
+
+
+def test_a_run_learns_and_reports(config, tmp_path):
+    report = train(config(epochs=3))
+    out = tmp_path / "run"
+    assert report["test_acc"] > 0.9  # 4 classes: chance is 0.25
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["test_acc"] == report["test_acc"] and saved["epochs"] == 3
+    assert saved["params"] == convzoo.summary(saved["spec"]).params
+    assert saved["flops"] > 0 and saved["images_per_s"] > 0 and "CPU" in saved["devices"]
+    markdown = (out / "report.md").read_text()
+    for field in ("test accuracy", "parameters", "FLOPs per sample", "images/s", "device(s)"):
+        assert field in markdown
+    rows = list(csv.DictReader((out / "logs" / "metrics.csv").open()))
+    assert any(r.get("val_acc") for r in rows) and any(r.get("train_loss") for r in rows)
+
+
+def test_a_checkpoint_rebuilds_the_trained_model(config, tmp_path):
+    train(config(epochs=1))
+    model = load(last_checkpoint(tmp_path / "run"))
+    assert model.spec.name == "tiny" and not model.training
+    ckpt = torch.load(last_checkpoint(tmp_path / "run"), weights_only=True)
+    weights = {k[len("model.") :]: v for k, v in ckpt["state_dict"].items()}
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in weights.items())
+    assert isinstance(ckpt["hyper_parameters"]["spec"], dict)  # plain data, not objects
+
+
+def interrupt_in_epoch(monkeypatch, epoch: int) -> None:
+    step = ConvzooModule.training_step
+
+    def interrupted(self, batch, index):
+        if self.current_epoch == epoch:
+            raise KeyboardInterrupt
+        return step(self, batch, index)
+
+    monkeypatch.setattr(ConvzooModule, "training_step", interrupted)
+
+
+def test_an_interrupted_run_resumes_from_its_latest_checkpoint(config, tmp_path, monkeypatch):
+    interrupt_in_epoch(monkeypatch, 1)
+    with pytest.raises(ConvzooError, match="interrupted after 1 epoch.*--resume"):
+        train(config(epochs=3))
+    assert not (tmp_path / "run" / "report.json").exists()
+    monkeypatch.undo()
+    with pytest.raises(ConvzooError, match="planned for 3 epochs.*--epochs 3"):
+        train(config(epochs=5, resume=True))
+    report = train(config(epochs=3, resume=True))
+    assert report["epochs"] == 3 and report["test_acc"] > 0.9
+    first = list(csv.DictReader((tmp_path / "run" / "logs" / "metrics.csv").open()))
+    second = list(csv.DictReader((tmp_path / "run" / "logs-2" / "metrics.csv").open()))
+    assert {r["epoch"] for r in first if r.get("val_acc")} == {"0"}
+    assert {r["epoch"] for r in second if r.get("val_acc")} == {"1", "2"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"data": "fashion_mnst"}, "(?i)did you mean 'fashion_mnist'"),
+        ({"data": "mnist1d"}, r"\[1, 40\].*\[1, 12, 12\]"),
+        ({"devices": 64}, "more CPU processes than this machine has"),
+        ({"accelerator": "gpu", "devices": 64}, "more GPUs"),
+        ({"logger": "mlflow"}, "unknown --logger"),
+        ({"resume": True}, "holds no checkpoint to continue"),
+        ({"swap": {"act": "rleu"}}, "(?i)did you mean 'relu'"),
+    ],
+)
+def test_bad_settings_fail_before_training(config, tmp_path, settings, message):
+    with pytest.raises(ConvzooError, match=message):
+        train(config(**settings))
+    assert not (tmp_path / "run" / "report.json").exists()
+
+
+def test_a_finished_run_is_not_overwritten(config):
+    train(config(epochs=1))
+    with pytest.raises(ConvzooError, match="already holds a finished run"):
+        train(config(epochs=1))
+
+
+def test_a_corrupt_checkpoint_is_one_clear_error(config, tmp_path):
+    train(config(epochs=1))
+    ckpt = last_checkpoint(tmp_path / "run")
+    ckpt.write_bytes(ckpt.read_bytes()[:200])
+    (tmp_path / "run" / "report.json").unlink()  # as if the run had stopped early
+    with pytest.raises(ConvzooError, match="not a readable checkpoint"):
+        train(config(epochs=2, resume=True))
+    with pytest.raises(ConvzooError, match="last.ckpt: not a readable checkpoint"):
+        load(ckpt)
+
+
+def test_a_crashed_run_leaves_no_report(config, tmp_path, monkeypatch):
+    def crash(self, batch, index):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ConvzooModule, "training_step", crash)
+    with pytest.raises(RuntimeError, match="boom"):
+        train(config(epochs=1))
+    assert not (tmp_path / "run" / "report.json").exists()
+    assert not (tmp_path / "run" / "report.md").exists()
+
+
+def test_tensorboard_logger_writes_events(config, tmp_path):
+    pytest.importorskip("tensorboard")
+    train(config(epochs=1, logger="tensorboard"))
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_wandb_runs_offline_without_a_key(config, tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    train(config(epochs=1, logger="wandb"))
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert runs, "no offline run directory"
+    assert any(p.name.endswith(".wandb") for p in runs[0].iterdir())
+
+
+@pytest.mark.parametrize(
+    ("settings", "expect"),
+    [
+        ({"optimizer": "adamw", "schedule": "cosine", "lr": 0.01}, 0.5),
+        ({"schedule": "constant", "label_smoothing": 0.1, "translate": 1}, 0.5),
+        ({"resident": False, "translate": 1, "scale": (0.9, 1.1)}, 0.5),
+    ],
+)
+def test_optimizers_schedules_and_paths(config, settings, expect):
+    assert train(config(**settings))["test_acc"] > expect
