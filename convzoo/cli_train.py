@@ -36,6 +36,7 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     p.add_argument("--momentum", type=float)
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--grad-clip", type=float, help="clip the gradient norm at this value")
     p.add_argument("--swap", action="append", metavar="KEY=NAME", help="replace blocks")
     p.add_argument("--devices", type=int, help="GPUs or CPU processes")
     p.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
@@ -51,6 +52,8 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     p.add_argument("--scale", type=float, nargs=2, metavar=("LO", "HI"),
                    help="augment: random rescaling within [LO, HI]")  # fmt: skip
     p.add_argument("--flip", action="store_true", default=None, help="augment: mirror images")
+    p.add_argument("--permute", type=int, metavar="SEED",
+                   help="one fixed random permutation of the pixels, train and test")  # fmt: skip
     p.add_argument("--val-fraction", type=float)
     p.add_argument(
         "--no-resident",

@@ -8,7 +8,7 @@ from convzoo.data.catalog import DATASETS, Dataset, dataset_names, load_dataset,
 from convzoo.data.idx import DataError
 from convzoo.data.module import DataModule
 from convzoo.data.resident import ResidentLoader
-from convzoo.data.transforms import Augment, fit_canvas, warp
+from convzoo.data.transforms import Augment, fit_canvas, permute_pixels, pixel_permutation, warp
 
 __all__ = [
     "DATASETS",
@@ -20,6 +20,8 @@ __all__ = [
     "dataset_names",
     "fit_canvas",
     "load_dataset",
+    "permute_pixels",
+    "pixel_permutation",
     "register_dataset",
     "sources",
     "warp",

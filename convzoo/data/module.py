@@ -2,8 +2,10 @@
 
 The validation split is carved from the training set with a fixed seed; the test
 set is only for the final report. Samples smaller than the network's input are
-centred on its canvas; any other mismatch is an error naming both shapes. Data is
-standardized with the training split's mean and standard deviation.
+centred on its canvas; any other mismatch is an error naming both shapes. With
+``permute=SEED`` one fixed random permutation of the positions (drawn from SEED)
+is applied to train and test alike. Data is standardized with the training
+split's mean and standard deviation.
 
 With ``resident=True`` (the default) the tensors are moved to the training
 device once and batched there by ``ResidentLoader``, with augmentation on the
@@ -22,7 +24,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from convzoo.data.catalog import Dataset, load_dataset
 from convzoo.data.resident import ResidentLoader
-from convzoo.data.transforms import Augment, fit_canvas
+from convzoo.data.transforms import Augment, fit_canvas, permute_pixels, pixel_permutation
 
 
 class DataModule(L.LightningDataModule):
@@ -42,6 +44,7 @@ class DataModule(L.LightningDataModule):
         flip: bool = False,
         resident: bool = True,
         download: bool = True,
+        permute: int | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
@@ -50,6 +53,7 @@ class DataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_fraction, self.seed = val_fraction, seed
         self.resident, self.download = resident, download
+        self.permute = permute
         self.augment_settings = {"translate": translate, "scale": scale, "flip": flip}
         self.dataset: Dataset | None = None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -69,6 +73,11 @@ class DataModule(L.LightningDataModule):
                 what = f"dataset {self.data!r}"
                 ds.train_x = fit_canvas(ds.train_x, self.input_shape, what)
                 ds.test_x = fit_canvas(ds.test_x, self.input_shape, what)
+            if self.permute is not None:
+                order = pixel_permutation(ds.shape, self.permute)
+                ds.train_x = permute_pixels(ds.train_x, order)
+                ds.test_x = permute_pixels(ds.test_x, order)
+                ds.flips = False
             self.dataset = ds
         return self.dataset
 

@@ -5,7 +5,9 @@ number of pixels, on the same canvas, filling uncovered pixels with the
 background value; 1-D signals are treated as images of height 1. ``Augment``
 draws random translations, rescalings and flips for a whole batch at once.
 ``fit_canvas`` centres smaller samples on the canvas a spec asks for (LeNet-5's
-32x32 against 28x28 digits).
+32x32 against 28x28 digits). ``permute_pixels`` applies one fixed permutation of
+the positions to every sample (the permutation experiment: a fully connected
+net does not care, a convnet does).
 """
 
 from __future__ import annotations
@@ -100,3 +102,15 @@ def fit_canvas(x: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tens
     for s, h in reversed(list(zip(shape[1:], have[1:]))):
         pad += [(s - h) // 2, s - h - (s - h) // 2]
     return F.pad(x, pad)
+
+
+def pixel_permutation(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
+    """One fixed random order of the positions of a sample of ``shape`` ([C, H, W] or [C, L])."""
+    positions = int(torch.tensor(shape[1:]).prod())
+    return torch.randperm(positions, generator=torch.Generator().manual_seed(seed))
+
+
+def permute_pixels(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Move every sample's positions to ``order`` (the same for all samples and channels)."""
+    flat = x.flatten(2)
+    return flat[:, :, order.to(x.device)].view_as(x)

@@ -52,6 +52,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
+    grad_clip: float | None = None
     swap: dict[str, str] = field(default_factory=dict)
     devices: int = 1
     strategy: str = "auto"
@@ -66,6 +67,7 @@ class TrainConfig:
     translate: int = 0
     scale: tuple[float, float] | None = None
     flip: bool = False
+    permute: int | None = None
     val_fraction: float = 0.1
     resident: bool = True
     progress: bool = True
@@ -113,10 +115,31 @@ class Throughput(Callback):
         self.images += self._epoch_images
         module.log("images_per_s", self._epoch_images / max(elapsed, 1e-9), prog_bar=True)
 
+    def running_rate(self) -> float:
+        """Images per second so far in the current epoch."""
+        elapsed = time.perf_counter() - self._start
+        return self._epoch_images / elapsed if elapsed > 0 else 0.0
+
     @staticmethod
     def _sync(module: L.LightningModule) -> None:
         if module.device.type == "cuda":
             torch.cuda.synchronize(module.device)
+
+
+class Progress(TQDMProgressBar):
+    """Lightning's bar with the running images/s of the current epoch."""
+
+    def __init__(self, throughput: Throughput) -> None:
+        super().__init__(refresh_rate=10)
+        self.throughput = throughput
+
+    def get_metrics(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, module)
+        metrics.pop("v_num", None)
+        metrics.pop("images_per_s", None)
+        if trainer.training:
+            metrics["img/s"] = f"{self.throughput.running_rate():,.0f}"
+        return metrics
 
 
 # -- checks before anything runs ---------------------------------------------------------
@@ -277,7 +300,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         config.data, tuple(spec.input), config.data_dir, batch_size=config.batch_size,
         val_fraction=config.val_fraction, seed=config.seed, translate=config.translate,
         scale=tuple(config.scale) if config.scale else None, flip=config.flip,
-        resident=config.resident,
+        resident=config.resident, permute=config.permute,
     )  # fmt: skip
     datamodule.load()  # missing or corrupt files, shape mismatch: fail before any step
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -294,13 +317,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     )
     callbacks: list[Callback] = [last, throughput]
     if config.progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=10))
+        callbacks.append(Progress(throughput))
     trainer = L.Trainer(
         max_epochs=config.epochs, accelerator=accelerator, devices=devices,
         strategy=config.strategy, precision=_precision(config, accelerator),
         logger=_make_logger(config.logger, out), callbacks=callbacks,
         enable_progress_bar=config.progress, enable_model_summary=False,
-        log_every_n_steps=10, default_root_dir=str(out),
+        log_every_n_steps=10, default_root_dir=str(out), gradient_clip_val=config.grad_clip,
     )  # fmt: skip
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)

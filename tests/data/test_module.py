@@ -57,3 +57,13 @@ def test_resident_and_dataloader_paths_give_the_same_data():
 def test_flips_only_where_the_data_allows():
     assert not ready(flip=True).augment.flip  # synthetic is not flip-invariant
     assert ready(translate=2).augment.translate == 2
+
+
+def test_permutation_is_the_same_for_train_and_test():
+    plain, permuted = ready(), ready(permute=3)
+    from convzoo.data import pixel_permutation
+
+    order = pixel_permutation((1, 12, 12), 3)
+    for split in ("train", "test"):
+        expect = plain.splits[split][0].flatten(2)[:, :, order]
+        assert torch.allclose(permuted.splits[split][0].flatten(2), expect, atol=1e-6)

@@ -58,3 +58,15 @@ def test_fit_canvas_centres_and_refuses_mismatches():
         fit_canvas(torch.ones(3, 1, 28, 28), (3, 32, 32), "fashion")
     with pytest.raises(DataError, match="at least as large"):
         fit_canvas(torch.ones(3, 1, 28, 28), (1, 24, 24), "fashion")
+
+
+def test_one_fixed_permutation_for_every_sample_and_channel():
+    from convzoo.data import permute_pixels, pixel_permutation
+
+    order = pixel_permutation((2, 3, 4), seed=1)
+    assert sorted(order.tolist()) == list(range(12))
+    assert torch.equal(order, pixel_permutation((2, 3, 4), seed=1))
+    x = torch.arange(2 * 2 * 12, dtype=torch.float32).view(2, 2, 3, 4)
+    y = permute_pixels(x, order)
+    assert torch.equal(y.flatten(2), x.flatten(2)[:, :, order])
+    assert torch.equal(y[1, 0].flatten(), x[1, 0].flatten()[order])

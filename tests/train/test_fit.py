@@ -134,6 +134,7 @@ def test_wandb_runs_offline_without_a_key(config, tmp_path, monkeypatch):
         ({"optimizer": "adamw", "schedule": "cosine", "lr": 0.01}, 0.5),
         ({"schedule": "constant", "label_smoothing": 0.1, "translate": 1}, 0.5),
         ({"resident": False, "translate": 1, "scale": (0.9, 1.1)}, 0.5),
+        ({"grad_clip": 0.5, "precision": "bf16-mixed"}, 0.5),
     ],
 )
 def test_optimizers_schedules_and_paths(config, settings, expect):
