@@ -20,10 +20,12 @@ from rich.console import Console
 from rich.table import Table
 
 import convzoo
-from convzoo import cli_train
+from convzoo import cli_bench, cli_scan, cli_train
 from convzoo.archs import list_archs
 from convzoo.assemble import build_meta, parse_swaps
 from convzoo.data import DATASETS
+from convzoo.evaluate.report import evaluate
+from convzoo.evaluate.robustness import DEFAULT_SCALES
 from convzoo.plugins import PluginWarning
 from convzoo.registry import ConvzooError
 from convzoo.spec import load_spec
@@ -142,6 +144,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     rows = [line.strip("|").split("|") for line in report_markdown(report).splitlines()[4:]]
     _console().print(_table(None, ["", ""], [[a.strip(), b.strip()] for a, b in rows]))
     sys.stdout.write(f"report: {Path(report['run_dir']) / 'report.md'}\n")
+    if args.evaluate:
+        result = evaluate(report["run_dir"])
+        sys.stdout.write(f"evaluation: {Path(result['out']) / 'evaluate.md'}\n")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``convzoo evaluate``: the robustness measures of a run, written next to it."""
+    result = evaluate(args.run, data=args.data, data_dir=args.data_dir,
+                      scales=args.scales or DEFAULT_SCALES, max_shift=args.max_shift,
+                      out=args.out)  # fmt: skip
+    sys.stdout.write(
+        f"{result['arch']} on {result['data']}: clean accuracy {100 * result['clean_acc']:.2f}%, "
+        f"scale summary {result['scale']['summary']:.3f}, "
+        f"shift consistency {100 * result['shift_consistency']:.2f}%\n"
+        f"evaluation: {Path(result['out']) / 'evaluate.md'}\n"
+    )
     return 0
 
 
@@ -192,6 +211,16 @@ def make_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="the table as JSON")
     show.set_defaults(func=cmd_show)
     cli_train.add_parser(sub, [common]).set_defaults(func=cmd_train)
+    cli_bench.add_parser(sub, [common]).set_defaults(func=cli_bench.run)
+    cli_scan.add_parser(sub, [common]).set_defaults(func=cli_scan.run)
+    ev = sub.add_parser("evaluate", parents=[common], help="robustness of a trained run")
+    ev.add_argument("run", metavar="RUN_DIR|CKPT", help="a run directory or a checkpoint")
+    ev.add_argument("--data", help="dataset (default: the run's)")
+    ev.add_argument("--data-dir", help="folder with the dataset's files")
+    ev.add_argument("--scales", type=float, nargs="+", metavar="S", help="resize factors")
+    ev.add_argument("--max-shift", type=int, default=4, help="largest shift in pixels")
+    ev.add_argument("--out", help="where to write (default: the run directory)")
+    ev.set_defaults(func=cmd_evaluate)
     return parser
 
 

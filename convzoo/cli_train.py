@@ -63,6 +63,7 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
         help="feed batches through a DataLoader instead of device-resident tensors",
     )
     p.add_argument("--config", help="YAML file of settings (flags override it)")
+    p.add_argument("--evaluate", action="store_true", help="run `convzoo evaluate` afterwards")
     return p
 
 

@@ -65,3 +65,21 @@ def test_unknown_config_keys_are_listed(capsys, tmp_path, spec):
     code = main(["train", str(spec), "--config", str(cfg)])
     err = capsys.readouterr().err
     assert code == 2 and "unknown setting(s) epoch" in err and "epochs" in err
+
+
+def test_train_with_evaluate_then_evaluate_again(capsys, tmp_path, spec):
+    out = tmp_path / "run"
+    code = main(["train", str(spec), "--data", "synthetic", "--epochs", "1", "--accelerator",
+                 "cpu", "--out", str(out), "--evaluate"])  # fmt: skip
+    assert code == 0 and "evaluation:" in capsys.readouterr().out
+    assert (out / "evaluate.json").exists()
+    code = main(["evaluate", str(out), "--scales", "0.5", "1", "--max-shift", "1",
+                 "--out", str(tmp_path / "again")])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0 and "shift consistency" in printed
+    assert json.loads((tmp_path / "again" / "evaluate.json").read_text())["scale"]["scales"] == [
+        0.5,
+        1.0,
+    ]
+    assert main(["evaluate", str(out), "--scales", "0"]) == 2
+    assert "scale" in capsys.readouterr().err

@@ -70,3 +70,14 @@ def test_mnist1d_cnn_is_one_dimensional():
 @pytest.mark.parametrize("arch", ["lenet5", "lenet5_modern", "jarrett", "resnet", "capsnet"])
 def test_zoo_descriptions_name_their_source(arch):
     assert cz.load_spec(arch).description
+
+
+def test_lenet5_scan_swept_densely_equals_every_window_alone():
+    from convzoo.evaluate.scan import scan_model, score_map, windowed_score_map
+
+    torch.manual_seed(0)
+    model = cz.build("lenet5_scan").eval()
+    strip = torch.randn(2, 1, 28, 100)
+    dense = score_map(scan_model(model), strip)
+    assert dense.shape == (2, 10, (100 - 28) // 4 + 1)
+    assert torch.allclose(dense, windowed_score_map(model, strip), atol=1e-5)

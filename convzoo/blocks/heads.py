@@ -69,10 +69,12 @@ class ConvHead(nn.Module):
     head was built for (a fully connected layer over that window); every later
     layer, up to the last one to ``classes``, is a 1x1 convolution. On the built
     size this equals ``linear`` with the same weights (reshaped). On a wider input
-    it gives one score vector per window position, exactly what running the net
-    on that window alone gives; ``reduce`` then pools them: ``avg`` or ``max``
-    give ``[classes]``, ``none`` keeps the score map ``[classes, *positions]``
-    (for dense scans; train with avg or max).
+    it gives one score vector per window position -- what running the net on that
+    window alone gives, exactly so when no layer before it pads (a padded layer
+    sees zeros at a lone window's border but neighbours in the wide input).
+    ``reduce`` then pools them: ``avg`` or ``max`` give ``[classes]``, ``none``
+    keeps the score map ``[classes, *positions]`` (for dense scans; train with
+    avg or max).
     """
 
     def __init__(

@@ -7,11 +7,15 @@ draws random translations, rescalings and flips for a whole batch at once.
 ``fit_canvas`` centres smaller samples on the canvas a spec asks for (LeNet-5's
 32x32 against 28x28 digits). ``permute_pixels`` applies one fixed permutation of
 the positions to every sample (the permutation experiment: a fully connected
-net does not care, a convnet does).
+net does not care, a convnet does). ``rescale`` (one factor, antialiased) and
+``shift`` (whole pixels, exact; one offset or one per sample) are the
+evaluation's transforms, so a measured accuracy belongs to exactly one change.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -114,3 +118,79 @@ def permute_pixels(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     """Move every sample's positions to ``order`` (the same for all samples and channels)."""
     flat = x.flatten(2)
     return flat[:, :, order.to(x.device)].view_as(x)
+
+
+def _canvas_size(size: int, scale: float) -> int:
+    """The resized length nearest ``scale * size`` with the parity of ``size`` (at least 1)."""
+    size_to = size + 2 * math.floor(size * (scale - 1.0) / 2.0 + 0.5)
+    return max(size_to, 2 - size % 2)
+
+
+def rescale(x: torch.Tensor, scale: float, fill: float = 0.0) -> torch.Tensor:
+    """Resize every sample about its centre by ``scale`` and keep it on the same canvas.
+
+    ``x`` is [N, C, H, W] or [N, C, L] (1-D signals are resized along L only).
+    Bilinear, antialiased when shrinking; the resized sample is cropped (scale > 1)
+    or padded with ``fill`` (scale < 1) back to the canvas. Each resized length is
+    the one nearest ``scale * size`` with the parity of ``size``, so the sample
+    stays exactly centred (the factor is off by at most one pixel over the length).
+    Unlike ``warp`` it filters before subsampling: meant for evaluation.
+    """
+    if not scale > 0:
+        raise DataError(f"rescale: the scale must be positive, got {scale!r}")
+    if scale == 1:
+        return x
+    one_d = x.dim() == 3
+    img = x.unsqueeze(2) if one_d else x
+    h, w = img.shape[2:]
+    size = (h if one_d else _canvas_size(h, scale), _canvas_size(w, scale))
+    out = F.interpolate(img, size=size, mode="bilinear", align_corners=False, antialias=True)
+    pad: list[int] = []
+    for have, want in ((size[1], w), (size[0], h)):
+        pad += [(want - have) // 2, (want - have) // 2]
+    out = F.pad(out, pad, value=fill)
+    return out.squeeze(2) if one_d else out
+
+
+def _offsets(offset: int | Sequence[int] | torch.Tensor, n: int, dims: int) -> torch.Tensor:
+    """``offset`` as an [n, dims] integer tensor (x then y order)."""
+    if isinstance(offset, torch.Tensor):
+        if offset.shape != (n, dims) or offset.is_floating_point():
+            raise DataError(
+                f"shift: a per-sample offset must be an integer tensor of shape [{n}, {dims}], "
+                f"got {offset.dtype} {list(offset.shape)}"
+            )
+        return offset.long()
+    values = [offset] if dims == 1 and not isinstance(offset, Sequence) else offset
+    ok = isinstance(values, Sequence) and len(values) == dims
+    if not ok or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+        form = "an int" if dims == 1 else "a pair of ints (dx, dy)"
+        raise DataError(f"shift: the offset of {dims}-D samples must be {form}, got {offset!r}")
+    return torch.tensor([list(values)]).expand(n, dims)
+
+
+def shift(
+    x: torch.Tensor, offset: int | Sequence[int] | torch.Tensor, fill: float = 0.0
+) -> torch.Tensor:
+    """Move every sample by a whole number of pixels; uncovered pixels get ``fill``.
+
+    ``offset`` is an int for [N, C, L] signals, ``(dx, dy)`` for [N, C, H, W]
+    images (positive = right and down), or an integer tensor [N, dims] with one
+    offset per sample in the same order. Exact: pixels are copied, not interpolated.
+    """
+    dims = x.dim() - 2
+    off = _offsets(offset, x.shape[0], dims).to(x.device)
+    sizes = x.shape[2:]
+    margin = min(int(off.abs().max()), max(sizes)) if off.numel() else 0
+    padded = F.pad(x, [margin] * 2 * dims, value=fill)
+    index = [
+        (torch.arange(size, device=x.device) + margin - off[:, axis : axis + 1]).clamp(
+            0, size + 2 * margin - 1
+        )
+        for axis, size in enumerate(reversed(sizes))
+    ]
+    samples = torch.arange(x.shape[0], device=x.device)
+    if dims == 1:
+        return padded[samples[:, None], :, index[0]].permute(0, 2, 1)
+    cols, rows = index
+    return padded[samples[:, None, None], :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)

@@ -139,3 +139,14 @@ def test_wandb_runs_offline_without_a_key(config, tmp_path, monkeypatch):
 )
 def test_optimizers_schedules_and_paths(config, settings, expect):
     assert train(config(**settings))["test_acc"] > expect
+
+
+@pytest.mark.timeout(400)
+def test_compiled_channels_last_run_saves_plain_weights(config, tmp_path):
+    report = train(config(epochs=1, compile=True, channels_last=True))
+    assert report["test_acc"] > 0.25
+    ckpt = torch.load(last_checkpoint(tmp_path / "run"), weights_only=True)
+    assert all(
+        k.startswith(("model.", "train_acc", "val_acc", "test_acc")) for k in ckpt["state_dict"]
+    )
+    assert load(last_checkpoint(tmp_path / "run")).spec.name == "tiny"

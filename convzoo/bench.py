@@ -1,0 +1,248 @@
+"""``run_bench``: train and evaluate every cell of a suite, keep finished ones, record failures.
+
+Each cell trains through ``convzoo.train.fit.train`` in its own folder under
+``--out`` (see ``bench_files``) and is then evaluated on the test split exactly
+as it was trained: the same canvas, permutation and standardization. Rerunning
+a suite into the same folder keeps every finished cell and retries the others;
+a trained cell whose evaluation failed is evaluated again without retraining,
+and an interrupted one resumes from its last checkpoint. A folder holding cells
+run with other settings (an edited suite, another ``--epochs``) is refused
+before anything runs, so one report never mixes settings. A cell that fails is
+recorded with its error and the suite goes on.
+
+Cells run one after the other, each on all ``--devices`` (with ``--strategy
+ddp`` every rank runs this loop in step, since Lightning's launcher re-runs the
+command; only rank zero evaluates and writes), or with ``--parallel-cells`` one
+per device at the same time in worker processes (``bench_parallel``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+
+from convzoo.bench_files import (
+    CELL,
+    ERROR,
+    RESULT,
+    cell_dir,
+    cell_fields,
+    check_stale,
+    collect,
+    is_finished,
+    read_json,
+    record_failure,
+    write_json,
+)
+from convzoo.bench_parallel import run_parallel, validate_parallel
+from convzoo.bench_report import write_outputs
+from convzoo.bench_suite import Cell, Suite
+from convzoo.data import DataModule
+from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
+from convzoo.train.checkpoint import load
+from convzoo.train.fit import REPORT, RunInterrupted, TrainConfig, last_checkpoint, train
+
+Log = Callable[[str], None]
+CHECKPOINT = Path("checkpoints") / "last.ckpt"
+
+
+@dataclass
+class BenchOptions:
+    """How to run a suite: where to, on what, and which cells (``only``: a subset, no report)."""
+
+    out: Path
+    devices: int = 1
+    strategy: str = "auto"
+    accelerator: str = "auto"
+    parallel: bool = False
+    only: list[str] | None = None
+    progress: bool = False
+
+
+def print_log(message: str) -> None:
+    """The default log: one line on stdout, flushed."""
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+def _silent(message: str) -> None:
+    """The log of the extra DDP processes: rank zero speaks for all."""
+
+
+def is_rank_zero() -> bool:
+    """False in the extra processes of a DDP run."""
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+# -- one cell ----------------------------------------------------------------------------
+
+
+def _device(accelerator: str) -> torch.device:
+    use_gpu = accelerator != "cpu" and torch.cuda.is_available()
+    return torch.device("cuda" if use_gpu else "cpu")
+
+
+def _train(suite: Suite, cell: Cell, options: BenchOptions, folder: Path) -> dict[str, Any]:
+    done = read_json(folder / REPORT)
+    if done is not None:
+        return done
+    config = TrainConfig(
+        arch=cell.arch,
+        data=cell.data,
+        seed=cell.seed,
+        epochs=suite.epochs,
+        swap=dict(cell.swap),
+        permute=cell.permute,
+        out=str(folder),
+        resume=last_checkpoint(folder) is not None,
+        devices=options.devices,
+        strategy=options.strategy,
+        accelerator=options.accelerator,
+        progress=options.progress,
+        **suite.train,
+    )
+    return train(config)
+
+
+def _evaluate(
+    suite: Suite, cell: Cell, report: dict[str, Any], folder: Path, device: torch.device
+) -> Any:
+    """Every robustness measure on the test split, prepared as training prepared it; the
+    checkpoint is read from ``folder``, so a moved ``--out`` still evaluates."""
+    model = load(folder / CHECKPOINT, device=device)
+    config = report.get("config", {})
+    data = DataModule(
+        cell.data,
+        tuple(model.spec.input),
+        config.get("data_dir"),
+        seed=cell.seed,
+        val_fraction=config.get("val_fraction", TrainConfig.val_fraction),
+        permute=cell.permute,
+        resident=False,
+    )
+    data.setup("test")
+    x, y = data.splits["test"]
+    return evaluate_all(
+        model,
+        x.to(device),
+        y.to(device),
+        fill=data.background,
+        scales=tuple(suite.scales or DEFAULT_SCALES),
+        max_shift=suite.max_shift,
+        batch_size=suite.eval_batch_size,
+    )
+
+
+def _result(
+    suite: Suite,
+    cell: Cell,
+    report: dict[str, Any],
+    evaluation: dict[str, Any],
+    device: torch.device,
+) -> dict[str, Any]:
+    return {
+        **cell_fields(cell),
+        "status": "ok",
+        "test_acc": report["test_acc"],
+        "clean_acc": evaluation["clean_acc"],
+        "params": report["params"],
+        "flops": report["flops"],
+        "epochs": report["epochs"],
+        "train_seconds": report["train_seconds"],
+        "images_per_s": report["images_per_s"],
+        "scale_summary": evaluation["scale"]["summary"],
+        "shift_consistency": evaluation["shift_consistency"],
+        "versions": report["versions"],
+        "device_type": device.type,
+        "devices": report["devices"],
+        "world_size": report["world_size"],
+        "precision": report.get("precision"),
+        "fingerprint": suite.fingerprint(cell),
+        "run_dir": str(Path("cells") / cell.id),
+        "evaluation": evaluation,
+    }
+
+
+def run_cell(suite: Suite, cell: Cell, options: BenchOptions) -> dict[str, Any] | None:
+    """Train and evaluate one cell unless it is finished; its result, or its failure.
+
+    Every error but an interrupt is caught and written to the cell's ``error.json``,
+    so one broken cell cannot stop the suite. Returns None on the other ranks of DDP.
+    """
+    folder = cell_dir(options.out, cell)
+    finished = read_json(folder / RESULT)
+    if finished is not None:
+        return finished
+    if is_rank_zero():
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / CELL, {**cell_fields(cell), "fingerprint": suite.fingerprint(cell)})
+        (folder / ERROR).unlink(missing_ok=True)
+    try:
+        report = _train(suite, cell, options, folder)
+        if not is_rank_zero():
+            return None
+        device = _device(options.accelerator)
+        evaluation = _evaluate(suite, cell, report, folder, device)
+        result = _result(suite, cell, report, evaluation, device)
+    except (RunInterrupted, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if not is_rank_zero():
+            return None
+        error = f"{type(exc).__name__}: {exc}"
+        return record_failure(options.out, cell, error, traceback.format_exc())
+    write_json(folder / RESULT, result)
+    return result
+
+
+# -- the suite ---------------------------------------------------------------------------
+
+
+def _status(row: dict[str, Any] | None) -> str:
+    if row is None or row.get("status") != "ok":
+        return f"FAILED: {row['error'] if row else 'no result'}"
+    return f"test accuracy {100 * row['test_acc']:.2f}%"
+
+
+def run_bench(suite: Suite, options: BenchOptions, log: Log = print_log) -> list[dict[str, Any]]:
+    """Run the suite's cells (or ``options.only``); returns one row per cell, in suite order.
+
+    Without ``only`` it also writes results.csv, results.json, report.md and the plots.
+    """
+    cells = suite.select(options.only) if options.only else suite.cells
+    log = log if is_rank_zero() else _silent
+    if options.parallel:
+        validate_parallel(options.devices, options.strategy, options.accelerator)
+    check_stale(suite, cells, options.out)
+    if is_rank_zero():
+        options.out.mkdir(parents=True, exist_ok=True)
+        copy = options.out / "suite.yaml"
+        if not options.only and copy.resolve() != suite.path:
+            shutil.copyfile(suite.path, copy)
+    todo = [cell for cell in cells if not is_finished(options.out, cell)]
+    log(
+        f"{suite.name}: {len(cells)} cell(s), {len(cells) - len(todo)} finished before, "
+        f"{len(todo)} to run; results in {options.out}"
+    )
+    if options.parallel:
+        run_parallel(suite, todo, options.out, options.devices, options.accelerator, log)
+    else:
+        for i, cell in enumerate(todo, 1):
+            log(f"[{i}/{len(todo)}] {cell.id} ...")
+            row = run_cell(suite, cell, options)
+            log(f"[{i}/{len(todo)}] {cell.id}: {_status(row)}")
+    if not is_rank_zero():
+        return []
+    rows = [collect(options.out, cell) for cell in cells]
+    if not options.only:
+        write_outputs(suite, rows, options.out)
+        log(f"report: {options.out / 'report.md'}")
+    return rows

@@ -1,0 +1,208 @@
+"""Checking a suite file's values: a collector of problems and one parser per key.
+
+Each parser takes the raw YAML value, adds a problem for everything wrong with
+it (saying where, what was expected and what was found, with "did you mean"
+for misspelt names) and returns what it could use, so that ``load_suite`` can
+go on and report every problem of the file at once instead of the first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+from convzoo.data import DATASETS
+from convzoo.registry import ConvzooError, did_you_mean
+from convzoo.train.fit import LOGGERS, TrainConfig
+from convzoo.train.module import OPTIMIZERS, SCHEDULES
+
+EVALUATE_KEYS = ("scales", "max_shift", "batch_size")
+GRID_KEYS = ("swap",)
+# TrainConfig fields a suite's ``train`` may not set, and what sets them instead.
+RESERVED = {
+    "arch": "`archs`", "data": "`data`", "seed": "`seeds`", "epochs": "`epochs`",
+    "swap": "`archs` and `grid`", "permute": "`permute`", "out": "--out",
+    "resume": "rerunning into the same --out", "devices": "--devices",
+    "strategy": "--strategy", "accelerator": "--accelerator", "progress": "the bench command",
+}  # fmt: skip
+CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "logger": LOGGERS}
+
+
+def is_int(value: Any) -> bool:
+    """An integer that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """An int or float that is not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def accepts(value: Any, hint: Any) -> bool:
+    """Whether plain YAML data ``value`` fits the type hint of a TrainConfig field."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(accepts(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return is_int(value)
+    if hint is float:
+        return is_number(value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        return (
+            isinstance(value, list)
+            and len(value) == len(args)
+            and all(accepts(v, a) for v, a in zip(value, args))
+        )
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, hint)
+
+
+def _hint_text(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+class Checker:
+    """Collects the problems of one suite file, each once, in the order found."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def add(self, problem: str) -> None:
+        """Note a problem."""
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def unknown_keys(self, raw: dict[str, Any], accepted: tuple[str, ...], where: str) -> None:
+        """A problem for each key of ``raw`` that is not ``accepted``."""
+        for key in raw:
+            if key not in accepted:
+                self.add(
+                    f"{where}: unknown key {key!r}.{did_you_mean(str(key), accepted)} "
+                    f"Accepted: {', '.join(accepted)}."
+                )
+
+    def items(
+        self, raw: Any, key: str, ok: Callable[[Any], bool], what: str, default: list[Any]
+    ) -> list[Any]:
+        """A non-empty list whose items pass ``ok`` (``default`` when absent); a problem for
+        each bad or repeated item."""
+        if raw is None:
+            return default
+        if not isinstance(raw, list) or not raw:
+            self.add(f"{key}: expected a non-empty list of {what}, got {raw!r}")
+            return []
+        good = []
+        for i, item in enumerate(raw):
+            if ok(item):
+                good.append(item)
+            else:
+                self.add(f"{key}[{i}]: expected {what}, got {item!r}")
+        if len(set(map(repr, good))) < len(good):
+            self.add(f"{key}: {good} lists a value twice")
+        return good
+
+
+def swap_mapping(raw: Any, where: str, check: Checker) -> dict[str, str] | None:
+    """An architecture's ``swap``: a mapping of KEY: NAME (None when malformed)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        check.add(f"{where}: a swap is a mapping of KEY: NAME (e.g. {{act: relu}}), got {raw!r}")
+        return None
+    return dict(raw)
+
+
+def grid_swaps(raw: Any, check: Checker) -> list[dict[str, str]]:
+    """Every combination of the grid's swaps (``[{}]`` without a grid)."""
+    if raw is None:
+        return [{}]
+    if not isinstance(raw, dict):
+        check.add(f"grid: expected a mapping {{swap: {{KEY: [NAME, ...]}}}}, got {raw!r}")
+        return [{}]
+    check.unknown_keys(raw, GRID_KEYS, "grid")
+    swaps = raw.get("swap") or {}
+    if not isinstance(swaps, dict):
+        check.add(f"grid.swap: expected a mapping of KEY: [NAME, ...], got {swaps!r}")
+        return [{}]
+    axes = []
+    for key, names in swaps.items():
+        ok = check.items(names, f"grid.swap.{key}", lambda n: isinstance(n, str), "names", [])
+        if ok:
+            axes.append([(str(key), name) for name in ok])
+    return [dict(combo) for combo in itertools.product(*axes)]
+
+
+def train_settings(raw: Any, check: Checker) -> dict[str, Any]:
+    """The ``train`` mapping: TrainConfig fields the suite does not set itself, type-checked."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        check.add(f"train: expected a mapping of training settings, got {raw!r}")
+        return {}
+    hints = typing.get_type_hints(TrainConfig)
+    accepted = tuple(f.name for f in fields(TrainConfig) if f.name not in RESERVED)
+    settings = {}
+    for key, value in raw.items():
+        key = str(key).replace("-", "_")
+        if key in RESERVED:
+            check.add(f"train.{key}: not a `train` setting of a suite; {RESERVED[key]} sets it")
+        elif key not in accepted:
+            check.add(
+                f"train: unknown setting {key!r}.{did_you_mean(key, accepted)} "
+                f"Accepted: {', '.join(accepted)}."
+            )
+        elif not accepts(value, hints[key]):
+            check.add(f"train.{key}: expected {_hint_text(hints[key])}, got {value!r}")
+        elif key in CHOICES and value not in CHOICES[key]:
+            check.add(f"train.{key}: {value!r} is not one of {', '.join(CHOICES[key])}")
+        else:
+            settings[key] = value
+    return settings
+
+
+def _positive(value: Any) -> bool:
+    return is_number(value) and value > 0
+
+
+def evaluate_settings(raw: Any, check: Checker) -> tuple[list[float] | None, int, int]:
+    """The ``evaluate`` mapping: scales (None: the default ones), max_shift, batch_size."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        check.add(f"evaluate: expected a mapping {{scales, max_shift, batch_size}}, got {raw!r}")
+        raw = {}
+    check.unknown_keys(raw, EVALUATE_KEYS, "evaluate")
+    scales = check.items(raw.get("scales"), "evaluate.scales", _positive, "positive numbers", [])
+    max_shift, batch = raw.get("max_shift", 4), raw.get("batch_size", 512)
+    if not is_int(max_shift) or max_shift < 0:
+        check.add(f"evaluate.max_shift: expected a non-negative integer, got {max_shift!r}")
+    if not is_int(batch) or batch < 1:
+        check.add(f"evaluate.batch_size: expected a positive integer, got {batch!r}")
+    return [float(s) for s in scales] or None, max_shift, batch
+
+
+def datasets(raw: Any, check: Checker) -> list[str]:
+    """The ``data`` list: registered dataset names."""
+    if raw is None:
+        check.add("data: missing; list the datasets, e.g. data: [fashion_mnist]")
+        return []
+    good = []
+    for i, name in enumerate(check.items(raw, "data", lambda n: isinstance(n, str), "names", [])):
+        try:
+            DATASETS.get("data", name)
+            good.append(name)
+        except ConvzooError as exc:
+            check.add(f"data[{i}]: {exc}")
+    return good

@@ -1,0 +1,101 @@
+"""The folders a benchmark writes under ``--out``, one per cell, and how they are read back.
+
+::
+
+    suite.yaml                 the suite file as it was run
+    cells/<id>/cell.json       the cell and the fingerprint of its settings (written first)
+    cells/<id>/report.json     the cell's training run (logs, checkpoints) in the same folder
+    cells/<id>/result.json     written last, atomically: the cell is finished
+    cells/<id>/error.json      why the cell's last attempt failed
+    cells/<id>/log.txt         a worker's output (--parallel-cells)
+    results.csv  results.json  report.md  *.png
+
+The files on disk are the truth: the runner, the parallel workers and a rerun
+all decide what is finished, failed or stale by reading them, so a crash at any
+moment leaves a folder the next run can continue from.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from convzoo.bench_suite import Cell, Suite, SuiteError
+
+CELL, RESULT, ERROR, LOG = "cell.json", "result.json", "error.json", "log.txt"
+
+
+def cell_dir(out: Path, cell: Cell) -> Path:
+    """The folder of one cell."""
+    return out / "cells" / cell.id
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file, so a reader never sees half of it."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def cell_fields(cell: Cell) -> dict[str, Any]:
+    """What identifies a cell in results and reports."""
+    return {
+        "id": cell.id,
+        "label": cell.label,
+        "arch": cell.arch_name,
+        "arch_source": cell.arch,
+        "swaps": cell.swap,
+        "data": cell.data,
+        "permute": cell.permute,
+        "seed": cell.seed,
+        "spec_hash": cell.spec_hash,
+    }
+
+
+def is_finished(out: Path, cell: Cell) -> bool:
+    """Whether the cell has its result."""
+    return read_json(cell_dir(out, cell) / RESULT) is not None
+
+
+def record_failure(out: Path, cell: Cell, error: str, details: str = "") -> dict[str, Any]:
+    """Write and return a failed cell's row."""
+    failure = {**cell_fields(cell), "status": "failed", "error": error, "details": details}
+    folder = cell_dir(out, cell)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / ERROR, failure)
+    return failure
+
+
+def collect(out: Path, cell: Cell) -> dict[str, Any]:
+    """A cell's row as its folder holds it: the result, else the failure."""
+    folder = cell_dir(out, cell)
+    row = read_json(folder / RESULT) or read_json(folder / ERROR)
+    if row is None:
+        row = {**cell_fields(cell), "status": "failed", "error": "the cell left no result"}
+    return row
+
+
+def check_stale(suite: Suite, cells: list[Cell], out: Path) -> None:
+    """Refuse a folder whose cells were started with other settings."""
+    stale = []
+    for cell in cells:
+        started = read_json(cell_dir(out, cell) / CELL)
+        if started is not None and started.get("fingerprint") != suite.fingerprint(cell):
+            stale.append(cell.id)
+    if stale:
+        more = " ..." if len(stale) > 5 else ""
+        raise SuiteError(
+            f"{out}: {len(stale)} cell(s) were run with other settings (the suite or --epochs "
+            f"changed): {', '.join(stale[:5])}{more}. Use another --out, or delete those "
+            "folders under cells/ to rerun them."
+        )

@@ -1,0 +1,108 @@
+"""``convzoo scan``: read strips of several test digits with one dense pass of a trained net.
+
+The checkpoint (a file, or a run directory holding ``checkpoints/last.ckpt``) must
+end with a ``conv1x1`` head. Strips are made from the test split of the run's own
+dataset (from ``report.json`` next to the checkpoint) unless ``--data`` names
+another; ``scan.png`` shows the first strip, and the sequence accuracy is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from convzoo.data import DataModule
+from convzoo.evaluate.scan import (
+    decode,
+    default_spacing,
+    digit_accuracy,
+    exact_share,
+    geometry,
+    make_strips,
+    plot_scan,
+    scan_model,
+    score_map,
+)
+from convzoo.registry import ConvzooError
+from convzoo.train.checkpoint import load
+from convzoo.train.fit import REPORT
+
+CHECKPOINT = Path("checkpoints") / "last.ckpt"
+
+
+def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """The ``scan`` subcommand's parser."""
+    p = sub.add_parser(
+        "scan", parents=parents, help="read strips of digits with one dense pass of a conv1x1 net"
+    )
+    p.add_argument("ckpt", metavar="CKPT", help="checkpoint file or run directory")
+    p.add_argument("--digits", type=int, default=5, help="digits per strip (default 5)")
+    p.add_argument("--strips", type=int, default=100, help="number of strips (default 100)")
+    p.add_argument("--data", help="dataset name (default: the run's, else mnist)")
+    p.add_argument("--data-dir", help="folder with the dataset's files")
+    p.add_argument("--out", help="folder for scan.png (default: the run directory)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the strips' random draw")
+    return p
+
+
+def locate(path: str | Path) -> tuple[Path, Path | None]:
+    """The checkpoint file and the run directory (the folder holding its report), if any."""
+    path = Path(path)
+    if path.is_dir():
+        ckpt = path / CHECKPOINT
+        if not ckpt.is_file():
+            raise ConvzooError(f"{path}: no checkpoint in this run directory (looked for {ckpt})")
+        return ckpt, path
+    if not path.is_file():
+        raise ConvzooError(f"{path}: no such checkpoint file or run directory")
+    for folder in (path.parent, path.parent.parent):
+        if (folder / REPORT).is_file():
+            return path, folder
+    return path, None
+
+
+def run_report(run: Path | None) -> dict[str, Any]:
+    """The run's ``report.json``, or an empty dict without a run directory."""
+    if run is None:
+        return {}
+    try:
+        report = json.loads((run / REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConvzooError(f"{run / REPORT}: cannot read the run's report ({exc})") from exc
+    return report if isinstance(report, dict) else {}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scan ``args.strips`` strips, write ``scan.png`` and print the accuracies."""
+    if args.digits < 1:
+        raise ConvzooError(f"--digits {args.digits}: give at least 1 digit per strip")
+    if args.strips < 1:
+        raise ConvzooError(f"--strips {args.strips}: give at least 1 strip")
+    ckpt, run_dir = locate(args.ckpt)
+    scanner = scan_model(load(ckpt))
+    report = run_report(run_dir)
+    data = args.data or report.get("data") or "mnist"
+    data_dir = args.data_dir
+    if data_dir is None and not args.data:
+        data_dir = report.get("config", {}).get("data_dir")
+    datamodule = DataModule(data, tuple(scanner.spec.input), data_dir)
+    datamodule.setup()
+    images, labels = datamodule.splits["test"]
+    strips, sequences = make_strips(images, labels, args.digits, args.strips, seed=args.seed,
+                                    fill=datamodule.background)  # fmt: skip
+    grid = geometry(scanner)
+    scores = score_map(scanner, strips)
+    decoded = decode(scores, default_spacing(grid))
+    out = Path(args.out) if args.out else run_dir or ckpt.parent
+    plot = plot_scan(out / "scan.png", strips[0], scores[0], decoded[0], sequences[0], grid)
+    right = round(exact_share(decoded, sequences) * len(decoded))
+    sys.stdout.write(
+        f"{scanner.spec.name} on {data}: {args.strips} strips of {args.digits} digits\n"
+        f"sequence accuracy: {right / len(decoded):.1%} ({right}/{len(decoded)} read exactly)\n"
+        f"digit accuracy:    {digit_accuracy(decoded, sequences):.1%} (1 - edit distance)\n"
+        f"plot: {plot}\n"
+    )
+    return 0

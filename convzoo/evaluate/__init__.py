@@ -1,0 +1,1 @@
+"""Evaluation: robustness measures, dense scanning, reports."""

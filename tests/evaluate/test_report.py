@@ -1,0 +1,64 @@
+"""``convzoo evaluate``: a run's measures written as JSON, Markdown and plots next to it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from convzoo.evaluate.report import evaluate
+from convzoo.registry import ConvzooError
+from convzoo.train import TrainConfig, train
+from tests.train.conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evaluate")
+    spec = folder / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(TINY))
+    config = TrainConfig(str(spec), data="synthetic", epochs=2, batch_size=32, lr=0.1,
+                         out=str(folder / "run"), progress=False, accelerator="cpu")  # fmt: skip
+    train(config)
+    return folder / "run"
+
+
+def test_evaluating_a_run_writes_everything(run_dir):
+    result = evaluate(run_dir, scales=(0.5, 1.0, 1.5), max_shift=2)
+    saved = json.loads((run_dir / "evaluate.json").read_text())
+    assert saved["arch"] == "tiny" and saved["data"] == "synthetic"
+    report = json.loads((run_dir / "report.json").read_text())
+    assert saved["clean_acc"] == pytest.approx(report["test_acc"], abs=1e-6)
+    assert saved["scale"]["scales"] == [0.5, 1.0, 1.5]
+    assert saved["shift"]["shifts"] == [0, 1, 2]
+    assert 0.0 <= saved["shift_consistency"] <= 1.0
+    assert result["equivariance"] and {"path", "error"} <= set(result["equivariance"][0])
+    for name in ("evaluate.md", "scale_curve.png", "shift_curve.png", "equivariance.png"):
+        assert (run_dir / name).stat().st_size > 0
+    assert "Shift consistency" in (run_dir / "evaluate.md").read_text()
+
+
+def test_a_bare_checkpoint_needs_the_data_name(run_dir, tmp_path):
+    ckpt = tmp_path / "model.ckpt"
+    ckpt.write_bytes((run_dir / "checkpoints" / "last.ckpt").read_bytes())
+    with pytest.raises(ConvzooError, match="--data"):
+        evaluate(ckpt)
+    result = evaluate(ckpt, data="synthetic", scales=(1.0,), max_shift=1)
+    assert (tmp_path / "evaluate.json").exists() and result["clean_acc"] > 0.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"scales": (0.0, 1.0)}, "scale"), ({"max_shift": -1}, "shift")],
+)
+def test_out_of_range_measures_are_refused(run_dir, kwargs, message):
+    with pytest.raises(ConvzooError, match=message):
+        evaluate(run_dir, **kwargs)
+
+
+def test_missing_paths_are_clear(tmp_path):
+    with pytest.raises(ConvzooError, match="no such run directory or checkpoint"):
+        evaluate(tmp_path / "nothing")
+    with pytest.raises(ConvzooError, match="is it a run directory"):
+        evaluate(tmp_path)
