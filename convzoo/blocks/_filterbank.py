@@ -13,6 +13,7 @@ hand-written unfold version, or either with the kernel flipped (true convolution
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from collections.abc import Sequence
 
 import torch
@@ -89,7 +90,7 @@ def _torch_correlate(
 OPERATORS = {"torch": _torch_correlate, "unfold": unfold_correlate}
 
 
-class FilterBank(nn.Module):
+class FilterBank(nn.Module, metaclass=ABCMeta):
     """``out`` maps, each the (optionally flipped) kernel swept over the input, plus a bias.
 
     Subclasses provide ``kernel()``; ``operator`` picks torch's correlation or the
@@ -125,9 +126,9 @@ class FilterBank(nn.Module):
         """``(out, in/groups, *kernel_size)``, the shape ``kernel()`` returns."""
         return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
 
+    @abstractmethod
     def kernel(self) -> torch.Tensor:
         """The kernel ``[out, in/groups, *kernel_size]`` this bank applies."""
-        raise NotImplementedError
 
     def reset_bias(self, fan_in: int | Sequence[int]) -> None:
         """Uniform in +-1/sqrt(fan-in), per map when ``fan_in`` is a list (torch's default rule)."""

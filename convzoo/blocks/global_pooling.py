@@ -11,6 +11,8 @@ convolutional net built for one size runs on wider inputs. For the summary,
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
+
 import torch
 from torch import nn
 
@@ -18,7 +20,7 @@ from convzoo.blocks._windows import Knob, check_rank, lp_norm
 from convzoo.registry import register
 
 
-class GlobalPool(nn.Module):
+class GlobalPool(nn.Module, metaclass=ABCMeta):
     """Base: flattens the positions of each map, reduces them with ``reduce``, keeps size-1 dims."""
 
     def __init__(self, in_shape: tuple[int, ...]) -> None:
@@ -32,9 +34,9 @@ class GlobalPool(nn.Module):
         self.kernel_size = tuple(in_shape[1:])
         self.stride = self.kernel_size
 
+    @abstractmethod
     def reduce(self, positions: torch.Tensor) -> torch.Tensor:
         """``(N, C, P)`` -> ``(N, C)``."""
-        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One value per map, shaped ``(N, C, 1)`` or ``(N, C, 1, 1)``."""
