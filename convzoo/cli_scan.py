@@ -9,7 +9,6 @@ another; ``scan.png`` shows the first strip, and the sequence accuracy is printe
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,7 @@ from convzoo.evaluate.scan import (
 )
 from convzoo.registry import ConvzooError
 from convzoo.train.checkpoint import load
-from convzoo.train.fit import REPORT
-
-CHECKPOINT = Path("checkpoints") / "last.ckpt"
+from convzoo.train.rundir import data_settings, locate, read_report
 
 
 def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -48,33 +45,6 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     return p
 
 
-def locate(path: str | Path) -> tuple[Path, Path | None]:
-    """The checkpoint file and the run directory (the folder holding its report), if any."""
-    path = Path(path)
-    if path.is_dir():
-        ckpt = path / CHECKPOINT
-        if not ckpt.is_file():
-            raise ConvzooError(f"{path}: no checkpoint in this run directory (looked for {ckpt})")
-        return ckpt, path
-    if not path.is_file():
-        raise ConvzooError(f"{path}: no such checkpoint file or run directory")
-    for folder in (path.parent, path.parent.parent):
-        if (folder / REPORT).is_file():
-            return path, folder
-    return path, None
-
-
-def run_report(run: Path | None) -> dict[str, Any]:
-    """The run's ``report.json``, or an empty dict without a run directory."""
-    if run is None:
-        return {}
-    try:
-        report = json.loads((run / REPORT).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConvzooError(f"{run / REPORT}: cannot read the run's report ({exc})") from exc
-    return report if isinstance(report, dict) else {}
-
-
 def run(args: argparse.Namespace) -> int:
     """Scan ``args.strips`` strips, write ``scan.png`` and print the accuracies."""
     if args.digits < 1:
@@ -83,12 +53,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConvzooError(f"--strips {args.strips}: give at least 1 strip")
     ckpt, run_dir = locate(args.ckpt)
     scanner = scan_model(load(ckpt))
-    report = run_report(run_dir)
-    data = args.data or report.get("data") or "mnist"
-    data_dir = args.data_dir
-    if data_dir is None and not args.data:
-        data_dir = report.get("config", {}).get("data_dir")
-    datamodule = DataModule(data, tuple(scanner.spec.input), data_dir)
+    settings = data_settings(read_report(run_dir)) if not args.data else {"data": args.data}
+    settings["data"] = settings.get("data") or "mnist"
+    if args.data_dir:
+        settings["data_dir"] = args.data_dir
+    data = settings["data"]
+    datamodule = DataModule(input_shape=tuple(scanner.spec.input), **settings)
     datamodule.setup()
     images, labels = datamodule.splits["test"]
     strips, sequences = make_strips(images, labels, args.digits, args.strips, seed=args.seed,

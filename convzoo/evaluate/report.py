@@ -21,33 +21,7 @@ from convzoo.evaluate import plots
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.registry import ConvzooError
 from convzoo.train.checkpoint import load
-
-CHECKPOINT = Path("checkpoints") / "last.ckpt"
-
-
-def resolve(path: str | Path) -> tuple[Path, Path | None]:
-    """The checkpoint file and, where there is one, its run directory."""
-    path = Path(path)
-    if path.is_dir():
-        ckpt = path / CHECKPOINT
-        if not ckpt.is_file():
-            raise ConvzooError(f"{path}: no {CHECKPOINT} in this directory; is it a run directory?")
-        return ckpt, path
-    if not path.is_file():
-        raise ConvzooError(f"{path}: no such run directory or checkpoint")
-    run = path.parent.parent
-    return path, run if (run / "report.json").is_file() else None
-
-
-def run_settings(run: Path | None) -> dict[str, Any]:
-    """The data settings a run was trained with (empty without a report)."""
-    if run is None:
-        return {}
-    report = json.loads((run / "report.json").read_text())
-    config = report.get("config", {})
-    return {"data": report.get("data"), "data_dir": config.get("data_dir"),
-            "permute": config.get("permute"), "seed": config.get("seed", 0),
-            "val_fraction": config.get("val_fraction", 0.1)}  # fmt: skip
+from convzoo.train.rundir import data_settings, locate, read_report
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -93,18 +67,18 @@ def evaluate(
     out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate a run directory or checkpoint; returns the result (also written to disk)."""
-    ckpt, run = resolve(path)
-    settings = run_settings(run)
-    data = data or settings.get("data")
-    if not data:
+    ckpt, run = locate(path)
+    settings = data_settings(read_report(run))
+    settings["data"] = data or settings.get("data")
+    if not settings["data"]:
         raise ConvzooError(f"{ckpt}: no run report names its dataset; pass --data NAME")
+    if data_dir:
+        settings["data_dir"] = data_dir
     model = load(ckpt)
-    module = DataModule(data, tuple(model.spec.input), data_dir or settings.get("data_dir"),
-                        permute=settings.get("permute"), seed=settings.get("seed", 0),
-                        val_fraction=settings.get("val_fraction", 0.1))  # fmt: skip
+    module = DataModule(input_shape=tuple(model.spec.input), **settings)
     module.setup("test")
     x, y = module.splits["test"]
-    result = {"arch": model.spec.name, "data": data, "checkpoint": str(ckpt)}
+    result = {"arch": model.spec.name, "data": settings["data"], "checkpoint": str(ckpt)}
     result.update(evaluate_all(model, x, y, fill=module.background, scales=tuple(scales),
                                max_shift=max_shift))  # fmt: skip
     folder = Path(out) if out else (run or ckpt.parent)

@@ -32,9 +32,9 @@ from convzoo.spec import load_spec
 from convzoo.summary import summary
 from convzoo.train.checkpoint import read_checkpoint
 from convzoo.train.module import ConvzooModule
+from convzoo.train.rundir import CHECKPOINT, REPORT
 
 LOGGERS = ("csv", "tensorboard", "wandb")
-REPORT = "report.json"
 
 
 @dataclass
@@ -187,7 +187,7 @@ def run_dir(config: TrainConfig, arch_name: str) -> Path:
 
 def last_checkpoint(out: Path) -> Path | None:
     """The checkpoint ``--resume`` continues: ``checkpoints/last.ckpt``."""
-    path = out / "checkpoints" / "last.ckpt"
+    path = out / CHECKPOINT
     return path if path.is_file() else None
 
 
@@ -197,7 +197,7 @@ def _check_run_dir(out: Path, resume: bool, epochs: int) -> Path | None:
         if ckpt is None:
             raise ConvzooError(
                 f"--resume: {out} holds no checkpoint to continue (looked for "
-                f"{out / 'checkpoints' / 'last.ckpt'}); start the run without --resume"
+                f"{out / CHECKPOINT}); start the run without --resume"
             )
         planned = read_checkpoint(ckpt).get("convzoo", {})  # a corrupt file fails here
         if planned.get("schedule", "constant") != "constant" and planned.get("epochs") != epochs:
@@ -358,7 +358,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "lightning": L.__version__,
             "convzoo": convzoo.__version__,
         },
-        "checkpoint": str(out / "checkpoints" / "last.ckpt"),
+        "checkpoint": str(out / CHECKPOINT),
         "run_dir": str(out),
     }
     if trainer.is_global_zero:

@@ -58,7 +58,7 @@ def test_out_of_range_measures_are_refused(run_dir, kwargs, message):
 
 
 def test_missing_paths_are_clear(tmp_path):
-    with pytest.raises(ConvzooError, match="no such run directory or checkpoint"):
+    with pytest.raises(ConvzooError, match="no such checkpoint file or run directory"):
         evaluate(tmp_path / "nothing")
-    with pytest.raises(ConvzooError, match="is it a run directory"):
+    with pytest.raises(ConvzooError, match="no checkpoint in this run directory"):
         evaluate(tmp_path)
