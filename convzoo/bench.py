@@ -48,10 +48,10 @@ from convzoo.bench_suite import Cell, Suite
 from convzoo.data import DataModule
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.train.checkpoint import load
-from convzoo.train.fit import REPORT, RunInterrupted, TrainConfig, last_checkpoint, train
+from convzoo.train.fit import RunInterrupted, TrainConfig, last_checkpoint, train
+from convzoo.train.rundir import CHECKPOINT, REPORT
 
 Log = Callable[[str], None]
-CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
 
 @dataclass
