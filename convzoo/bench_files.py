@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from convzoo.bench_suite import Cell, Suite, SuiteError
+from convzoo.train.rundir import write_atomic
 
 CELL, RESULT, ERROR, LOG = "cell.json", "result.json", "error.json", "log.txt"
 
@@ -33,9 +34,7 @@ def cell_dir(out: Path, cell: Cell) -> Path:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON through a temporary file, so a reader never sees half of it."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data, indent=2))
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from convzoo.evaluate import plots
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.registry import ConvzooError
 from convzoo.train.checkpoint import load
-from convzoo.train.rundir import data_settings, locate, read_report
+from convzoo.train.rundir import data_settings, locate, read_report, write_atomic
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -88,8 +88,6 @@ def evaluate(
     plots.plot_shift_curves(folder / "shift_curve.png", {label: result["shift"]})
     plots.plot_equivariance(folder / "equivariance.png", result["equivariance"])
     (folder / "evaluate.md").write_text(markdown(result))
-    tmp = folder / "evaluate.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(folder / "evaluate.json")
+    write_atomic(folder / "evaluate.json", json.dumps(result, indent=2))
     result["out"] = str(folder)
     return result

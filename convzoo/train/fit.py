@@ -32,7 +32,7 @@ from convzoo.spec import load_spec
 from convzoo.summary import summary
 from convzoo.train.checkpoint import read_checkpoint
 from convzoo.train.module import ConvzooModule
-from convzoo.train.rundir import CHECKPOINT, REPORT
+from convzoo.train.rundir import CHECKPOINT, REPORT, write_atomic
 
 LOGGERS = ("csv", "tensorboard", "wandb")
 
@@ -257,12 +257,6 @@ def _make_logger(name: str, out: Path) -> Any:
 # -- the run -----------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def report_markdown(report: dict[str, Any]) -> str:
     """The report as a Markdown table."""
     rows = [
@@ -362,6 +356,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
         "run_dir": str(out),
     }
     if trainer.is_global_zero:
-        _write_atomic(out / "report.md", report_markdown(report))
-        _write_atomic(out / REPORT, json.dumps(report, indent=2))
+        write_atomic(out / "report.md", report_markdown(report))
+        write_atomic(out / REPORT, json.dumps(report, indent=2))
     return report

@@ -54,3 +54,11 @@ def data_settings(report: dict[str, Any]) -> dict[str, Any]:
         if config.get(key) is not None:
             settings[key] = config[key]
     return settings
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file and a rename, so a reader never sees half of it
+    (a report or result file that exists is complete)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
