@@ -5,17 +5,26 @@
     print(cz.summary("lenet5_modern"))
 
 Importing convzoo registers the built-in blocks; plugins (entry-point group
-``convzoo.blocks``) load on the registry's first lookup.
+``convzoo.blocks``) load on the registry's first lookup. ``load``, which needs
+Lightning's checkpoint format, is imported on first use, so that building and
+summarizing networks stays quick to import. Training and evaluation live in the
+subpackages ``convzoo.train`` and ``convzoo.evaluate``.
 """
+
+from __future__ import annotations
+
+import importlib
+from importlib import metadata
+from typing import Any
 
 from convzoo import blocks, plugins
 from convzoo.archs import arch_names, list_archs
 from convzoo.assemble import ConvNet, apply_swaps, build, spec_of, trace
+from convzoo.errors import ConvzooError
 from convzoo.registry import (
     FAMILIES,
     REGISTRY,
     BlockInfo,
-    ConvzooError,
     Registry,
     RegistryError,
     get_block,
@@ -25,9 +34,21 @@ from convzoo.registry import (
 from convzoo.spec import Spec, SpecError, load_spec
 from convzoo.summary import Summary, summary
 
-__version__ = "0.1.0"
+try:
+    __version__ = metadata.version("convzoo")
+except metadata.PackageNotFoundError:  # a source tree on PYTHONPATH, not installed
+    __version__ = "0+unknown"
+
+_LAZY = {"load": "convzoo.train.checkpoint"}
 
 plugins.install(REGISTRY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'convzoo' has no attribute {name!r}")
+
 
 __all__ = [
     "FAMILIES",
@@ -48,6 +69,7 @@ __all__ = [
     "get_block",
     "list_archs",
     "list_blocks",
+    "load",
     "load_spec",
     "register",
     "spec_of",

@@ -1,7 +1,8 @@
 """Where the named architectures live: ``registry/*.yaml``.
 
 In a source checkout they are the top-level ``registry/`` folder; an installed
-wheel carries the same files as ``convzoo/archs/`` (see pyproject.toml). Extra
+wheel carries the same files as the data package ``convzoo/zoo/`` (see
+pyproject.toml). Extra
 folders can be put in front with ``CONVZOO_ARCH_PATH`` (``os.pathsep``-separated).
 An architecture name, like a block name, is only a key: it must be a plain
 name, and it selects a file from these folders, never an arbitrary path.
@@ -14,7 +15,8 @@ import os
 import re
 from pathlib import Path
 
-from convzoo.registry import ConvzooError, did_you_mean, natural_key
+from convzoo.errors import ConvzooError, did_you_mean
+from convzoo.registry import natural_key
 
 PATH_ENV = "CONVZOO_ARCH_PATH"
 _ARCH_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -24,7 +26,7 @@ def arch_dirs() -> list[Path]:
     """The folders searched for named architectures, first match wins."""
     here = Path(__file__).resolve().parent
     dirs = [Path(p) for p in os.environ.get(PATH_ENV, "").split(os.pathsep) if p]
-    dirs += [here / "archs", here.parent / "registry"]
+    dirs += [here / "zoo", here.parent / "registry"]
     return [d for d in dirs if d.is_dir()]
 
 

@@ -30,7 +30,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from convzoo.registry import REGISTRY, BlockInfo, ConvzooError, did_you_mean
+from convzoo.errors import ConvzooError, did_you_mean
+from convzoo.registry import REGISTRY, BlockInfo
 from convzoo.spec import Block, Node, Repeat, Spec, SpecError, SpecLike, load_spec
 
 INJECTED = (

@@ -6,13 +6,13 @@ so no spec can make convzoo import or run code it was not given. Lookups of a
 name that is not here fail with the family, the closest names and, where a
 plugin failed to load, which plugin might have provided it.
 
-This module is the bottom of convzoo's one-way flow: it imports nothing of
-convzoo. Plugin discovery (``convzoo.plugins``) plugs in through ``add_loader``.
+This module sits just above ``errors`` at the bottom of convzoo's one-way flow:
+it imports nothing else of convzoo. Plugin discovery (``convzoo.plugins``) plugs in
+through ``add_loader``.
 """
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -20,13 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from convzoo.errors import ConvzooError, did_you_mean
+
 FAMILIES: tuple[str, ...] = ("filter", "act", "pool", "norm", "residual", "head", "capsule")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
-
-class ConvzooError(Exception):
-    """An error caused by the user's input; the command line reports it without a traceback."""
 
 
 class RegistryError(ConvzooError, LookupError):
@@ -68,17 +67,6 @@ def natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
-    """The registered names most similar to ``word``, best first."""
-    return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """``" Did you mean 'max'?"`` or an empty string when nothing is close."""
-    near = closest(word, choices)
-    if not near:
-        return ""
-    return " Did you mean " + " or ".join(repr(n) for n in near) + "?"
 
 
 class Registry:

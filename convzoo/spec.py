@@ -31,7 +31,9 @@ from typing import Any, Union
 import yaml
 
 from convzoo.archs import arch_path
-from convzoo.registry import REGISTRY, ConvzooError, did_you_mean
+from convzoo.errors import ConvzooError, did_you_mean
+from convzoo.io import read_yaml
+from convzoo.registry import REGISTRY
 
 TOP_KEYS = ("name", "description", "input", "classes", "layers")
 REPEAT = "repeat"
@@ -231,34 +233,10 @@ def parse(data: Mapping[str, Any], origin: str = "spec") -> Spec:
 # -- loading ----------------------------------------------------------------------
 
 
-def _yaml_error(exc: yaml.YAMLError, origin: str) -> SpecError:
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{origin} line {mark.line + 1}" if mark is not None else origin
-    problem = getattr(exc, "problem", None) or str(exc)
-    if isinstance(exc, yaml.constructor.ConstructorError) and "python/" in problem:
-        return SpecError(
-            f"{where}: {problem}. convzoo reads YAML with the safe loader only, which never "
-            "runs code: remove the !!python tag and write plain data."
-        )
-    return SpecError(f"{where}: not valid YAML: {problem}")
-
-
-def read_yaml(text: str, origin: str) -> Any:
-    """Parse YAML text with the safe loader; errors become ``SpecError`` with a line number."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, origin) from exc
-
-
 def load_file(path: str | os.PathLike) -> Spec:
     """Read and parse one YAML spec file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read the spec file: {exc.strerror or exc}") from exc
-    data = read_yaml(text, str(path))
+    data = read_yaml(path, "the spec file", SpecError)
     if data is None:
         raise SpecError(f"{path}: the file is empty")
     return parse(data, str(path))

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_the_wheel_ships_the_registry(tmp_path):
     wheel = next((tmp_path / "dist").glob("convzoo-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {
-        Path(n).stem for n in names if n.startswith("convzoo/archs/") and n.endswith(".yaml")
+        Path(n).stem for n in names if n.startswith("convzoo/zoo/") and n.endswith(".yaml")
     }
     assert shipped == {p.stem for p in (ROOT / "registry").glob("*.yaml")}
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "convzoo").rglob("*.py")}
@@ -68,7 +69,10 @@ def test_the_wheel_ships_the_registry(tmp_path):
         [
             sys.executable,
             "-c",
-            "import json, convzoo; print(json.dumps([convzoo.__file__, convzoo.arch_names()]))",
+            "import json, importlib.resources, convzoo; "
+            "files = sorted(p.name for p in importlib.resources.files('convzoo.zoo').iterdir()); "
+            "print(json.dumps([convzoo.__file__, convzoo.arch_names(), files, "
+            "convzoo.__version__]))",
         ],
         capture_output=True,
         text=True,
@@ -77,9 +81,11 @@ def test_the_wheel_ships_the_registry(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    where, names = json.loads(result.stdout)
+    where, names, files, version = json.loads(result.stdout)
     assert where.startswith(str(site))
     assert set(names) == shipped
+    assert {Path(f).stem for f in files if f.endswith(".yaml")} == shipped
+    assert version == metadata.version("convzoo")
 
 
 @pytest.mark.parametrize("arch", cz.arch_names())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convzoo.registry import ConvzooError
+from convzoo.errors import ConvzooError
 
 
 class DataError(ConvzooError):

@@ -9,6 +9,7 @@ redrawn from a saved JSON file.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from convzoo.io import write_atomic
 
 DPI = 120
 
@@ -26,11 +29,11 @@ def _figure(width: float = 6.4, height: float = 4.2) -> tuple[Figure, Any]:
     return figure, figure.add_subplot()
 
 
-def _save(figure: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
-    return path
+def save_png(figure: Figure, path: str | Path, dpi: float | None = None) -> Path:
+    """Render ``figure`` as PNG and write it atomically."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return write_atomic(path, buffer.getvalue())
 
 
 MARKERS = "osD^v<>ph*"
@@ -70,7 +73,7 @@ def plot_scale_curves(path: str | Path, curves: Mapping[str, Mapping[str, Any]])
     ax.set(xlabel="scale factor", ylabel="test accuracy (%)", title="Accuracy under rescaling")
     ax.grid(alpha=0.3)
     _legend(ax, len(curves))
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_shift_curves(path: str | Path, curves: Mapping[str, Mapping[str, Any]]) -> Path:
@@ -83,7 +86,7 @@ def plot_shift_curves(path: str | Path, curves: Mapping[str, Mapping[str, Any]])
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
     _legend(ax, len(curves))
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -117,7 +120,7 @@ def plot_equivariance(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> Pa
     ax.set(ylabel="relative error", title="Shift equivariance per layer")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize="small")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_accuracy_vs_params(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> Path:
@@ -139,7 +142,7 @@ def plot_accuracy_vs_params(path: str | Path, rows: Sequence[Mapping[str, Any]])
     ax.grid(alpha=0.3, which="both")
     if not annotate:
         _legend(ax, len(rows))
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_shift_consistency(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> Path:
@@ -155,4 +158,4 @@ def plot_shift_consistency(path: str | Path, rows: Sequence[Mapping[str, Any]]) 
     ax.set_ylim(max(0.0, lowest - 5.0), 100.0)
     ax.set(ylabel="consistent predictions (%)", title="Shift consistency")
     ax.grid(alpha=0.3, axis="y")
-    return _save(figure, path)
+    return save_png(figure, path)

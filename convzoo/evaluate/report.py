@@ -11,17 +11,17 @@ with an ``evaluate.json`` has all of it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from convzoo.data import DataModule
+from convzoo.errors import ConvzooError
 from convzoo.evaluate import plots
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
-from convzoo.registry import ConvzooError
+from convzoo.io import write_atomic, write_json
 from convzoo.train.checkpoint import load
-from convzoo.train.rundir import data_settings, locate, read_report, write_atomic
+from convzoo.train.rundir import data_settings, locate, read_report
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -87,7 +87,7 @@ def evaluate(
     plots.plot_scale_curves(folder / "scale_curve.png", {label: result["scale"]})
     plots.plot_shift_curves(folder / "shift_curve.png", {label: result["shift"]})
     plots.plot_equivariance(folder / "equivariance.png", result["equivariance"])
-    (folder / "evaluate.md").write_text(markdown(result))
-    write_atomic(folder / "evaluate.json", json.dumps(result, indent=2))
+    write_atomic(folder / "evaluate.md", markdown(result))
+    write_json(folder / "evaluate.json", result)
     result["out"] = str(folder)
     return result

@@ -33,7 +33,7 @@ from torch import nn
 
 from convzoo.assemble import ConvNet
 from convzoo.data.transforms import rescale, shift
-from convzoo.registry import ConvzooError
+from convzoo.errors import ConvzooError
 from convzoo.summary import summary
 
 DEFAULT_SCALES = (0.5, 0.625, 0.75, 0.875, 1.0, 1.25, 1.5, 1.75, 2.0)

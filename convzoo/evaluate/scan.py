@@ -32,7 +32,8 @@ from matplotlib.figure import Figure
 
 from convzoo.assemble import ConvNet, build, build_meta
 from convzoo.blocks.heads import ConvHead
-from convzoo.registry import ConvzooError
+from convzoo.errors import ConvzooError
+from convzoo.evaluate.plots import save_png
 from convzoo.spec import Spec
 from convzoo.summary import summary
 
@@ -347,7 +348,4 @@ def plot_scan(
     if truth is not None:
         title += "   truth: " + sep.join(str(int(t)) for t in truth)
     top.set_title(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    return path
+    return save_png(figure, path, dpi=100)

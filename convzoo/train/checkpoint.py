@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from convzoo.assemble import ConvNet, build
-from convzoo.registry import ConvzooError
+from convzoo.errors import ConvzooError
 
 PREFIX = "model."
 

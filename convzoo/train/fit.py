@@ -11,7 +11,6 @@ renamed), so a crashed run never looks finished.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -27,12 +26,13 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressB
 import convzoo
 from convzoo.assemble import apply_swaps
 from convzoo.data import DATASETS, DataModule
-from convzoo.registry import ConvzooError
+from convzoo.errors import ConvzooError
+from convzoo.io import write_atomic, write_json
 from convzoo.spec import load_spec
 from convzoo.summary import summary
 from convzoo.train.checkpoint import read_checkpoint
 from convzoo.train.module import ConvzooModule
-from convzoo.train.rundir import CHECKPOINT, REPORT, write_atomic
+from convzoo.train.rundir import CHECKPOINT, REPORT
 
 LOGGERS = ("csv", "tensorboard", "wandb")
 
@@ -357,5 +357,5 @@ def train(config: TrainConfig) -> dict[str, Any]:
     }
     if trainer.is_global_zero:
         write_atomic(out / "report.md", report_markdown(report))
-        write_atomic(out / REPORT, json.dumps(report, indent=2))
+        write_json(out / REPORT, report)
     return report

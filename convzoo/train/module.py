@@ -15,7 +15,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy
 
 from convzoo.assemble import ConvNet, build
-from convzoo.registry import ConvzooError
+from convzoo.errors import ConvzooError
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from convzoo.registry import ConvzooError
+from convzoo.errors import ConvzooError
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 REPORT = "report.json"
@@ -55,10 +55,3 @@ def data_settings(report: dict[str, Any]) -> dict[str, Any]:
             settings[key] = config[key]
     return settings
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file and a rename, so a reader never sees half of it
-    (a report or result file that exists is complete)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 
+from convzoo.errors import ConvzooError
 from convzoo.evaluate.report import evaluate
-from convzoo.registry import ConvzooError
 from convzoo.train import TrainConfig, train
 from tests.train.conftest import TINY
 

@@ -9,7 +9,8 @@ import torch
 import yaml
 
 import convzoo as cz
-from convzoo.cli_scan import add_parser, run
+from convzoo.cli.scan import add_parser, run
+from convzoo.errors import ConvzooError
 from convzoo.evaluate.scan import (
     Geometry,
     decode,
@@ -23,7 +24,6 @@ from convzoo.evaluate.scan import (
     strip_layout,
     windowed_score_map,
 )
-from convzoo.registry import ConvzooError
 from convzoo.train import TrainConfig, train
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import convzoo
-from convzoo.registry import ConvzooError
+from convzoo.errors import ConvzooError
 from convzoo.train import ConvzooModule, load, train
 from convzoo.train.fit import last_checkpoint
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from convzoo.assemble import apply_swaps, build_meta
-from convzoo.bench_checks import (
+from convzoo.bench.checks import (
     Checker,
     datasets,
     evaluate_settings,
@@ -44,8 +44,9 @@ from convzoo.bench_checks import (
     train_settings,
 )
 from convzoo.data import DATASETS
-from convzoo.registry import ConvzooError, did_you_mean
-from convzoo.spec import Spec, load_spec, read_yaml
+from convzoo.errors import ConvzooError, did_you_mean
+from convzoo.io import read_yaml
+from convzoo.spec import Spec, load_spec
 from convzoo.train.fit import TrainConfig
 
 TOP_KEYS = ("name", "description", "archs", "data", "seeds", "epochs", "train", "evaluate",
@@ -252,11 +253,7 @@ def _cells(entry: _Arch, axes: _Axes, labels: dict[str, str], check: Checker) ->
 def load_suite(path: str | Path, epochs: int | None = None) -> Suite:
     """Read, validate and expand a suite file; ``epochs`` overrides the file's."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SuiteError(f"{path}: cannot read the suite file ({exc.strerror or exc})") from exc
-    raw = read_yaml(text, str(path))
+    raw = read_yaml(path, "the suite file", SuiteError)
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: a suite is a mapping with keys {', '.join(TOP_KEYS)}")
     check = Checker()

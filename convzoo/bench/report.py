@@ -12,15 +12,16 @@ when the suite permutes pixels, the failed cells, and the plots.
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from convzoo.bench_plots import write_plots
-from convzoo.bench_suite import Suite
+from convzoo.bench.suite import Suite, slug
+from convzoo.evaluate import plots
+from convzoo.io import write_atomic, write_json
 
 COLUMNS = ("id", "label", "arch", "swaps", "data", "permute", "seed", "status", "test_acc",
            "params", "flops", "epochs", "train_seconds", "images_per_s", "scale_summary",
@@ -42,14 +43,15 @@ def _csv_value(row: Row, column: str) -> Any:
 
 def write_results(suite: Suite, rows: list[Row], out: Path) -> None:
     """results.csv (flat, one row per cell) and results.json (everything, curves included)."""
-    with (out / "results.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(COLUMNS)
-        writer.writerows([[_csv_value(row, c) for c in COLUMNS] for row in rows])
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(COLUMNS)
+    writer.writerows([[_csv_value(row, c) for c in COLUMNS] for row in rows])
+    write_atomic(out / "results.csv", table.getvalue())
     summary = {"name": suite.name, "description": suite.description, **suite.settings(),
                "seeds": suite.seeds, "permute": suite.permute}  # fmt: skip
     cells = [{k: v for k, v in row.items() if k != "details"} for row in rows]
-    (out / "results.json").write_text(json.dumps({"suite": summary, "cells": cells}, indent=2))
+    write_json(out / "results.json", {"suite": summary, "cells": cells})
 
 
 # -- aggregation -------------------------------------------------------------------------
@@ -228,6 +230,55 @@ def report_markdown(
     return "\n".join(lines)
 
 
+# -- plots ----------------------------------------------------------------------------
+
+
+def _name(entry: dict[str, Any], many_data: bool) -> str:
+    parts = [entry["label"]]
+    if many_data:
+        parts.append(f"[{entry['data']}]")
+    if entry["permute"] is not None:
+        parts.append(f"(permuted {entry['permute']})")
+    return " ".join(parts)
+
+
+def _file_name(entry: dict[str, Any], many_data: bool) -> str:
+    data = f"__{entry['data']}" if many_data else ""
+    perm = "" if entry["permute"] is None else f"__perm{entry['permute']}"
+    return f"{slug(entry['label'])}{data}{perm}.png"
+
+
+def write_plots(entries: list[dict[str, Any]], out: Path) -> dict[str, str]:
+    """The PNGs of the configurations that finished; returns title -> path relative to ``out``."""
+    done = [e for e in entries if e["finished"]]
+    if not done:
+        return {}
+    many = len({e["data"] for e in done}) > 1
+    named = [(_name(e, many), e) for e in done]
+    points = [{"label": name, "params": e["params"], "accuracy": e["test_acc"][0],
+               "std": e["test_acc"][1]} for name, e in named]  # fmt: skip
+    bars = [{"label": name, "mean": e["shift_consistency"][0], "std": e["shift_consistency"][1]}
+            for name, e in named]  # fmt: skip
+    paths = {
+        "Accuracy vs parameters": plots.plot_accuracy_vs_params(
+            out / "accuracy_vs_params.png", points
+        ),
+        "Accuracy under rescaling": plots.plot_scale_curves(
+            out / "scale_curves.png", {name: e["scale"] for name, e in named}
+        ),
+        "Accuracy under shifts": plots.plot_shift_curves(
+            out / "shift_curves.png", {name: e["shift"] for name, e in named}
+        ),
+        "Shift consistency": plots.plot_shift_consistency(out / "shift_consistency.png", bars),
+    }
+    for name, e in named:
+        if e["equivariance"]:
+            paths[f"Equivariance: {name}"] = plots.plot_equivariance(
+                out / "equivariance" / _file_name(e, many), e["equivariance"]
+            )
+    return {title: str(path.relative_to(out)) for title, path in paths.items()}
+
+
 # -- all files -------------------------------------------------------------------------
 
 
@@ -236,4 +287,4 @@ def write_outputs(suite: Suite, rows: list[Row], out: Path) -> None:
     write_results(suite, rows, out)
     entries = configurations(rows)
     images = write_plots(entries, out)
-    (out / "report.md").write_text(report_markdown(suite, rows, entries, images))
+    write_atomic(out / "report.md", report_markdown(suite, rows, entries, images))

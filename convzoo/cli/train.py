@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from convzoo.assemble import parse_swaps
-from convzoo.registry import ConvzooError
-from convzoo.spec import read_yaml
+from convzoo.errors import ConvzooError
+from convzoo.io import read_yaml
 from convzoo.train.fit import LOGGERS, TrainConfig, train
 from convzoo.train.module import OPTIMIZERS, SCHEDULES
 
@@ -73,11 +73,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
     values: dict[str, Any] = {}
     if args.config:
         path = Path(args.config)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConvzooError(f"--config {path}: cannot read it ({exc.strerror})") from exc
-        data = read_yaml(text, str(path)) or {}
+        data = read_yaml(path, "the --config file") or {}
         if not isinstance(data, dict):
             raise ConvzooError(f"--config {path}: expected a mapping of settings")
         unknown = sorted(k for k in data if k.replace("-", "_") not in names)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from convzoo.data import DataModule
+from convzoo.errors import ConvzooError
 from convzoo.evaluate.scan import (
     decode,
     default_spacing,
@@ -25,7 +26,6 @@ from convzoo.evaluate.scan import (
     scan_model,
     score_map,
 )
-from convzoo.registry import ConvzooError
 from convzoo.train.checkpoint import load
 from convzoo.train.rundir import data_settings, locate, read_report
 

@@ -20,14 +20,16 @@ from rich.console import Console
 from rich.table import Table
 
 import convzoo
-from convzoo import cli_bench, cli_scan, cli_train
 from convzoo.archs import list_archs
 from convzoo.assemble import build_meta, parse_swaps
+from convzoo.cli import bench as cli_bench
+from convzoo.cli import scan as cli_scan
+from convzoo.cli import train as cli_train
 from convzoo.data import DATASETS
+from convzoo.errors import ConvzooError
 from convzoo.evaluate.report import evaluate
 from convzoo.evaluate.robustness import DEFAULT_SCALES
 from convzoo.plugins import PluginWarning
-from convzoo.registry import ConvzooError
 from convzoo.spec import load_spec
 from convzoo.summary import summary
 from convzoo.train.fit import RunInterrupted, report_markdown
@@ -252,5 +254,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = _default_showwarning
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from convzoo.cli import main, make_parser
-from convzoo.cli_train import config_from
+from convzoo.cli.train import config_from
 from tests.train.conftest import TINY
 
 

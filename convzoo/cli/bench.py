@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from convzoo.bench import BenchOptions, print_log, run_bench
-from convzoo.bench_suite import load_suite
+from convzoo.bench.runner import BenchOptions, print_log, run_bench
+from convzoo.bench.suite import load_suite
 
 EXIT_FAILED_CELLS = 1
 EXIT_USAGE = 2

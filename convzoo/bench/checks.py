@@ -16,7 +16,7 @@ from dataclasses import fields
 from typing import Any
 
 from convzoo.data import DATASETS
-from convzoo.registry import ConvzooError, did_you_mean
+from convzoo.errors import ConvzooError, did_you_mean
 from convzoo.train.fit import LOGGERS, TrainConfig
 from convzoo.train.module import OPTIMIZERS, SCHEDULES
 

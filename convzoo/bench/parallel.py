@@ -22,9 +22,10 @@ from typing import IO
 
 import torch
 
-from convzoo.bench_files import ERROR, LOG, RESULT, cell_dir, collect, read_json, record_failure
-from convzoo.bench_suite import Cell, Suite
-from convzoo.registry import ConvzooError
+from convzoo.bench.files import ERROR, LOG, RESULT, cell_dir, collect, record_failure
+from convzoo.bench.suite import Cell, Suite
+from convzoo.errors import ConvzooError
+from convzoo.io import read_json
 
 POLL_SECONDS = 0.2
 LOG_TAIL = 4000

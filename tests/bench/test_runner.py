@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-import convzoo.bench
-from convzoo import bench_parallel, cli_bench
-from convzoo.bench_suite import load_suite
+import convzoo.bench.runner
+from convzoo.bench import parallel as bench_parallel
+from convzoo.bench.suite import load_suite
+from convzoo.cli import bench as cli_bench
 from convzoo.cli import main
-from convzoo.registry import ConvzooError
+from convzoo.errors import ConvzooError
 
-SUITES = Path(__file__).parents[1] / "benchmarks" / "suites"
+SUITES = Path(__file__).parents[2] / "benchmarks" / "suites"
 SMOKE_CELLS = [
     "tiny__synthetic__seed0",
     "tiny__synthetic__seed1",
@@ -40,7 +41,7 @@ def no_training(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(config.out)
         raise AssertionError("train must not be called")
 
-    monkeypatch.setattr(convzoo.bench, "train", train)
+    monkeypatch.setattr(convzoo.bench.runner, "train", train)
     return calls
 
 
@@ -193,12 +194,12 @@ def test_a_rerun_keeps_finished_cells(smoke_copy, monkeypatch):
 def test_a_failing_cell_is_recorded_and_retried_on_the_next_run(smoke_copy, monkeypatch):
     failing = SMOKE_CELLS[1]
     shutil.rmtree(smoke_copy / "cells" / failing)
-    real_train = convzoo.bench.train
+    real_train = convzoo.bench.runner.train
 
     def train(config):
         raise RuntimeError("out of luck")
 
-    monkeypatch.setattr(convzoo.bench, "train", train)
+    monkeypatch.setattr(convzoo.bench.runner, "train", train)
     suite = str(SUITES / "smoke.yaml")
     assert bench(suite, "--out", str(smoke_copy), "--accelerator", "cpu") == 1
     table = rows(smoke_copy)
@@ -208,7 +209,7 @@ def test_a_failing_cell_is_recorded_and_retried_on_the_next_run(smoke_copy, monk
     report = (smoke_copy / "report.md").read_text()
     assert "## Failed cells" in report and f"| {failing} | RuntimeError: out of luck |" in report
     assert "| tiny | synthetic | no | 1/2 |" in report
-    monkeypatch.setattr(convzoo.bench, "train", real_train)
+    monkeypatch.setattr(convzoo.bench.runner, "train", real_train)
     assert bench(suite, "--out", str(smoke_copy), "--accelerator", "cpu") == 0
     assert rows(smoke_copy)[failing]["status"] == "ok"
 

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
-from convzoo.bench_files import (
+from convzoo.bench.files import (
     CELL,
     ERROR,
     RESULT,
@@ -38,15 +38,14 @@ from convzoo.bench_files import (
     check_stale,
     collect,
     is_finished,
-    read_json,
     record_failure,
-    write_json,
 )
-from convzoo.bench_parallel import run_parallel, validate_parallel
-from convzoo.bench_report import write_outputs
-from convzoo.bench_suite import Cell, Suite
+from convzoo.bench.parallel import run_parallel, validate_parallel
+from convzoo.bench.report import write_outputs
+from convzoo.bench.suite import Cell, Suite
 from convzoo.data import DataModule
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
+from convzoo.io import read_json, write_json
 from convzoo.train.checkpoint import load
 from convzoo.train.fit import RunInterrupted, TrainConfig, last_checkpoint, train
 from convzoo.train.rundir import CHECKPOINT, REPORT

@@ -17,12 +17,11 @@ moment leaves a folder the next run can continue from.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from convzoo.bench_suite import Cell, Suite, SuiteError
-from convzoo.train.rundir import write_atomic
+from convzoo.bench.suite import Cell, Suite, SuiteError
+from convzoo.io import read_json, write_json
 
 CELL, RESULT, ERROR, LOG = "cell.json", "result.json", "error.json", "log.txt"
 
@@ -30,20 +29,6 @@ CELL, RESULT, ERROR, LOG = "cell.json", "result.json", "error.json", "log.txt"
 def cell_dir(out: Path, cell: Cell) -> Path:
     """The folder of one cell."""
     return out / "cells" / cell.id
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file, so a reader never sees half of it."""
-    write_atomic(path, json.dumps(data, indent=2))
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path``, or None when there is none (or it is unreadable)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def cell_fields(cell: Cell) -> dict[str, Any]:

@@ -1,0 +1,101 @@
+"""Reading and writing the files convzoo keeps: atomic writes, strict JSON, safe YAML.
+
+Every result file convzoo writes -- reports, evaluations, bench cells and
+tables -- goes through ``write_atomic``: a temporary file in the same folder,
+flushed to disk, then renamed over the target, so a reader (or a run killed
+half-way) never sees half a file. JSON is written strictly: a number that is not
+finite becomes ``null``, never the ``NaN`` that JSON parsers refuse. YAML is read
+with the safe loader only, so a ``!!python/...`` tag is an error and never code
+that runs. This module sits at the bottom of the flow beside ``errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from convzoo.errors import ConvzooError
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in its folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def finite(data: Any) -> Any:
+    """``data`` with every non-finite float replaced by None (tuples become lists)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
+
+
+def dumps_json(data: Any) -> str:
+    """Strict, indented JSON: non-finite numbers are written as ``null``."""
+    return json.dumps(finite(data), indent=2, allow_nan=False) + "\n"
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write ``data`` as strict JSON, atomically."""
+    return write_atomic(path, dumps_json(data))
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None when there is none or it cannot be read."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def parse_yaml(text: str, origin: str, error: type[ConvzooError] = ConvzooError) -> Any:
+    """Parse YAML text with the safe loader; a syntax error or a python tag raises ``error``
+    naming ``origin`` and the line."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin} line {mark.line + 1}" if mark is not None else origin
+        problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.constructor.ConstructorError) and "python/" in problem:
+            raise error(
+                f"{where}: {problem}. convzoo reads YAML with the safe loader only, which never "
+                "runs code: remove the !!python tag and write plain data."
+            ) from exc
+        raise error(f"{where}: not valid YAML: {problem}") from exc
+
+
+def read_yaml(
+    path: str | os.PathLike, what: str, error: type[ConvzooError] = ConvzooError
+) -> Any:
+    """Read and parse the YAML file ``path``; ``what`` ("the spec file") names it in errors."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise error(f"{path}: cannot read {what}: {reason}") from exc
+    return parse_yaml(text, str(path), error)
