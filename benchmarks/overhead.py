@@ -36,11 +36,19 @@ RESULTS = Path(__file__).parent / "results" / "overhead.md"
 
 def lenet5_modern() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 120, 5), nn.ReLU(),
-        nn.Flatten(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
-    )  # fmt: skip
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 120, 5),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
 
 
 def convnet4() -> nn.Module:
@@ -48,10 +56,17 @@ def convnet4() -> nn.Module:
         return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
 
     return nn.Sequential(
-        *unit(1, 32), *unit(32, 32), nn.MaxPool2d(2),
-        *unit(32, 64), *unit(64, 64), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 100), nn.ReLU(), nn.Linear(100, 10),
-    )  # fmt: skip
+        *unit(1, 32),
+        *unit(32, 32),
+        nn.MaxPool2d(2),
+        *unit(32, 64),
+        *unit(64, 64),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 100),
+        nn.ReLU(),
+        nn.Linear(100, 10),
+    )
 
 
 HAND = {"lenet5_modern": lenet5_modern, "convnet4": convnet4}
@@ -104,9 +119,12 @@ def plain_epoch(arch: str, data: DataModule, device: str, batch: int, lr: float)
     x, y = (t.to(device) for t in data.splits["train"])
     decay = [p for p in model.parameters() if p.dim() > 1]
     rest = [p for p in model.parameters() if p.dim() <= 1]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4},
-                           {"params": rest, "weight_decay": 0.0}],
-                          lr=lr, momentum=0.9, nesterov=True)  # fmt: skip
+    opt = torch.optim.SGD(
+        [{"params": decay, "weight_decay": 5e-4}, {"params": rest, "weight_decay": 0.0}],
+        lr=lr,
+        momentum=0.9,
+        nesterov=True,
+    )
     steps = len(y) // batch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
@@ -127,9 +145,19 @@ def plain_epoch(arch: str, data: DataModule, device: str, batch: int, lr: float)
 def convzoo_epoch(arch: str, device: str, batch: int, lr: float, out: Path) -> float:
     """Seconds of training (validation excluded) in one epoch of ``convzoo train``."""
     accelerator = "gpu" if device.startswith("cuda") else "cpu"
-    report = train(TrainConfig(arch, data="fashion_mnist", epochs=1, batch_size=batch, lr=lr,
-                               accelerator=accelerator, precision="32-true", out=str(out),
-                               progress=False))  # fmt: skip
+    report = train(
+        TrainConfig(
+            arch,
+            data="fashion_mnist",
+            epochs=1,
+            batch_size=batch,
+            lr=lr,
+            accelerator=accelerator,
+            precision="32-true",
+            out=str(out),
+            progress=False,
+        )
+    )
     return report["train_seconds"]
 
 

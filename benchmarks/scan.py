@@ -62,8 +62,16 @@ def trained_run(run: str | None, tmp: str, arch: str) -> Path:
     if run:
         return Path(run)
     out = Path(tmp) / arch
-    config = TrainConfig(arch, data="mnist", data_dir=MNIST, epochs=2, accelerator="cpu",
-                         out=str(out), translate=2, progress=False)  # fmt: skip
+    config = TrainConfig(
+        arch,
+        data="mnist",
+        data_dir=MNIST,
+        epochs=2,
+        accelerator="cpu",
+        out=str(out),
+        translate=2,
+        progress=False,
+    )
     train(config)
     return out
 
@@ -121,11 +129,13 @@ def speed_rows(model: ConvNet, strip: torch.Tensor, repeats: int, threads: int) 
     return [
         *rows,
         ("speed-up of dense over window by window (one per call)", f"{speedup:.1f}x"),
-        ("speed-up of dense over windows batched together",
-         f"{medians['windows, batched'] / medians['dense']:.1f}x"),
+        (
+            "speed-up of dense over windows batched together",
+            f"{medians['windows, batched'] / medians['dense']:.1f}x",
+        ),
         ("FLOP ratio windows / dense", f"{counts['windows, batched'] / counts['dense']:.1f}x"),
         ("target: dense >= 10x faster", "met" if speedup >= 10 else "not met"),
-    ]  # fmt: skip
+    ]
 
 
 def accuracy_rows(model: ConvNet, strips: torch.Tensor, sequences: torch.Tensor) -> list[Row]:
@@ -185,8 +195,16 @@ def main() -> None:
         *accuracy_rows(model, strips, sequences),
     ]
     table = [f"| {k} | {v} |" for k, v in rows]
-    text = "\n".join(["# Dense scan vs window by window (benchmarks/scan.py)", "", "| | |",
-                      "|---|---|", *table, NOTE])  # fmt: skip
+    text = "\n".join(
+        [
+            "# Dense scan vs window by window (benchmarks/scan.py)",
+            "",
+            "| | |",
+            "|---|---|",
+            *table,
+            NOTE,
+        ]
+    )
     (RESULTS / "scan.md").write_text(text)
     print(text)
 

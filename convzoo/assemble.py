@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from convzoo.errors import ConvzooError, did_you_mean
-from convzoo.registry import REGISTRY, BlockInfo
+from convzoo.registry import REGISTRY, BlockInfo, injectable
 from convzoo.spec import Block, Node, Repeat, Spec, SpecError, SpecLike, load_spec
 
 INJECTED = (
@@ -57,7 +57,6 @@ class Row:
     in_shape: Shape
     out_shape: Shape | None = None
     depth: int = 0
-    children: list[str] = field(default_factory=list)
 
 
 class ConvNet(nn.Module):
@@ -122,6 +121,7 @@ class Signature:
 
     accepted: dict[str, inspect.Parameter]
     injected: tuple[str, ...]
+    required: tuple[str, ...]
     var_keyword: bool
 
     def describe(self) -> str:
@@ -138,8 +138,9 @@ def signature(info: BlockInfo) -> Signature:
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     accepted = {n: p for n, p in params.items() if p.kind in kinds and n not in INJECTED}
     injected = tuple(n for n in INJECTED if n in params)
+    required = tuple(n for n, p in params.items() if p.default is inspect.Parameter.empty)
     var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    return Signature(accepted, injected, var_kw)
+    return Signature(accepted, injected, required, var_kw)
 
 
 def check_args(info: BlockInfo, args: Mapping[str, Any], where: str) -> None:
@@ -167,20 +168,6 @@ def check_args(info: BlockInfo, args: Mapping[str, Any], where: str) -> None:
 
 
 # -- swaps -----------------------------------------------------------------------------
-
-
-def parse_swaps(items: Iterable[str] | None) -> dict[str, str]:
-    """``["act=relu", "filter.conv=unfold_conv"]`` (command-line form) as a swap mapping."""
-    swaps: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise SpecError(
-                f"--swap {item!r}: write KEY=NAME, e.g. --swap act=relu or "
-                "--swap filter.conv=unfold_conv"
-            )
-        swaps[key.strip()] = value.strip()
-    return swaps
 
 
 def _check_swap_keys(swap: Mapping[str, str]) -> None:
@@ -313,32 +300,52 @@ class _Assembler:
         return module, shape
 
     def block(self, node: Block, path: str, shape: Shape, depth: int) -> tuple[nn.Module, Shape]:
+        """Look the block up, check it fits the spec, build it, and find its output shape."""
+        info = self.lookup(node, path, shape)
+        body, body_shape = self.body(node, info, path, shape, depth)
+        module = self.construct(node, info, path, shape, body, body_shape)
+        if self.known is not None:
+            return module, self.known[path].out_shape
+        return module, self.infer(module, node, path, shape)
+
+    def lookup(self, node: Block, path: str, shape: Shape) -> BlockInfo:
+        """The registered block, checked for the spec's rank and the layer's arguments."""
         try:
             info = REGISTRY.get(node.family, node.name)
         except ConvzooError as exc:
             raise SpecError(f"{self.spec.name}: layer {path}: {exc}") from None
         if self.spec.dims not in info.dims:
             rank = "1-D (input [C, L])" if self.spec.dims == 1 else "2-D (input [C, H, W])"
-            raise self.fail(
-                path,
-                node.key,
-                shape,
-                f"{node.key} supports dims {info.dims} only, and this spec is {rank}",
-            )
+            reason = f"{node.key} supports dims {info.dims} only, and this spec is {rank}"
+            raise self.fail(path, node.key, shape, reason)
         check_args(info, node.args, f"{self.spec.name}: layer {path}")
-        sig = signature(info)
-        body = None
-        body_shape = shape
-        if node.layers is not None:
-            if "layers" not in sig.injected:
+        return info
+
+    def body(
+        self, node: Block, info: BlockInfo, path: str, shape: Shape, depth: int
+    ) -> tuple[nn.Sequential | None, Shape]:
+        """A composite block's nested layers, built, and their output shape."""
+        wants = "layers" in signature(info).injected
+        if node.layers is None:
+            if wants:
                 raise SpecError(
-                    f"{self.spec.name}: layer {path} ({node.key}) takes no nested 'layers'"
+                    f"{self.spec.name}: layer {path} ({node.key}) needs a nested 'layers' list"
                 )
-            body, body_shape = self.stack(node.layers, f"{path}.layers", shape, depth + 1)
-        elif "layers" in sig.injected:
-            raise SpecError(
-                f"{self.spec.name}: layer {path} ({node.key}) needs a nested 'layers' list"
-            )
+            return None, shape
+        if not wants:
+            raise SpecError(f"{self.spec.name}: layer {path} ({node.key}) takes no nested 'layers'")
+        return self.stack(node.layers, f"{path}.layers", shape, depth + 1)
+
+    def known_values(
+        self,
+        node: Block,
+        info: BlockInfo,
+        path: str,
+        shape: Shape,
+        body: nn.Module | None,
+        body_shape: Shape,
+    ) -> dict[str, Any]:
+        """What the assembler injects (``INJECTED``); ``classes`` only when the spec has it."""
         values = {
             "in_channels": shape[0],
             "dims": self.spec.dims,
@@ -349,17 +356,27 @@ class _Assembler:
             "body_shape": body_shape,
             "shared": self.shared,
         }
-        kwargs = dict(node.args)
-        for name in sig.injected:
-            if name == "classes" and self.spec.classes is None:
-                if inspect.signature(info.obj).parameters[name].default is inspect.Parameter.empty:
-                    raise SpecError(
-                        f"{self.spec.name}: layer {path} ({node.key}) needs the spec's 'classes'"
-                    )
-                continue
-            kwargs[name] = values[name]
+        if self.spec.classes is None:
+            del values["classes"]
+            if "classes" in signature(info).required:
+                raise SpecError(
+                    f"{self.spec.name}: layer {path} ({node.key}) needs the spec's 'classes'"
+                )
+        return values
+
+    def construct(
+        self,
+        node: Block,
+        info: BlockInfo,
+        path: str,
+        shape: Shape,
+        body: nn.Module | None,
+        body_shape: Shape,
+    ) -> nn.Module:
+        """Call the block's constructor with the spec's arguments and what it asks to be given."""
+        values = self.known_values(node, info, path, shape, body, body_shape)
         try:
-            module = info.obj(**kwargs)
+            module = info.obj(**node.args, **injectable(info.obj, values))
         except ConvzooError as exc:
             raise self.fail(path, node.key, shape, str(exc)) from exc
         except Exception as exc:
@@ -367,14 +384,12 @@ class _Assembler:
         if not isinstance(module, nn.Module):
             raise self.fail(path, node.key, shape, f"{node.key} did not return an nn.Module")
         if body is not None and getattr(module, "layers", None) is not body:
-            raise self.fail(
-                path,
-                node.key,
-                shape,
-                f"{node.key} must keep its body as self.layers (so paths read {path}.layers.N)",
-            )
-        if self.known is not None:
-            return module, self.known[path].out_shape
+            reason = f"{node.key} must keep its body as self.layers (so paths read {path}.layers.N)"
+            raise self.fail(path, node.key, shape, reason)
+        return module
+
+    def infer(self, module: nn.Module, node: Block, path: str, shape: Shape) -> Shape:
+        """The block's output shape, from a batch of meta tensors."""
         try:
             with torch.no_grad():
                 out = module(torch.empty((META_BATCH, *shape), device="meta"))
@@ -382,7 +397,7 @@ class _Assembler:
             raise self.fail(path, node.key, shape, _reason(exc)) from exc
         if not isinstance(out, torch.Tensor) or out.dim() < 2 or out.shape[0] != META_BATCH:
             raise self.fail(path, node.key, shape, "the block must return one batched tensor")
-        return module, tuple(out.shape[1:])
+        return tuple(out.shape[1:])
 
     def run(self) -> tuple[nn.Sequential, Shape]:
         layers, out = self.stack(self.spec.layers, "layers", tuple(self.spec.input), 0)

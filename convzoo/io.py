@@ -88,9 +88,7 @@ def parse_yaml(text: str, origin: str, error: type[ConvzooError] = ConvzooError)
         raise error(f"{where}: not valid YAML: {problem}") from exc
 
 
-def read_yaml(
-    path: str | os.PathLike, what: str, error: type[ConvzooError] = ConvzooError
-) -> Any:
+def read_yaml(path: str | os.PathLike, what: str, error: type[ConvzooError] = ConvzooError) -> Any:
     """Read and parse the YAML file ``path``; ``what`` ("the spec file") names it in errors."""
     path = Path(path)
     try:

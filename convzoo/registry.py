@@ -14,8 +14,9 @@ through ``add_loader``.
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,6 @@ from convzoo.errors import ConvzooError, did_you_mean
 FAMILIES: tuple[str, ...] = ("filter", "act", "pool", "norm", "residual", "head", "capsule")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
 
 
 class RegistryError(ConvzooError, LookupError):
@@ -62,11 +62,20 @@ class BlockInfo:
         return f"{self.family}.{self.name}"
 
 
+def injectable(obj: Callable[..., Any], available: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``available`` that ``obj``'s constructor names as parameters.
+
+    The one rule by which the assembler and blocks that build blocks pass a block
+    what it cannot know from the spec (``in_channels``, ``dims``, ...): only what
+    its signature asks for.
+    """
+    params = inspect.signature(obj).parameters
+    return {name: value for name, value in available.items() if name in params}
+
+
 def natural_key(text: str) -> list[Any]:
     """Sort key that orders ``conv2`` before ``conv10``."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
-
-
 
 
 class Registry:
@@ -223,8 +232,8 @@ class Registry:
         family, name = key
         return name in self._blocks.get(family, {})
 
-    def list(self, family: str | None = None, pattern: str | None = None) -> list[BlockInfo]:
-        """Blocks of one family (or all), in natural order; ``pattern`` is a glob on names."""
+    def list(self, pattern: str | None = None, *, family: str | None = None) -> list[BlockInfo]:
+        """Blocks in natural order: ``pattern`` is a glob on names, ``family`` keeps one family."""
         self._ensure_loaded()
         families = [family] if family is not None else list(self._blocks)
         found = []
@@ -244,7 +253,7 @@ class Registry:
     def __repr__(self) -> str:
         lines = [f"Registry({len(self)} blocks)"]
         for fam in self._blocks:
-            names = [b.name for b in self.list(fam)]
+            names = [b.name for b in self.list(family=fam)]
             lines.append(f"  {fam:<9} {', '.join(names) if names else '-'}")
         return "\n".join(lines)
 
@@ -262,6 +271,6 @@ def get_block(family: str, name: str) -> BlockInfo:
     return REGISTRY.get(family, name)
 
 
-def list_blocks(pattern: str | None = None, family: str | None = None) -> list[BlockInfo]:
-    """Blocks of the default registry in natural order, filtered by a glob ``pattern``."""
-    return REGISTRY.list(family, pattern)
+def list_blocks(pattern: str | None = None, *, family: str | None = None) -> list[BlockInfo]:
+    """Blocks of the default registry; the filters as in ``Registry.list``."""
+    return REGISTRY.list(pattern, family=family)

@@ -248,7 +248,18 @@ def load_spec(source: SpecLike) -> Spec:
         return source
     if isinstance(source, Mapping):
         return parse(source)
-    text = os.fspath(source)
-    if text.endswith((".yaml", ".yml")) or os.sep in text or Path(text).is_file():
-        return load_file(text)
-    return load_file(arch_path(text))
+    path = spec_file(os.fspath(source))
+    return load_file(path if path is not None else arch_path(os.fspath(source)))
+
+
+def spec_file(text: str, folder: str | os.PathLike | None = None) -> Path | None:
+    """The spec file ``text`` names (relative to ``folder``), or None for a registry name.
+
+    The one rule for "a file or a name": a ``.yaml``/``.yml`` ending, a path
+    separator, or an existing file makes it a file; anything else is looked up
+    among the named architectures (and a name is never a path).
+    """
+    path = Path(folder or ".") / text
+    if text.endswith((".yaml", ".yml")) or "/" in text or os.sep in text or path.is_file():
+        return path
+    return None

@@ -47,16 +47,26 @@ def test_the_wheel_ships_the_registry(tmp_path):
     skip = shutil.ignore_patterns(".venv", "build", "dist", "*.egg-info", ".git", ".*cache*")
     shutil.copytree(ROOT, source, ignore=skip)
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path / "dist"), str(source)],
-        capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert build.returncode == 0, build.stderr
     wheel = next((tmp_path / "dist").glob("convzoo-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = {
-        Path(n).stem for n in names if n.startswith("convzoo/zoo/") and n.endswith(".yaml")
-    }
+    shipped = {Path(n).stem for n in names if n.startswith("convzoo/zoo/") and n.endswith(".yaml")}
     assert shipped == {p.stem for p in (ROOT / "registry").glob("*.yaml")}
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "convzoo").rglob("*.py")}
     assert modules <= set(names), f"missing from the wheel: {sorted(modules - set(names))}"

@@ -96,8 +96,8 @@ def test_listing_is_natural_order_and_filters_by_glob():
     reg = Registry()
     for name in ["conv10", "conv2", "blur", "conv1"]:
         reg.register("filter", name, Median)
-    assert [b.name for b in reg.list("filter")] == ["blur", "conv1", "conv2", "conv10"]
-    assert [b.name for b in reg.list("filter", "conv?")] == ["conv1", "conv2"]
+    assert [b.name for b in reg.list(family="filter")] == ["blur", "conv1", "conv2", "conv10"]
+    assert [b.name for b in reg.list("conv?", family="filter")] == ["conv1", "conv2"]
     assert natural_key("a10") > natural_key("a9")
 
 

@@ -9,66 +9,30 @@ go on and report every problem of the file at once instead of the first.
 from __future__ import annotations
 
 import itertools
-import types
-import typing
 from collections.abc import Callable
-from dataclasses import fields
 from typing import Any
 
 from convzoo.data import DATASETS
-from convzoo.errors import ConvzooError, did_you_mean
-from convzoo.train.fit import LOGGERS, TrainConfig
-from convzoo.train.module import OPTIMIZERS, SCHEDULES
+from convzoo.errors import ConvzooError, did_you_mean, is_int, is_number
+from convzoo.train import config
 
 EVALUATE_KEYS = ("scales", "max_shift", "batch_size")
 GRID_KEYS = ("swap",)
 # TrainConfig fields a suite's ``train`` may not set, and what sets them instead.
 RESERVED = {
-    "arch": "`archs`", "data": "`data`", "seed": "`seeds`", "epochs": "`epochs`",
-    "swap": "`archs` and `grid`", "permute": "`permute`", "out": "--out",
-    "resume": "rerunning into the same --out", "devices": "--devices",
-    "strategy": "--strategy", "accelerator": "--accelerator", "progress": "the bench command",
-}  # fmt: skip
-CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "logger": LOGGERS}
-
-
-def is_int(value: Any) -> bool:
-    """An integer that is not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value: Any) -> bool:
-    """An int or float that is not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def accepts(value: Any, hint: Any) -> bool:
-    """Whether plain YAML data ``value`` fits the type hint of a TrainConfig field."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(accepts(value, arg) for arg in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return is_int(value)
-    if hint is float:
-        return is_number(value)
-    if origin is tuple:
-        args = typing.get_args(hint)
-        return (
-            isinstance(value, list)
-            and len(value) == len(args)
-            and all(accepts(v, a) for v, a in zip(value, args))
-        )
-    if origin is dict:
-        return isinstance(value, dict)
-    return isinstance(value, hint)
-
-
-def _hint_text(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    "arch": "`archs`",
+    "data": "`data`",
+    "seed": "`seeds`",
+    "epochs": "`epochs`",
+    "swap": "`archs` and `grid`",
+    "permute": "`permute`",
+    "out": "--out",
+    "resume": "rerunning into the same --out",
+    "devices": "--devices",
+    "strategy": "--strategy",
+    "accelerator": "--accelerator",
+    "progress": "the bench command",
+}
 
 
 class Checker:
@@ -145,31 +109,26 @@ def grid_swaps(raw: Any, check: Checker) -> list[dict[str, str]]:
 
 
 def train_settings(raw: Any, check: Checker) -> dict[str, Any]:
-    """The ``train`` mapping: TrainConfig fields the suite does not set itself, type-checked."""
+    """The ``train`` mapping: settings the suite does not set itself, checked as ``TrainConfig``
+    checks them (type, choices, range)."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         check.add(f"train: expected a mapping of training settings, got {raw!r}")
         return {}
-    hints = typing.get_type_hints(TrainConfig)
-    accepted = tuple(f.name for f in fields(TrainConfig) if f.name not in RESERVED)
-    settings = {}
+    accepted = tuple(name for name in config.settings() if name not in RESERVED)
+    good = {}
     for key, value in raw.items():
         key = str(key).replace("-", "_")
         if key in RESERVED:
             check.add(f"train.{key}: not a `train` setting of a suite; {RESERVED[key]} sets it")
         elif key not in accepted:
-            check.add(
-                f"train: unknown setting {key!r}.{did_you_mean(key, accepted)} "
-                f"Accepted: {', '.join(accepted)}."
-            )
-        elif not accepts(value, hints[key]):
-            check.add(f"train.{key}: expected {_hint_text(hints[key])}, got {value!r}")
-        elif key in CHOICES and value not in CHOICES[key]:
-            check.add(f"train.{key}: {value!r} is not one of {', '.join(CHOICES[key])}")
+            check.add(f"train: {config.unknown(key, accepted)}")
+        elif wrong := config.problem(key, value):
+            check.add(f"train.{key}: {wrong}")
         else:
-            settings[key] = value
-    return settings
+            good[key] = value
+    return good
 
 
 def _positive(value: Any) -> bool:

@@ -66,9 +66,23 @@ def validate_parallel(devices: int, strategy: str, accelerator: str) -> None:
 
 def worker_command(suite: Suite, out: Path, cell: Cell, gpu: bool) -> list[str]:
     """The command line of the worker that runs ``cell``."""
-    return [sys.executable, "-m", "convzoo.cli", "bench", str(suite.path),
-            "--out", str(out.resolve()), "--only", cell.id, "--epochs", str(suite.epochs),
-            "--devices", "1", "--accelerator", "gpu" if gpu else "cpu"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "convzoo.cli",
+        "bench",
+        str(suite.path),
+        "--out",
+        str(out.resolve()),
+        "--only",
+        cell.id,
+        "--epochs",
+        str(suite.epochs),
+        "--devices",
+        "1",
+        "--accelerator",
+        "gpu" if gpu else "cpu",
+    ]
 
 
 def _worker_env(slot: int, devices: int, gpu: bool) -> dict[str, str]:

@@ -23,10 +23,33 @@ from convzoo.bench.suite import Suite, slug
 from convzoo.evaluate import plots
 from convzoo.io import write_atomic, write_json
 
-COLUMNS = ("id", "label", "arch", "swaps", "data", "permute", "seed", "status", "test_acc",
-           "params", "flops", "epochs", "train_seconds", "images_per_s", "scale_summary",
-           "shift_consistency", "clean_acc", "spec_hash", "torch", "lightning", "convzoo",
-           "device_type", "devices", "world_size", "error")  # fmt: skip
+COLUMNS = (
+    "id",
+    "label",
+    "arch",
+    "swaps",
+    "data",
+    "permute",
+    "seed",
+    "status",
+    "test_acc",
+    "params",
+    "flops",
+    "epochs",
+    "train_seconds",
+    "images_per_s",
+    "scale_summary",
+    "shift_consistency",
+    "clean_acc",
+    "spec_hash",
+    "torch",
+    "lightning",
+    "convzoo",
+    "device_type",
+    "devices",
+    "world_size",
+    "error",
+)
 MEASURES = ("test_acc", "scale_summary", "shift_consistency", "train_seconds", "images_per_s")
 Row = dict[str, Any]
 Key = tuple[str, str, Any]
@@ -48,8 +71,13 @@ def write_results(suite: Suite, rows: list[Row], out: Path) -> None:
     writer.writerow(COLUMNS)
     writer.writerows([[_csv_value(row, c) for c in COLUMNS] for row in rows])
     write_atomic(out / "results.csv", table.getvalue())
-    summary = {"name": suite.name, "description": suite.description, **suite.settings(),
-               "seeds": suite.seeds, "permute": suite.permute}  # fmt: skip
+    summary = {
+        "name": suite.name,
+        "description": suite.description,
+        **suite.settings(),
+        "seeds": suite.seeds,
+        "permute": suite.permute,
+    }
     cells = [{k: v for k, v in row.items() if k != "details"} for row in rows]
     write_json(out / "results.json", {"suite": summary, "cells": cells})
 
@@ -255,10 +283,19 @@ def write_plots(entries: list[dict[str, Any]], out: Path) -> dict[str, str]:
         return {}
     many = len({e["data"] for e in done}) > 1
     named = [(_name(e, many), e) for e in done]
-    points = [{"label": name, "params": e["params"], "accuracy": e["test_acc"][0],
-               "std": e["test_acc"][1]} for name, e in named]  # fmt: skip
-    bars = [{"label": name, "mean": e["shift_consistency"][0], "std": e["shift_consistency"][1]}
-            for name, e in named]  # fmt: skip
+    points = [
+        {
+            "label": name,
+            "params": e["params"],
+            "accuracy": e["test_acc"][0],
+            "std": e["test_acc"][1],
+        }
+        for name, e in named
+    ]
+    bars = [
+        {"label": name, "mean": e["shift_consistency"][0], "std": e["shift_consistency"][1]}
+        for name, e in named
+    ]
     paths = {
         "Accuracy vs parameters": plots.plot_accuracy_vs_params(
             out / "accuracy_vs_params.png", points

@@ -43,12 +43,12 @@ from convzoo.bench.files import (
 from convzoo.bench.parallel import run_parallel, validate_parallel
 from convzoo.bench.report import write_outputs
 from convzoo.bench.suite import Cell, Suite
-from convzoo.data import DataModule
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.io import read_json, write_json
 from convzoo.train.checkpoint import load
-from convzoo.train.fit import RunInterrupted, TrainConfig, last_checkpoint, train
-from convzoo.train.rundir import CHECKPOINT, REPORT
+from convzoo.train.config import TrainConfig
+from convzoo.train.fit import RunInterrupted, last_checkpoint, train
+from convzoo.train.rundir import CHECKPOINT, REPORT, data_settings, prepared_test_split
 
 Log = Callable[[str], None]
 
@@ -117,23 +117,12 @@ def _evaluate(
     """Every robustness measure on the test split, prepared as training prepared it; the
     checkpoint is read from ``folder``, so a moved ``--out`` still evaluates."""
     model = load(folder / CHECKPOINT, device=device)
-    config = report.get("config", {})
-    data = DataModule(
-        cell.data,
-        tuple(model.spec.input),
-        config.get("data_dir"),
-        seed=cell.seed,
-        val_fraction=config.get("val_fraction", TrainConfig.val_fraction),
-        permute=cell.permute,
-        resident=False,
-    )
-    data.setup("test")
-    x, y = data.splits["test"]
+    split = prepared_test_split(data_settings(report), model.spec.input, cell.data)
     return evaluate_all(
         model,
-        x.to(device),
-        y.to(device),
-        fill=data.background,
+        split.x.to(device),
+        split.y.to(device),
+        fill=split.fill,
         scales=tuple(suite.scales or DEFAULT_SCALES),
         max_shift=suite.max_shift,
         batch_size=suite.eval_batch_size,

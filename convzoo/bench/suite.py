@@ -39,18 +39,27 @@ from convzoo.bench.checks import (
     datasets,
     evaluate_settings,
     grid_swaps,
-    is_int,
     swap_mapping,
     train_settings,
 )
 from convzoo.data import DATASETS
-from convzoo.errors import ConvzooError, did_you_mean
+from convzoo.errors import ConvzooError, did_you_mean, is_int
 from convzoo.io import read_yaml
-from convzoo.spec import Spec, load_spec
-from convzoo.train.fit import TrainConfig
+from convzoo.spec import Spec, load_spec, spec_file
+from convzoo.train.config import default
 
-TOP_KEYS = ("name", "description", "archs", "data", "seeds", "epochs", "train", "evaluate",
-            "grid", "permute")  # fmt: skip
+TOP_KEYS = (
+    "name",
+    "description",
+    "archs",
+    "data",
+    "seeds",
+    "epochs",
+    "train",
+    "evaluate",
+    "grid",
+    "permute",
+)
 ARCH_KEYS = ("arch", "swap", "label")
 
 
@@ -106,13 +115,24 @@ class Suite:
 
     def settings(self) -> dict[str, Any]:
         """The settings shared by every cell."""
-        return {"epochs": self.epochs, "train": self.train, "scales": self.scales,
-                "max_shift": self.max_shift}  # fmt: skip
+        return {
+            "epochs": self.epochs,
+            "train": self.train,
+            "scales": self.scales,
+            "max_shift": self.max_shift,
+        }
 
     def fingerprint(self, cell: Cell) -> str:
         """A hash of everything that determines a cell's result."""
-        return _digest({"spec": cell.spec_hash, "data": cell.data, "permute": cell.permute,
-                        "seed": cell.seed, **self.settings()})  # fmt: skip
+        return _digest(
+            {
+                "spec": cell.spec_hash,
+                "data": cell.data,
+                "permute": cell.permute,
+                "seed": cell.seed,
+                **self.settings(),
+            }
+        )
 
 
 def _digest(data: Any) -> str:
@@ -148,10 +168,9 @@ class _Arch:
 
 
 def _resolve_arch(name: str, folder: Path) -> str:
-    """A spec file relative to the suite's folder, or a registry name as it is."""
-    if name.endswith((".yaml", ".yml")) or "/" in name:
-        return str((folder / name).resolve())
-    return name
+    """A spec file relative to the suite's folder (absolute), or a registry name as it is."""
+    path = spec_file(name, folder)
+    return name if path is None else str(path.resolve())
 
 
 def _arch(item: Any, where: str, folder: Path, check: Checker) -> _Arch | None:
@@ -223,8 +242,10 @@ def _cells(entry: _Arch, axes: _Axes, labels: dict[str, str], check: Checker) ->
     for combo in axes.combos:
         label = " ".join(filter(None, [base, _swap_text(combo)]))
         if slug(label) in labels:
-            check.add(f"{entry.where}: the label {label!r} is taken by {labels[slug(label)]}; "
-                      "give a distinct `label`")  # fmt: skip
+            check.add(
+                f"{entry.where}: the label {label!r} is taken by {labels[slug(label)]}; "
+                "give a distinct `label`"
+            )
             continue
         labels[slug(label)] = entry.where
         swap = {**entry.swap, **combo}
@@ -238,15 +259,26 @@ def _cells(entry: _Arch, axes: _Axes, labels: dict[str, str], check: Checker) ->
         for data in axes.data:
             dims = tuple(DATASETS.get("data", data).dims)
             if spec.dims not in dims:
-                check.add(f"{label}: takes {spec.dims}-D input {list(spec.input)}, but dataset "
-                          f"{data!r} is {'/'.join(map(str, dims))}-D")  # fmt: skip
+                check.add(
+                    f"{label}: takes {spec.dims}-D input {list(spec.input)}, but dataset "
+                    f"{data!r} is {'/'.join(map(str, dims))}-D"
+                )
                 continue
             cells += [
-                Cell(id=cell_id(label, data, p, s), label=label, arch=entry.arch,
-                     arch_name=spec.name, swap=swap, data=data, permute=p, seed=s,
-                     spec_hash=digest)
-                for p in axes.permute for s in axes.seeds
-            ]  # fmt: skip
+                Cell(
+                    id=cell_id(label, data, p, s),
+                    label=label,
+                    arch=entry.arch,
+                    arch_name=spec.name,
+                    swap=swap,
+                    data=data,
+                    permute=p,
+                    seed=s,
+                    spec_hash=digest,
+                )
+                for p in axes.permute
+                for s in axes.seeds
+            ]
     return cells
 
 
@@ -263,16 +295,22 @@ def load_suite(path: str | Path, epochs: int | None = None) -> Suite:
         check.add(f"name: expected a plain name (letters, digits, _ . -), got {name!r}")
     if not isinstance(description, str):
         check.add(f"description: expected a string, got {description!r}")
-    epochs = raw.get("epochs", TrainConfig.epochs) if epochs is None else epochs
+    epochs = raw.get("epochs", default("epochs")) if epochs is None else epochs
     if not is_int(epochs) or epochs < 1:
         check.add(f"epochs: expected a positive integer, got {epochs!r}")
     seeds = check.items(raw.get("seeds"), "seeds", is_int, "integers", [0])
-    permute = check.items(raw.get("permute"), "permute", lambda p: p is None or is_int(p),
-                          "null or integer seeds", [None])  # fmt: skip
+    permute = check.items(
+        raw.get("permute"),
+        "permute",
+        lambda p: p is None or is_int(p),
+        "null or integer seeds",
+        [None],
+    )
     train = train_settings(raw.get("train"), check)
     scales, max_shift, batch = evaluate_settings(raw.get("evaluate"), check)
-    axes = _Axes(grid_swaps(raw.get("grid"), check), datasets(raw.get("data"), check), permute,
-                 seeds)  # fmt: skip
+    axes = _Axes(
+        grid_swaps(raw.get("grid"), check), datasets(raw.get("data"), check), permute, seeds
+    )
     labels: dict[str, str] = {}
     cells = [
         cell
@@ -285,6 +323,16 @@ def load_suite(path: str | Path, epochs: int | None = None) -> Suite:
         raise SuiteError(
             f"{path}: {len(check.problems)} problem(s), nothing was trained:\n{listing}"
         )
-    return Suite(name=name, description=description, path=path.resolve(), epochs=epochs,
-                 train=train, scales=scales, max_shift=max_shift, eval_batch_size=batch,
-                 seeds=seeds, permute=permute, cells=cells)  # fmt: skip
+    return Suite(
+        name=name,
+        description=description,
+        path=path.resolve(),
+        epochs=epochs,
+        train=train,
+        scales=scales,
+        max_shift=max_shift,
+        eval_batch_size=batch,
+        seeds=seeds,
+        permute=permute,
+        cells=cells,
+    )

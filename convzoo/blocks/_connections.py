@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from convzoo.errors import is_int
+
 Table = tuple[tuple[int, ...], ...]
 
 LENET5_C3: Table = (
@@ -35,8 +37,37 @@ LENET5_C3: Table = (
 TABLES: dict[str, Table] = {"lenet5_c3": LENET5_C3}
 
 
-def _is_index(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _rows(connections: str | Sequence[Sequence[int]]) -> Sequence[object]:
+    """The rows of a named table or of an explicit list, not yet checked."""
+    if isinstance(connections, str):
+        if connections not in TABLES:
+            raise ValueError(
+                f"unknown connection table {connections!r}; known tables: {', '.join(TABLES)}, "
+                "or give a list with one list of input maps per output map"
+            )
+        return TABLES[connections]
+    if isinstance(connections, Sequence):
+        return connections
+    raise ValueError(
+        f"connections must be a table name or a list of lists of input maps, got {connections!r}"
+    )
+
+
+def _checked_row(o: int, row: object, in_channels: int) -> tuple[int, ...]:
+    """Row ``o`` sorted, once checked: a non-empty list of distinct input maps that exist."""
+    if isinstance(row, str) or not isinstance(row, Sequence):
+        raise ValueError(f"connections row {o} must be a list of input maps, got {row!r}")
+    if not row:
+        raise ValueError(f"connections row {o} is empty: output map {o} would see no input")
+    for i in row:
+        if not is_int(i) or not 0 <= i < in_channels:
+            raise ValueError(
+                f"connections row {o} names input map {i!r}, but the layer has "
+                f"{in_channels} input maps (0..{in_channels - 1})"
+            )
+    if len(set(row)) != len(row):
+        raise ValueError(f"connections row {o} names an input map twice: {list(row)}")
+    return tuple(sorted(row))
 
 
 def connection_table(
@@ -48,38 +79,10 @@ def connection_table(
             f"connections and groups={groups} both restrict which inputs a map sees; "
             "use groups: 1 with a connection table"
         )
-    if isinstance(connections, str):
-        if connections not in TABLES:
-            raise ValueError(
-                f"unknown connection table {connections!r}; known tables: {', '.join(TABLES)}, "
-                "or give a list with one list of input maps per output map"
-            )
-        rows: Sequence[object] = TABLES[connections]
-    elif isinstance(connections, Sequence):
-        rows = connections
-    else:
-        raise ValueError(
-            f"connections must be a table name or a list of lists of input maps, "
-            f"got {connections!r}"
-        )
+    rows = _rows(connections)
     if len(rows) != out:
         raise ValueError(
             f"the connection table has {len(rows)} rows (one per output map) but out is {out}; "
             "give one row per output map"
         )
-    table = []
-    for o, row in enumerate(rows):
-        if isinstance(row, str) or not isinstance(row, Sequence):
-            raise ValueError(f"connections row {o} must be a list of input maps, got {row!r}")
-        if not row:
-            raise ValueError(f"connections row {o} is empty: output map {o} would see no input")
-        for i in row:
-            if not _is_index(i) or not 0 <= i < in_channels:
-                raise ValueError(
-                    f"connections row {o} names input map {i!r}, but the layer has "
-                    f"{in_channels} input maps (0..{in_channels - 1})"
-                )
-        if len(set(row)) != len(row):
-            raise ValueError(f"connections row {o} names an input map twice: {list(row)}")
-        table.append(tuple(sorted(row)))
-    return tuple(table)
+    return tuple(_checked_row(o, row, in_channels) for o, row in enumerate(rows))

@@ -1,13 +1,14 @@
 """The filter-bank module behind the ``filter`` blocks other than plain ``conv``.
 
-``FilterBank`` holds what every filter bank shares -- the geometry (``kernel_size``,
-``stride``, ``padding``, ``dilation``, ``groups``, exposed as torch's convolutions
-do, so the summary finds the receptive field), a per-map bias and the choice of
-operator -- and asks a subclass for its kernel ``[out, in/groups, *kernel]``.
-That split lets the kernel come from a learned tensor (with or without a
-connection table), from a tensor several layers share, or from a generator
-network, while the same code sweeps it over the input: torch's correlation, the
-hand-written unfold version, or either with the kernel flipped (true convolution).
+``FilterBank`` holds what every filter bank shares -- the ``Geometry`` (its
+``kernel_size``, ``stride``, ``padding``, ``dilation`` and ``groups`` exposed as
+torch's convolutions do, so the summary finds the receptive field), a per-map
+bias and the choice of operator -- and asks a subclass for its kernel
+``[out, in/groups, *kernel]``. That split lets the kernel come from a learned
+tensor (with or without a connection table), from a tensor several layers share,
+or from a generator network, while the same code sweeps it over the input:
+torch's correlation, the hand-written unfold version, or either with the kernel
+flipped (true convolution).
 """
 
 from __future__ import annotations
@@ -21,53 +22,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from convzoo.blocks._connections import connection_table
+from convzoo.blocks._geometry import Geometry, Size
 from convzoo.blocks._unfold import unfold_correlate
-from convzoo.blocks._util import as_size, by_dims
-
-Size = tuple[int, ...]
-
-
-def _tuple(value: int | Sequence[int], dims: int, what: str, least: int) -> Size:
-    size = as_size(value, dims, what)
-    size = (size,) * dims if isinstance(size, int) else size
-    if any(v < least for v in size):
-        raise ValueError(f"{what} must be at least {least} in every dimension, got {value!r}")
-    return size
-
-
-def geometry(
-    dims: int,
-    kernel: int | Sequence[int],
-    stride: int | Sequence[int],
-    padding: int | str | Sequence[int],
-    dilation: int | Sequence[int],
-) -> tuple[Size, Size, Size | str, Size]:
-    """Checked ``(kernel, stride, padding, dilation)`` as tuples; ``padding`` may stay "same"."""
-    by_dims(dims, 1, 2)
-    kernel_size = _tuple(kernel, dims, "kernel", 1)
-    strides = _tuple(stride, dims, "stride", 1)
-    dilations = _tuple(dilation, dims, "dilation", 1)
-    if padding == "valid":
-        padding = 0
-    if isinstance(padding, str):
-        if padding != "same":
-            raise ValueError(
-                f"padding must be an integer, a list, 'same' or 'valid', got {padding!r}"
-            )
-        if any(s != 1 for s in strides):
-            raise ValueError(
-                f"padding 'same' keeps the size only with stride 1, got stride {stride!r}; "
-                "give the padding as a number instead"
-            )
-        return kernel_size, strides, "same", dilations
-    return kernel_size, strides, _tuple(padding, dims, "padding", 0), dilations
+from convzoo.blocks._util import by_dims, positive_int
 
 
 def check_maps(in_channels: int, out: int, groups: int) -> None:
-    """``out`` and ``groups`` are positive integers and ``groups`` divides both map counts."""
-    for what, value in (("out (the number of output maps)", out), ("groups", groups)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    """``out`` is a positive integer and ``groups`` divides both map counts."""
+    positive_int(out, "out (the number of output maps)")
     if in_channels % groups or out % groups:
         raise ValueError(
             f"groups={groups} must divide both the input maps ({in_channels}) and out ({out})"
@@ -101,25 +63,18 @@ class FilterBank(nn.Module, metaclass=ABCMeta):
     def __init__(
         self,
         in_channels: int,
-        dims: int,
         out: int,
-        kernel: int | Sequence[int],
-        stride: int | Sequence[int] = 1,
-        padding: int | str | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        groups: int = 1,
-        bias: bool = True,
+        geometry: Geometry,
         operator: str = "torch",
         flip: bool = False,
     ) -> None:
         super().__init__()
-        check_maps(in_channels, out, groups)
-        self.kernel_size, self.stride, self.padding, self.dilation = geometry(
-            dims, kernel, stride, padding, dilation
-        )
-        self.dims, self.in_channels, self.out_channels, self.groups = dims, in_channels, out, groups
-        self.operator, self.flip = operator, flip
-        self.bias = nn.Parameter(torch.empty(out)) if bias else None
+        check_maps(in_channels, out, geometry.groups)
+        self.kernel_size, self.stride = geometry.kernel_size, geometry.stride
+        self.padding, self.dilation = geometry.padding, geometry.dilation
+        self.dims, self.in_channels, self.out_channels = geometry.dims, in_channels, out
+        self.groups, self.operator, self.flip = geometry.groups, operator, flip
+        self.bias = nn.Parameter(torch.empty(out)) if geometry.bias else None
 
     @property
     def kernel_shape(self) -> Size:
@@ -169,41 +124,35 @@ class LearnedBank(FilterBank):
     def __init__(
         self,
         in_channels: int,
-        dims: int,
         out: int,
-        kernel: int | Sequence[int],
-        stride: int | Sequence[int] = 1,
-        padding: int | str | Sequence[int] = 0,
-        dilation: int | Sequence[int] = 1,
-        groups: int = 1,
-        bias: bool = True,
+        geometry: Geometry,
         connections: str | Sequence[Sequence[int]] | None = None,
         operator: str = "torch",
         flip: bool = False,
     ) -> None:
-        super().__init__(
-            in_channels, dims, out, kernel, stride, padding, dilation, groups, bias, operator, flip
-        )
+        super().__init__(in_channels, out, geometry, operator, flip)
         taps = math.prod(self.kernel_size)
         if connections is None:
             self.connections = None
             self.weight = nn.Parameter(torch.empty(self.kernel_shape))
-            fan_in = in_channels // groups * taps
-            bound = torch.full((out,), 1 / math.sqrt(fan_in))
+            fans = [in_channels // self.groups * taps] * out
+            self._reset(self.weight, fans, fans)
         else:
-            self.connections = connection_table(connections, in_channels, out, groups)
+            self.connections = connection_table(connections, in_channels, out, self.groups)
             index = [o * in_channels + i for o, row in enumerate(self.connections) for i in row]
             self.register_buffer("index", torch.tensor(index, dtype=torch.long), persistent=False)
             self.kernels = nn.Parameter(torch.empty(len(index), *self.kernel_size))
-            fan_in = [len(row) * taps for row in self.connections]
-            bound = torch.tensor(
-                [1 / math.sqrt(len(r) * taps) for r in self.connections for _ in r]
-            )
-        learned = self.weight if self.connections is None else self.kernels
+            fans = [len(row) * taps for row in self.connections]
+            self._reset(self.kernels, [f for f, r in zip(fans, self.connections) for _ in r], fans)
+
+    def _reset(self, learned: nn.Parameter, rows: list[int], maps: list[int]) -> None:
+        """Each learned kernel uniform in +-1/sqrt(fan-in of its ``rows`` entry); the bias too
+        (fan-in per output map in ``maps``), as torch initializes its convolutions."""
+        bound = torch.tensor([1 / math.sqrt(f) for f in rows])
         with torch.no_grad():
             shape = (-1, *(1,) * (learned.dim() - 1))
             learned.uniform_(-1, 1).mul_(bound.to(learned).view(shape))
-        self.reset_bias(fan_in)
+        self.reset_bias(maps)
 
     def kernel(self) -> torch.Tensor:
         """``weight``, or the connected ``kernels`` placed in a kernel that is zero elsewhere."""

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from convzoo.blocks._util import by_dims
+from convzoo.errors import is_int, is_number
 
 
 class LocalContrastNorm(nn.Module):
@@ -47,11 +48,11 @@ class LocalContrastNorm(nn.Module):
         self, channels: int, dims: int, kernel: int = 9, sigma: float = 2.0, eps: float = 1e-4
     ) -> None:
         super().__init__()
-        if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
+        if not is_int(kernel) or kernel < 1 or kernel % 2 == 0:
             raise ValueError(
                 f"kernel must be a positive odd integer (the window is centred), got {kernel!r}"
             )
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
+        if not is_number(sigma) or not sigma > 0:
             raise ValueError(f"sigma must be a positive number (the window's std), got {sigma!r}")
         if not math.isfinite(sigma):
             raise ValueError(f"sigma must be finite, got {sigma!r}")

@@ -13,12 +13,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import torch
 from torch import nn
 
-from convzoo.blocks._filterbank import FilterBank, Size
+from convzoo.blocks._filterbank import FilterBank
+from convzoo.blocks._geometry import Geometry, Size
+from convzoo.blocks._util import positive_int
 
 M = TypeVar("M", bound=nn.Module)
 _KEY = re.compile(r"^[A-Za-z0-9_]+$")
@@ -56,8 +58,10 @@ class TiedWeight(nn.Module):
 class TiedBank(FilterBank):
     """A filter bank whose kernel is ``shared["tied_<key>"].weight``; the bias is its own."""
 
-    def __init__(self, shared: nn.ModuleDict, key: str, **geometry: Any) -> None:
-        super().__init__(**geometry)
+    def __init__(
+        self, shared: nn.ModuleDict, key: str, in_channels: int, out: int, geometry: Geometry
+    ) -> None:
+        super().__init__(in_channels, out, geometry)
         shape = self.kernel_shape
         store = shared_entry(shared, f"tied_{key}", TiedWeight, lambda: TiedWeight(shape))
         if tuple(store.weight.shape) != shape:
@@ -114,42 +118,51 @@ class HyperGenerator(nn.Module):
         return blocks.transpose(1, 2)
 
 
+def _generator(
+    shared: nn.ModuleDict, key: str, layout: tuple[int, int, int, int, Size]
+) -> HyperGenerator:
+    """The generator ``shared[key]`` for ``layout`` (z_dim, hidden, out_block, in_block,
+    kernel_size), made on first use; layers sharing it must ask for the same layout."""
+    for what, value in zip(("z_dim", "hidden", "out_block", "in_block"), layout):
+        positive_int(value, what)
+    generator = shared_entry(shared, key, HyperGenerator, lambda: HyperGenerator(*layout))
+    if generator.layout != layout:
+        names = "z_dim, hidden, out_block, in_block, kernel"
+        raise ValueError(
+            f"hyper key {key!r}: this layer asks for a generator with ({names}) = "
+            f"{layout} but the layers already sharing {key!r} use {generator.layout}; "
+            "layers sharing a generator must agree on these, or use another key"
+        )
+    return generator
+
+
 class HyperBank(FilterBank):
     """A filter bank whose kernel is generated block by block from learned embeddings.
 
     The kernel ``[out, in/groups, *k]`` is tiled from ``ceil(out/out_block) x
-    ceil(in/groups/in_block)`` blocks, one embedding each, and cropped to size.
+    ceil(in/groups/in_block)`` blocks, one embedding each, and cropped to size;
+    ``sizes`` is the generator's ``(z_dim, hidden, out_block, in_block)``.
     """
 
     def __init__(
         self,
         shared: nn.ModuleDict,
         key: str,
-        z_dim: int,
-        hidden: int,
-        out_block: int,
-        in_block: int,
-        **geometry: Any,
+        sizes: tuple[int, int, int, int],
+        in_channels: int,
+        out: int,
+        geometry: Geometry,
     ) -> None:
-        super().__init__(**geometry)
-        sizes = {"z_dim": z_dim, "hidden": hidden, "out_block": out_block, "in_block": in_block}
-        for what, value in sizes.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{what} must be a positive integer, got {value!r}")
-        layout = (z_dim, hidden, out_block, in_block, self.kernel_size)
-        generator = shared_entry(shared, key, HyperGenerator, lambda: HyperGenerator(*layout))
-        if generator.layout != layout:
-            names = "z_dim, hidden, out_block, in_block, kernel"
-            raise ValueError(
-                f"hyper key {key!r}: this layer asks for a generator with ({names}) = "
-                f"{layout} but the layers already sharing {key!r} use {generator.layout}; "
-                "layers sharing a generator must agree on these, or use another key"
-            )
+        super().__init__(in_channels, out, geometry)
+        generator = _generator(shared, key, (*sizes, self.kernel_size))
         object.__setattr__(self, "generator", generator)
         self.key = key
         out, per_group = self.kernel_shape[:2]
-        self.grid = (math.ceil(out / out_block), math.ceil(per_group / in_block))
-        self.embeddings = nn.Parameter(torch.randn(math.prod(self.grid), z_dim))
+        self.grid = (
+            math.ceil(out / generator.out_block),
+            math.ceil(per_group / generator.in_block),
+        )
+        self.embeddings = nn.Parameter(torch.randn(math.prod(self.grid), generator.z_dim))
         self.reset_bias(self.in_channels // self.groups * math.prod(self.kernel_size))
 
     def kernel(self) -> torch.Tensor:

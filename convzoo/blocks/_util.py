@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from torch import nn
 
-from convzoo.registry import REGISTRY
+from convzoo.errors import is_int
+from convzoo.registry import REGISTRY, injectable
 
 T = TypeVar("T")
 
@@ -20,17 +20,29 @@ def by_dims(dims: int, one: T, two: T) -> T:
     return one if dims == 1 else two
 
 
+def positive_int(value: Any, what: str) -> int:
+    """``value`` itself when it is an integer of at least 1, else a ValueError naming ``what``."""
+    if not is_int(value) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
 def as_size(value: int | Sequence[int], dims: int, what: str) -> int | tuple[int, ...]:
     """An int, or a list with one entry per spatial dimension (checked)."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    if is_int(value):
         return value
-    if (
-        isinstance(value, Sequence)
-        and len(value) == dims
-        and all(isinstance(v, int) for v in value)
-    ):
+    if isinstance(value, Sequence) and len(value) == dims and all(is_int(v) for v in value):
         return tuple(value)
     raise ValueError(f"{what} must be an integer or a list of {dims} integers, got {value!r}")
+
+
+def sizes(value: int | Sequence[int], dims: int, what: str, minimum: int) -> tuple[int, ...]:
+    """One integer per spatial dimension, each at least ``minimum``."""
+    size = as_size(value, dims, what)
+    per_dim = (size,) * dims if isinstance(size, int) else tuple(size)
+    if any(v < minimum for v in per_dim):
+        raise ValueError(f"{what} must be at least {minimum} in every dimension, got {value!r}")
+    return per_dim
 
 
 def make_block(family: str, name: str, in_shape: Sequence[int], dims: int) -> nn.Module:
@@ -40,10 +52,5 @@ def make_block(family: str, name: str, in_shape: Sequence[int], dims: int) -> nn
     the injected values it asks for, as the assembler would give them.
     """
     factory = REGISTRY.get(family, name).obj
-    available: dict[str, Any] = {
-        "in_channels": in_shape[0],
-        "in_shape": tuple(in_shape),
-        "dims": dims,
-    }
-    params = inspect.signature(factory).parameters
-    return factory(**{k: v for k, v in available.items() if k in params})
+    available = {"in_channels": in_shape[0], "in_shape": tuple(in_shape), "dims": dims}
+    return factory(**injectable(factory, available))

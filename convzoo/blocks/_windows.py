@@ -20,16 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from convzoo.blocks._util import as_size, by_dims
-
-
-def sizes(value: int | Sequence[int], dims: int, what: str, minimum: int) -> tuple[int, ...]:
-    """One integer per spatial dimension, each at least ``minimum``."""
-    size = as_size(value, dims, what)
-    per_dim = (size,) * dims if isinstance(size, int) else tuple(size)
-    if any(v < minimum for v in per_dim):
-        raise ValueError(f"{what} must be at least {minimum} in every dimension, got {value!r}")
-    return per_dim
+from convzoo.blocks._util import by_dims, sizes
+from convzoo.errors import is_number
 
 
 def check_rank(x: torch.Tensor, dims: int) -> None:
@@ -119,11 +111,7 @@ class Knob(nn.Module):
         inclusive: bool = False,
     ) -> None:
         super().__init__()
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
+        if not is_number(value) or not math.isfinite(value):
             raise ValueError(f"{name} must be a finite number, got {value!r}")
         if not isinstance(learn, bool):
             raise ValueError(f"learn_{name} must be true or false, got {learn!r}")

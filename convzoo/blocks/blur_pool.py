@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from convzoo.blocks._util import by_dims
-from convzoo.blocks._windows import check_padding, check_rank, sizes
+from convzoo.blocks._util import by_dims, sizes
+from convzoo.blocks._windows import check_padding, check_rank
+from convzoo.errors import is_int
 from convzoo.registry import register
 
 PRE_OPS = ("max", "avg", "none")
@@ -28,7 +29,7 @@ PRE_OPS = ("max", "avg", "none")
 def binomial_filter(size: int, dims: int) -> torch.Tensor:
     """The normalized binomial low-pass filter: row ``size - 1`` of Pascal's triangle / its
     sum ([1, 2, 1] / 4 for size 3); in 2-D the outer product of two rows. It sums to 1."""
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+    if not is_int(size) or size < 1:
         raise ValueError(f"filter_size must be a positive integer (3 is the default), got {size!r}")
     taps = torch.tensor([math.comb(size - 1, i) for i in range(size)], dtype=torch.float64)
     taps = taps / taps.sum()

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from convzoo.blocks._util import as_size, by_dims
+from convzoo.blocks._util import as_size, by_dims, positive_int
 from convzoo.registry import register
 
 REFERENCE = "Sabour, Frosst & Hinton 2017, Dynamic routing between capsules"
@@ -33,11 +33,6 @@ def squash(s: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """
     norm = torch.linalg.vector_norm(s, dim=dim, keepdim=True)
     return s * (norm / (1 + norm.square()))
-
-
-def _positive(value: int, what: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
 
 
 def _capsules_in(in_shape: tuple[int, ...], block: str) -> tuple[int, int]:
@@ -78,8 +73,8 @@ class PrimaryCapsules(nn.Module):
         padding: int | Sequence[int] = 0,
     ) -> None:
         super().__init__()
-        _positive(capsules, "capsules")
-        _positive(dim, "dim")
+        positive_int(capsules, "capsules")
+        positive_int(dim, "dim")
         conv = by_dims(dims, nn.Conv1d, nn.Conv2d)
         self.conv = conv(
             in_channels,
@@ -88,8 +83,7 @@ class PrimaryCapsules(nn.Module):
             stride=as_size(stride, dims, "stride"),
             padding=as_size(padding, dims, "padding"),
         )
-        self.capsules = capsules
-        self.dim = dim
+        self.capsules, self.dim = capsules, dim
         self.kernel_size = self.conv.kernel_size
         self.stride = self.conv.stride
         self.padding = self.conv.padding
@@ -144,9 +138,9 @@ class DynamicRouting(nn.Module):
                 "routing needs the number of output capsules: give 'capsules: N' "
                 "or set the spec's 'classes'"
             )
-        _positive(out_caps, "capsules")
-        _positive(dim, "dim")
-        _positive(iterations, "iterations")
+        positive_int(out_caps, "capsules")
+        positive_int(dim, "dim")
+        positive_int(iterations, "iterations")
         self.iterations = iterations
         self.weight = nn.Parameter(torch.empty(in_caps, out_caps, dim, in_dim))
         nn.init.normal_(self.weight, std=out_caps / math.sqrt(in_caps * dim))

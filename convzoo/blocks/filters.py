@@ -6,10 +6,11 @@ output map sees (LeNet-5's C3). The other blocks are the same filter bank with
 one idea changed, so a swap shows what that idea does: ``true_conv`` runs the
 kernel index backwards, ``unfold_conv`` computes the sweep with our own im2col
 code, ``tied`` makes layers use one weight, ``hyper`` generates the weight.
-Every block takes the same geometry arguments and exposes ``kernel_size``,
-``stride`` and ``dilation`` for the receptive field; the kernels of ``conv``,
-``true_conv`` and ``unfold_conv`` are named and shaped alike, so their
-state_dicts load into each other.
+Every block takes the same geometry arguments (``kernel``, ``stride``,
+``padding``, ``dilation``, ``groups``, ``bias``), declared once by
+``takes_geometry``, and exposes ``kernel_size``, ``stride`` and ``dilation`` for
+the receptive field; the kernels of ``conv``, ``true_conv`` and ``unfold_conv``
+are named and shaped alike, so their state_dicts load into each other.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from convzoo.blocks._filterbank import LearnedBank, check_maps, geometry
+from convzoo.blocks._filterbank import LearnedBank, check_maps
+from convzoo.blocks._geometry import Geometry, takes_geometry
 from convzoo.blocks._shared_weights import HyperBank, TiedBank
 from convzoo.blocks._util import by_dims
 from convzoo.registry import register
 
-Ints = int | Sequence[int]
 Connections = str | Sequence[Sequence[int]] | None
 _EXAMPLE = {"out": 4, "kernel": 3}
 
@@ -36,17 +37,9 @@ _EXAMPLE = {"out": 4, "kernel": 3}
     reference="LeCun et al. 1989, Backpropagation applied to handwritten zip code recognition",
     example=_EXAMPLE,
 )
+@takes_geometry
 def conv(
-    in_channels: int,
-    dims: int,
-    out: int,
-    kernel: Ints,
-    stride: Ints = 1,
-    padding: int | str | Sequence[int] = 0,
-    dilation: Ints = 1,
-    groups: int = 1,
-    bias: bool = True,
-    connections: Connections = None,
+    in_channels: int, out: int, geometry: Geometry, connections: Connections = None
 ) -> nn.Module:
     """y[i, j] = sum_kl w[k, l] x[i + k, j + l] + b: ``out`` maps of ``kernel``-sized filters.
 
@@ -54,13 +47,20 @@ def conv(
     only the connected kernels; without it the block is a plain ``nn.ConvNd``.
     """
     if connections is not None:
-        return LearnedBank(
-            in_channels, dims, out, kernel, stride, padding, dilation, groups, bias, connections
-        )
-    check_maps(in_channels, out, groups)
-    kernel_size, strides, pad, dilations = geometry(dims, kernel, stride, padding, dilation)
-    cls = by_dims(dims, nn.Conv1d, nn.Conv2d)
-    return cls(in_channels, out, kernel_size, strides, pad, dilations, groups=groups, bias=bias)
+        return LearnedBank(in_channels, out, geometry, connections)
+    check_maps(in_channels, out, geometry.groups)
+    g = geometry
+    cls = by_dims(g.dims, nn.Conv1d, nn.Conv2d)
+    return cls(
+        in_channels,
+        out,
+        g.kernel_size,
+        g.stride,
+        g.padding,
+        g.dilation,
+        groups=g.groups,
+        bias=g.bias,
+    )
 
 
 @register(
@@ -70,32 +70,12 @@ def conv(
     reference="Goodfellow, Bengio & Courville 2016, Deep Learning, section 9.1",
     example=_EXAMPLE,
 )
+@takes_geometry
 def true_conv(
-    in_channels: int,
-    dims: int,
-    out: int,
-    kernel: Ints,
-    stride: Ints = 1,
-    padding: int | str | Sequence[int] = 0,
-    dilation: Ints = 1,
-    groups: int = 1,
-    bias: bool = True,
-    connections: Connections = None,
+    in_channels: int, out: int, geometry: Geometry, connections: Connections = None
 ) -> nn.Module:
     """Convolution proper: ``conv`` with every spatial axis of the kernel flipped."""
-    return LearnedBank(
-        in_channels,
-        dims,
-        out,
-        kernel,
-        stride,
-        padding,
-        dilation,
-        groups,
-        bias,
-        connections,
-        flip=True,
-    )
+    return LearnedBank(in_channels, out, geometry, connections, flip=True)
 
 
 @register(
@@ -106,32 +86,12 @@ def true_conv(
     "for document processing",
     example=_EXAMPLE,
 )
+@takes_geometry
 def unfold_conv(
-    in_channels: int,
-    dims: int,
-    out: int,
-    kernel: Ints,
-    stride: Ints = 1,
-    padding: int | str | Sequence[int] = 0,
-    dilation: Ints = 1,
-    groups: int = 1,
-    bias: bool = True,
-    connections: Connections = None,
+    in_channels: int, out: int, geometry: Geometry, connections: Connections = None
 ) -> nn.Module:
     """``conv`` written out: windows cut by ``Tensor.unfold``, then one matrix product."""
-    return LearnedBank(
-        in_channels,
-        dims,
-        out,
-        kernel,
-        stride,
-        padding,
-        dilation,
-        groups,
-        bias,
-        connections,
-        operator="unfold",
-    )
+    return LearnedBank(in_channels, out, geometry, connections, operator="unfold")
 
 
 @register(
@@ -141,33 +101,12 @@ def unfold_conv(
     reference="LeCun 1989, Generalization and network design strategies",
     example={**_EXAMPLE, "padding": 1},
 )
+@takes_geometry
 def tied(
-    in_channels: int,
-    dims: int,
-    shared: nn.ModuleDict,
-    out: int,
-    kernel: Ints,
-    key: str = "default",
-    stride: Ints = 1,
-    padding: int | str | Sequence[int] = 0,
-    dilation: Ints = 1,
-    groups: int = 1,
-    bias: bool = True,
+    in_channels: int, shared: nn.ModuleDict, out: int, geometry: Geometry, key: str = "default"
 ) -> nn.Module:
     """A ``conv`` whose weight is ``shared.tied_<key>.weight``, one tensor for all its uses."""
-    return TiedBank(
-        shared,
-        key,
-        in_channels=in_channels,
-        dims=dims,
-        out=out,
-        kernel=kernel,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        bias=bias,
-    )
+    return TiedBank(shared, key, in_channels, out, geometry)
 
 
 @register(
@@ -177,22 +116,17 @@ def tied(
     reference="Ha, Dai & Le 2016, HyperNetworks",
     example={**_EXAMPLE, "z_dim": 3, "hidden": 3, "out_block": 2, "in_block": 2},
 )
+@takes_geometry
 def hyper(
     in_channels: int,
-    dims: int,
     shared: nn.ModuleDict,
     out: int,
-    kernel: Ints,
+    geometry: Geometry,
     key: str = "hyper",
     z_dim: int = 16,
     hidden: int = 16,
     out_block: int = 16,
     in_block: int = 16,
-    stride: Ints = 1,
-    padding: int | str | Sequence[int] = 0,
-    dilation: Ints = 1,
-    groups: int = 1,
-    bias: bool = True,
 ) -> nn.Module:
     """Static hypernetwork: the kernel is tiled from ``out_block x in_block`` blocks, each the
     output of the generator ``shared[key]`` for one learned embedding of size ``z_dim``.
@@ -200,20 +134,5 @@ def hyper(
     Ha et al. use 16x16 blocks with z_dim = hidden = 64 over a whole ResNet; the
     smaller defaults make even a single 64->64 layer cheaper than the conv it replaces.
     """
-    return HyperBank(
-        shared,
-        key,
-        z_dim,
-        hidden,
-        out_block,
-        in_block,
-        in_channels=in_channels,
-        dims=dims,
-        out=out,
-        kernel=kernel,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        bias=bias,
-    )
+    sizes = (z_dim, hidden, out_block, in_block)
+    return HyperBank(shared, key, sizes, in_channels, out, geometry)

@@ -22,7 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from convzoo.registry import REGISTRY, register
+from convzoo.errors import is_number
+from convzoo.registry import REGISTRY, injectable, register
 
 
 class LeCunTanh(nn.Module):
@@ -53,7 +54,7 @@ Rule = tuple[Callable[[Any], bool], str]
 
 
 def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 REAL: Rule = (_is_real, "a finite number")
@@ -203,7 +204,5 @@ def create_act(
     if act is None:
         return nn.Identity()
     factory = REGISTRY.get("act", act).obj if isinstance(act, str) else act
-    params = inspect.signature(factory).parameters
-    if "in_channels" in params and channels is not None:
-        return factory(in_channels=channels)
-    return factory()
+    available = {} if channels is None else {"in_channels": channels}
+    return factory(**injectable(factory, available))

@@ -16,11 +16,13 @@ import math
 from torch import nn
 
 from convzoo.blocks._lcn import LocalContrastNorm
+from convzoo.blocks._util import positive_int
+from convzoo.errors import is_number
 from convzoo.registry import register
 
 
 def _check_eps(eps: float) -> None:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+    if not is_number(eps) or not eps > 0:
         raise ValueError(f"eps must be a positive number (added for stability), got {eps!r}")
 
 
@@ -70,8 +72,7 @@ def group(
     _check_eps(eps)
     if num_groups is None:
         num_groups = max(d for d in range(1, min(32, in_channels) + 1) if in_channels % d == 0)
-    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
-        raise ValueError(f"num_groups must be a positive integer, got {num_groups!r}")
+    positive_int(num_groups, "num_groups")
     if in_channels % num_groups:
         divisors = [d for d in range(1, in_channels + 1) if in_channels % d == 0]
         raise ValueError(

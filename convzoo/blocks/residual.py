@@ -99,9 +99,16 @@ def _bypass_factory(force_projection: bool) -> Callable[..., nn.Module]:
         projection_norm: str | None = "batch",
     ) -> nn.Module:
         return Bypass(
-            layers, in_shape, body_shape, dims, force_projection, projection_norm,
-            preact, pre_norm, pre_activation,
-        )  # fmt: skip
+            layers,
+            in_shape,
+            body_shape,
+            dims,
+            force_projection,
+            projection_norm,
+            preact,
+            pre_norm,
+            pre_activation,
+        )
 
     return bypass
 

@@ -2,31 +2,26 @@
 
 The suite is validated as a whole first (every problem in one message, exit
 status 2). Cells already finished in ``--out`` are kept; the exit status is 1
-when any cell failed, else 0. Run as ``python -m convzoo.cli_bench bench ...``
-this module is the worker command of ``--parallel-cells``.
+when any cell failed, else 0. ``python -m convzoo.cli bench ... --only CELL`` is
+the worker command of ``--parallel-cells``.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
-from convzoo.bench.runner import BenchOptions, print_log, run_bench
-from convzoo.bench.suite import load_suite
+from convzoo.bench import BenchOptions, load_suite, print_log, run_bench
+from convzoo.cli._common import parser
 
 EXIT_FAILED_CELLS = 1
-EXIT_USAGE = 2
+NAMES = ("bench",)
 
 
-def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """The ``bench`` subcommand's parser."""
-    p = sub.add_parser(
-        "bench",
-        parents=parents,
-        help="train a grid of architectures x swaps x data x seeds and report it",
-    )
+def add_parser(sub: Any) -> None:
+    """The ``bench`` subcommand."""
+    p = parser("Train and evaluate every cell of a suite and write one report of them.")
     p.add_argument("suite", metavar="SUITE", help="suite YAML file (see benchmarks/suites/)")
     p.add_argument(
         "--out",
@@ -37,10 +32,14 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
         "--devices",
         type=int,
         default=1,
-        help="GPUs or CPU processes: per cell, or cells at once with --parallel-cells",
+        help="GPUs or CPU processes: per cell, or cells at once with --parallel-cells (default: 1)",
     )
-    p.add_argument("--strategy", default="auto", help="Lightning strategy per cell, e.g. ddp")
-    p.add_argument("--accelerator", choices=("auto", "cpu", "gpu"), default="auto")
+    p.add_argument(
+        "--strategy", default="auto", help="Lightning strategy per cell, e.g. ddp (default: auto)"
+    )
+    p.add_argument(
+        "--accelerator", choices=("auto", "cpu", "gpu"), default="auto", help="(default: auto)"
+    )
     p.add_argument(
         "--parallel-cells",
         action="store_true",
@@ -54,10 +53,12 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
         help="run only this cell (repeatable); writes no report",
     )
     p.add_argument("--list", action="store_true", help="list the suite's cells and exit")
-    return p
+    sub.add_subcommand(
+        "bench", p, help="train a grid of architectures x swaps x data x seeds and report it"
+    )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Any) -> int:
     """Run the suite as the arguments say; the exit status (1 when a cell failed)."""
     suite = load_suite(args.suite, epochs=args.epochs)
     if args.list:

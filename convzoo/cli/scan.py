@@ -8,12 +8,11 @@ another; ``scan.png`` shows the first strip, and the sequence accuracy is printe
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
-from convzoo.data import DataModule
+from convzoo.cli._common import parser
 from convzoo.errors import ConvzooError
 from convzoo.evaluate.scan import (
     decode,
@@ -27,25 +26,27 @@ from convzoo.evaluate.scan import (
     score_map,
 )
 from convzoo.train.checkpoint import load
-from convzoo.train.rundir import data_settings, locate, read_report
+from convzoo.train.rundir import data_settings, locate, prepared_test_split, read_report
+
+NAMES = ("scan",)
 
 
-def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """The ``scan`` subcommand's parser."""
-    p = sub.add_parser(
-        "scan", parents=parents, help="read strips of digits with one dense pass of a conv1x1 net"
-    )
+def add_parser(sub: Any) -> None:
+    """The ``scan`` subcommand."""
+    p = parser("Read strips of several test digits with one dense pass of a conv1x1 network.")
     p.add_argument("ckpt", metavar="CKPT", help="checkpoint file or run directory")
-    p.add_argument("--digits", type=int, default=5, help="digits per strip (default 5)")
-    p.add_argument("--strips", type=int, default=100, help="number of strips (default 100)")
+    p.add_argument("--digits", type=int, default=5, help="digits per strip (default: 5)")
+    p.add_argument("--strips", type=int, default=100, help="number of strips (default: 100)")
     p.add_argument("--data", help="dataset name (default: the run's, else mnist)")
     p.add_argument("--data-dir", help="folder with the dataset's files")
     p.add_argument("--out", help="folder for scan.png (default: the run directory)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the strips' random draw")
-    return p
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the strips' random draw (default: 0)"
+    )
+    sub.add_subcommand("scan", p, help="read strips of digits with one dense pass of a conv1x1 net")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: Any) -> int:
     """Scan ``args.strips`` strips, write ``scan.png`` and print the accuracies."""
     if args.digits < 1:
         raise ConvzooError(f"--digits {args.digits}: give at least 1 digit per strip")
@@ -53,16 +54,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConvzooError(f"--strips {args.strips}: give at least 1 strip")
     ckpt, run_dir = locate(args.ckpt)
     scanner = scan_model(load(ckpt))
-    settings = data_settings(read_report(run_dir)) if not args.data else {"data": args.data}
-    settings["data"] = settings.get("data") or "mnist"
-    if args.data_dir:
-        settings["data_dir"] = args.data_dir
-    data = settings["data"]
-    datamodule = DataModule(input_shape=tuple(scanner.spec.input), **settings)
-    datamodule.setup()
-    images, labels = datamodule.splits["test"]
-    strips, sequences = make_strips(images, labels, args.digits, args.strips, seed=args.seed,
-                                    fill=datamodule.background)  # fmt: skip
+    settings = data_settings({} if args.data else read_report(run_dir))
+    data = args.data or settings["data"] or "mnist"
+    split = prepared_test_split(settings, scanner.spec.input, data, args.data_dir)
+    strips, sequences = make_strips(
+        split.x, split.y, args.digits, args.strips, seed=args.seed, fill=split.fill
+    )
     grid = geometry(scanner)
     scores = score_map(scanner, strips)
     decoded = decode(scores, default_spacing(grid))

@@ -1,98 +1,133 @@
-"""``convzoo train``: its flags, the ``--config`` file, and the final table.
+"""``convzoo train``: flags made from ``TrainConfig``'s declaration, ``--config``, the table.
 
-Settings come from ``TrainConfig``'s defaults, then the ``--config`` YAML file
-(keys named like the flags, with ``_`` for ``-``), then the flags given on the
-command line, each overriding the one before.
+Every field of ``TrainConfig`` (but ``arch``, the positional argument, and the
+ones declared ``flag: False``) is a flag: ``batch_size`` is ``--batch-size``,
+a bool is ``--flip``/``--no-flip``, a pair is ``--scale LO HI``, the swap
+mapping is ``--swap KEY=NAME`` given once per swap. Settings come from the
+declared defaults, then the ``--config`` YAML file (keys named like the fields;
+``-`` may stand for ``_``), then the flags given, each overriding the one before;
+a value of the wrong type or out of range is refused, naming where it came from.
 """
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import fields
+import sys
+import typing
+from dataclasses import Field
 from pathlib import Path
 from typing import Any
 
-from convzoo.assemble import parse_swaps
+from jsonargparse import ActionYesNo, ArgumentParser
+
+from convzoo.cli._common import add_swap, parse_swaps, parser, print_table
 from convzoo.errors import ConvzooError
+from convzoo.evaluate.report import evaluate
 from convzoo.io import read_yaml
-from convzoo.train.fit import LOGGERS, TrainConfig, train
-from convzoo.train.module import OPTIMIZERS, SCHEDULES
+from convzoo.train import config as settings
+from convzoo.train.config import TrainConfig
+from convzoo.train.fit import report_markdown, train
 
-PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "bf16-true", "64-true")
+NAMES = ("train",)
 
 
-def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """The ``train`` subcommand's parser; every option defaults to None (= not given)."""
-    p = sub.add_parser("train", parents=parents, help="train a network and write a report",
-                       argument_default=None)  # fmt: skip
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _help(f: Field[Any]) -> str:
+    value = settings.default(f.name)
+    if isinstance(value, bool):
+        value = "yes" if value else "no"
+    shown = f.metadata.get("shown", "none" if value in (None, {}) else value)
+    return f"{f.metadata['help']} (default: {shown})"
+
+
+def _add_setting(p: ArgumentParser, f: Field[Any]) -> None:
+    """One flag for one declared setting, typed by its hint; every default is None (= not
+    given), so that the config file can sit between the defaults and the flags."""
+    hint = settings.type_hint(f.name)
+    plain = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    kind = typing.get_origin(plain[0]) or plain[0]
+    if f.name == "swap":
+        add_swap(p, f.metadata["help"].split(":")[0])
+    elif kind is bool:
+        p.add_argument(
+            _flag(f.name), action=ActionYesNo(no_prefix="no-"), default=None, help=_help(f)
+        )
+    elif kind is tuple:
+        args = typing.get_args(plain[0])
+        p.add_argument(
+            _flag(f.name),
+            type=args[0],
+            nargs=len(args),
+            help=_help(f),
+            metavar=("LO", "HI") if len(args) == 2 else None,
+        )
+    else:
+        fixed = f.metadata.get("choices")  # a function (strategy's) is checked, not listed
+        p.add_argument(
+            _flag(f.name),
+            type=kind,
+            help=_help(f),
+            **({"choices": fixed} if isinstance(fixed, tuple) else {}),
+        )
+
+
+def add_parser(sub: Any) -> None:
+    """The ``train`` subcommand: one flag per declared setting, ``--config``, ``--evaluate``."""
+    p = parser("Train a network, test it, and write a report into its run directory.")
     p.add_argument("arch", metavar="ARCH|SPEC", help="registry name or YAML spec file")
-    p.add_argument("--data", help="dataset name (convzoo list data)")
-    p.add_argument("--data-dir", help="folder with the dataset's files")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="(peak) learning rate")
-    p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--schedule", choices=SCHEDULES)
-    p.add_argument("--momentum", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--grad-clip", type=float, help="clip the gradient norm at this value")
-    p.add_argument("--swap", action="append", metavar="KEY=NAME", help="replace blocks")
-    p.add_argument("--devices", type=int, help="GPUs or CPU processes")
-    p.add_argument("--strategy", help="Lightning strategy, e.g. ddp")
-    p.add_argument("--accelerator", choices=("auto", "cpu", "gpu"))
-    p.add_argument("--precision", choices=PRECISIONS)
-    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the net")
-    p.add_argument("--channels-last", action="store_true", default=None)
-    p.add_argument("--logger", choices=LOGGERS)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--out", help="run directory (default runs/ARCH-DATA-TIME)")
-    p.add_argument("--resume", action="store_true", default=None, help="continue --out's run")
-    p.add_argument("--translate", type=int, help="augment: random shifts up to N pixels")
-    p.add_argument("--scale", type=float, nargs=2, metavar=("LO", "HI"),
-                   help="augment: random rescaling within [LO, HI]")  # fmt: skip
-    p.add_argument("--flip", action="store_true", default=None, help="augment: mirror images")
-    p.add_argument("--permute", type=int, metavar="SEED",
-                   help="one fixed random permutation of the pixels, train and test")  # fmt: skip
-    p.add_argument("--val-fraction", type=float)
-    p.add_argument(
-        "--no-resident",
-        dest="resident",
-        action="store_false",
-        default=None,
-        help="feed batches through a DataLoader instead of device-resident tensors",
-    )
-    p.add_argument("--config", help="YAML file of settings (flags override it)")
+    for f in settings.settings().values():
+        if f.metadata.get("flag", True):
+            _add_setting(p, f)
+    p.add_argument("--config", help="YAML file of settings (the flags override it)")
     p.add_argument("--evaluate", action="store_true", help="run `convzoo evaluate` afterwards")
-    return p
+    sub.add_subcommand("train", p, help="train a network and write a report")
 
 
-def config_from(args: argparse.Namespace) -> TrainConfig:
+def _check(values: dict[str, Any], where: str) -> None:
+    for name, value in values.items():
+        wrong = settings.problem(name, value)
+        if wrong:
+            raise ConvzooError(f"{where(name)}: {wrong}")
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    """The ``--config`` file's settings, each known and valid."""
+    data = read_yaml(path, "the --config file") or {}
+    if not isinstance(data, dict):
+        raise ConvzooError(f"--config {path}: expected a mapping of settings")
+    accepted = [n for n, f in settings.settings().items() if f.metadata.get("flag", True)]
+    values = {str(k).replace("-", "_"): v for k, v in data.items()}
+    unknown = sorted(k for k in values if k not in accepted)
+    if unknown:
+        raise ConvzooError(
+            f"--config {path}: unknown setting(s) {', '.join(unknown)}; "
+            f"accepted: {', '.join(sorted(accepted))}"
+        )
+    _check(values, lambda name: f"--config {path}: {name}")
+    return values
+
+
+def config_from(args: Any) -> TrainConfig:
     """Defaults, then the ``--config`` file, then the flags given."""
-    names = {f.name for f in fields(TrainConfig)}
-    values: dict[str, Any] = {}
-    if args.config:
-        path = Path(args.config)
-        data = read_yaml(path, "the --config file") or {}
-        if not isinstance(data, dict):
-            raise ConvzooError(f"--config {path}: expected a mapping of settings")
-        unknown = sorted(k for k in data if k.replace("-", "_") not in names)
-        if unknown:
-            raise ConvzooError(
-                f"--config {path}: unknown setting(s) {', '.join(unknown)}; "
-                f"accepted: {', '.join(sorted(names - {'progress'}))}"
-            )
-        values.update({k.replace("-", "_"): v for k, v in data.items()})
-    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    values = _from_file(Path(args.config)) if args.config else {}
+    given = {k: args[k] for k in settings.settings() if k in args and args[k] is not None}
     if "swap" in given:
         given["swap"] = {**values.get("swap", {}), **parse_swaps(given["swap"])}
+    _check({k: v for k, v in given.items() if k != "arch"}, _flag)
     values.update(given)
-    try:
-        return TrainConfig(**values)
-    except TypeError as exc:
-        raise ConvzooError(f"train settings: {exc}") from exc
+    values.setdefault("progress", True)
+    return TrainConfig(**values)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Train as the arguments say and return the report."""
-    return train(config_from(args))
+def run(args: Any) -> int:
+    """Train as the arguments say, print the report's table, evaluate if asked."""
+    report = train(config_from(args))
+    rows = [line.strip("|").split("|") for line in report_markdown(report).splitlines()[4:]]
+    print_table(None, ["", ""], [[a.strip(), b.strip()] for a, b in rows])
+    sys.stdout.write(f"report: {Path(report['run_dir']) / 'report.md'}\n")
+    if args.evaluate:
+        result = evaluate(report["run_dir"])
+        sys.stdout.write(f"evaluation: {Path(result['out']) / 'evaluate.md'}\n")
+    return 0

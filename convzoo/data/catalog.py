@@ -55,4 +55,4 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
 
 def dataset_names() -> list[str]:
     """Every registered dataset name, in natural order."""
-    return [info.name for info in DATASETS.list("data")]
+    return [info.name for info in DATASETS.list(family="data")]

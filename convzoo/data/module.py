@@ -124,16 +124,27 @@ class DataModule(L.LightningDataModule):
         x, y = self.splits[split]
         batch = self.batch_size if train else self.eval_batch_size
         if not self.resident:
-            return DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=train,
-                              drop_last=train, pin_memory=torch.cuda.is_available())  # fmt: skip
+            return DataLoader(
+                TensorDataset(x, y),
+                batch_size=batch,
+                shuffle=train,
+                drop_last=train,
+                pin_memory=torch.cuda.is_available(),
+            )
         rank, world = self._rank()
         trainer = self.trainer
         return ResidentLoader(
-            x, y, batch, shuffle=train, drop_last=train,
+            x,
+            y,
+            batch,
+            shuffle=train,
+            drop_last=train,
             augment=self.augment if train and self.augment.active else None,
-            seed=self.seed, rank=rank, world_size=world,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
             epoch_source=(lambda: trainer.current_epoch) if trainer is not None else None,
-        )  # fmt: skip
+        )
 
     def train_dataloader(self) -> Any:
         """Shuffled, augmented, each rank its own shard."""

@@ -25,21 +25,35 @@ from convzoo.data.catalog import Dataset, register_dataset
 from convzoo.data.idx import DataError, find, read_idx
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-PARTS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")  # fmt: skip
+PARTS = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
-FASHION_SHA256 = dict(zip(PARTS, (
-    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-)))  # fmt: skip
-MNIST_SHA256 = dict(zip(PARTS, (
-    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-)))  # fmt: skip
+FASHION_SHA256 = dict(
+    zip(
+        PARTS,
+        (
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        ),
+    )
+)
+MNIST_SHA256 = dict(
+    zip(
+        PARTS,
+        (
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        ),
+    )
+)
 
 
 def default_data_dir() -> Path:
@@ -100,10 +114,21 @@ def fashion_mnist(data_dir: Path | None, download: bool) -> Dataset:
     root = data_dir or default_data_dir()
     folders = [root, root / "FashionMNIST" / "raw"] if data_dir else []
     folders += [DEBIAN_FASHION, root / "FashionMNIST" / "raw"]
-    how = ("Install it with `apt-get install dataset-fashion-mnist`, let torchvision download "
-           "it (needs the internet), or pass --data-dir with the four IDX files.")  # fmt: skip
-    return _idx_dataset("fashion_mnist", "Fashion-MNIST", "FashionMNIST", folders, root,
-                        download, FASHION_SHA256, how, flips=True)  # fmt: skip
+    how = (
+        "Install it with `apt-get install dataset-fashion-mnist`, let torchvision download "
+        "it (needs the internet), or pass --data-dir with the four IDX files."
+    )
+    return _idx_dataset(
+        "fashion_mnist",
+        "Fashion-MNIST",
+        "FashionMNIST",
+        folders,
+        root,
+        download,
+        FASHION_SHA256,
+        how,
+        flips=True,
+    )
 
 
 @register_dataset(
@@ -115,10 +140,21 @@ def fashion_mnist(data_dir: Path | None, download: bool) -> Dataset:
 def mnist(data_dir: Path | None, download: bool) -> Dataset:
     """``data_dir``'s four IDX files (or torchvision's layout there), or the download."""
     root = data_dir or default_data_dir()
-    how = ("Pass --data-dir with the four IDX files (train-images-idx3-ubyte[.gz], ...), "
-           "or let torchvision download them (needs the internet).")  # fmt: skip
-    return _idx_dataset("mnist", "MNIST", "MNIST", [root, root / "MNIST" / "raw"], root,
-                        download, MNIST_SHA256, how, flips=False)  # fmt: skip
+    how = (
+        "Pass --data-dir with the four IDX files (train-images-idx3-ubyte[.gz], ...), "
+        "or let torchvision download them (needs the internet)."
+    )
+    return _idx_dataset(
+        "mnist",
+        "MNIST",
+        "MNIST",
+        [root, root / "MNIST" / "raw"],
+        root,
+        download,
+        MNIST_SHA256,
+        how,
+        flips=False,
+    )
 
 
 @register_dataset(

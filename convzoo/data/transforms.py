@@ -54,8 +54,10 @@ def warp(
         if not one_d:
             theta[:, 1, 2] = -2.0 * shift[:, 1] / h
     grid = F.affine_grid(theta, list(img.shape), align_corners=False)
-    out = F.grid_sample(img - fill, grid, mode="bilinear", padding_mode="zeros",
-                        align_corners=False) + fill  # fmt: skip
+    out = (
+        F.grid_sample(img - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        + fill
+    )
     return out.squeeze(2) if one_d else out
 
 

@@ -1,1 +1,1 @@
-"""Evaluation: robustness measures, dense scanning, reports."""
+"""Evaluation: robustness measures, shift equivariance, dense scanning, reports."""

@@ -47,8 +47,9 @@ def _columns(count: int) -> int:
 
 def _legend(ax: Any, count: int) -> None:
     if _columns(count):
-        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  ncols=_columns(count))  # fmt: skip
+        ax.legend(
+            fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=_columns(count)
+        )
     elif count:
         ax.legend(fontsize="small")
 
@@ -131,12 +132,24 @@ def plot_accuracy_vs_params(path: str | Path, rows: Sequence[Mapping[str, Any]])
     figure, ax = _figure(6.4 if annotate else _wide(len(rows)))
     for i, row in enumerate(rows):
         std = row.get("std")
-        ax.errorbar(row["params"], 100 * row["accuracy"], yerr=None if std is None else 100 * std,
-                    fmt=MARKERS[i // 10 % len(MARKERS)], color=f"C{i % 10}", ms=4, capsize=3,
-                    label=None if annotate else row["label"])  # fmt: skip
+        ax.errorbar(
+            row["params"],
+            100 * row["accuracy"],
+            yerr=None if std is None else 100 * std,
+            fmt=MARKERS[i // 10 % len(MARKERS)],
+            color=f"C{i % 10}",
+            ms=4,
+            capsize=3,
+            label=None if annotate else row["label"],
+        )
         if annotate:
-            ax.annotate(row["label"], (row["params"], 100 * row["accuracy"]), fontsize="x-small",
-                        xytext=(4, 3), textcoords="offset points")  # fmt: skip
+            ax.annotate(
+                row["label"],
+                (row["params"], 100 * row["accuracy"]),
+                fontsize="x-small",
+                xytext=(4, 3),
+                textcoords="offset points",
+            )
     ax.set_xscale("log")
     ax.set(xlabel="parameters", ylabel="test accuracy (%)", title="Accuracy vs parameters")
     ax.grid(alpha=0.3, which="both")

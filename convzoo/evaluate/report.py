@@ -15,13 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from convzoo.data import DataModule
 from convzoo.errors import ConvzooError
 from convzoo.evaluate import plots
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.io import write_atomic, write_json
 from convzoo.train.checkpoint import load
-from convzoo.train.rundir import data_settings, locate, read_report
+from convzoo.train.rundir import data_settings, locate, prepared_test_split, read_report
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -53,8 +52,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"{'yes' if e['multiple'] else 'no'} | {e['error']:.4f} |"
         for e in result["equivariance"]
     ]
-    lines += ["", "![scale curve](scale_curve.png) ![shift curve](shift_curve.png)",
-              "", "![equivariance](equivariance.png)", ""]  # fmt: skip
+    lines += [
+        "",
+        "![scale curve](scale_curve.png) ![shift curve](shift_curve.png)",
+        "",
+        "![equivariance](equivariance.png)",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -69,18 +73,18 @@ def evaluate(
     """Evaluate a run directory or checkpoint; returns the result (also written to disk)."""
     ckpt, run = locate(path)
     settings = data_settings(read_report(run))
-    settings["data"] = data or settings.get("data")
-    if not settings["data"]:
+    if not (data or settings["data"]):
         raise ConvzooError(f"{ckpt}: no run report names its dataset; pass --data NAME")
-    if data_dir:
-        settings["data_dir"] = data_dir
     model = load(ckpt)
-    module = DataModule(input_shape=tuple(model.spec.input), **settings)
-    module.setup("test")
-    x, y = module.splits["test"]
-    result = {"arch": model.spec.name, "data": settings["data"], "checkpoint": str(ckpt)}
-    result.update(evaluate_all(model, x, y, fill=module.background, scales=tuple(scales),
-                               max_shift=max_shift))  # fmt: skip
+    split = prepared_test_split(settings, model.spec.input, data, data_dir)
+    result = {
+        "arch": model.spec.name,
+        "data": split.data,
+        "checkpoint": str(ckpt),
+        **evaluate_all(
+            model, split.x, split.y, fill=split.fill, scales=tuple(scales), max_shift=max_shift
+        ),
+    }
     folder = Path(out) if out else (run or ckpt.parent)
     folder.mkdir(parents=True, exist_ok=True)
     label = model.spec.name

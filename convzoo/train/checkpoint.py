@@ -28,8 +28,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ConvzooError(f"{path}: no such checkpoint file")
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile,
-            OSError) as exc:  # fmt: skip
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        ValueError,
+        zipfile.BadZipFile,
+        OSError,
+    ) as exc:
         raise ConvzooError(
             f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:200]}); "
             "it may be truncated or corrupt, or not saved by convzoo"

@@ -13,133 +13,31 @@ from __future__ import annotations
 
 import os
 import platform
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 import convzoo
 from convzoo.assemble import apply_swaps
 from convzoo.data import DATASETS, DataModule
 from convzoo.errors import ConvzooError
 from convzoo.io import write_atomic, write_json
-from convzoo.spec import load_spec
+from convzoo.spec import Spec, load_spec
 from convzoo.summary import summary
 from convzoo.train.checkpoint import read_checkpoint
+from convzoo.train.config import LOGGERS, TrainConfig
 from convzoo.train.module import ConvzooModule
+from convzoo.train.progress import Throughput, progress_callbacks, quiet_lightning
 from convzoo.train.rundir import CHECKPOINT, REPORT
-
-LOGGERS = ("csv", "tensorboard", "wandb")
-
-
-@dataclass
-class TrainConfig:
-    """The settings of one run; ``convzoo train`` flags and ``--config`` keys by the same names."""
-
-    arch: str
-    data: str = "fashion_mnist"
-    data_dir: str | None = None
-    epochs: int = 5
-    batch_size: int = 256
-    lr: float = 0.1
-    optimizer: str = "sgd"
-    schedule: str = "onecycle"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.0
-    grad_clip: float | None = None
-    swap: dict[str, str] = field(default_factory=dict)
-    devices: int = 1
-    strategy: str = "auto"
-    accelerator: str = "auto"
-    precision: str = "auto"
-    compile: bool = False
-    channels_last: bool = False
-    logger: str = "csv"
-    seed: int = 0
-    out: str | None = None
-    resume: bool = False
-    translate: int = 0
-    scale: tuple[float, float] | None = None
-    flip: bool = False
-    permute: int | None = None
-    val_fraction: float = 0.1
-    resident: bool = True
-    progress: bool = True
 
 
 class RunInterrupted(ConvzooError):
     """Training stopped by the user (Ctrl-C) before its last epoch; it can be resumed."""
-
-
-class Throughput(Callback):
-    """Training time and images per second over all ranks; validation time is left out."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.images = 0
-        self._start = 0.0
-        self._validation_start = 0.0
-        self._epoch_images = 0
-
-    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._sync(module)
-        self._epoch_images = 0
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs: Any,
-                           batch: Any, batch_idx: int) -> None:  # fmt: skip
-        self._epoch_images += len(batch[1]) * trainer.world_size
-
-    def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.training:
-            return
-        self._sync(module)
-        self._validation_start = time.perf_counter()
-
-    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.training:
-            return
-        self._sync(module)
-        self._start += time.perf_counter() - self._validation_start
-
-    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._sync(module)
-        elapsed = time.perf_counter() - self._start
-        self.seconds += elapsed
-        self.images += self._epoch_images
-        module.log("images_per_s", self._epoch_images / max(elapsed, 1e-9), prog_bar=True)
-
-    def running_rate(self) -> float:
-        """Images per second so far in the current epoch."""
-        elapsed = time.perf_counter() - self._start
-        return self._epoch_images / elapsed if elapsed > 0 else 0.0
-
-    @staticmethod
-    def _sync(module: L.LightningModule) -> None:
-        if module.device.type == "cuda":
-            torch.cuda.synchronize(module.device)
-
-
-class Progress(TQDMProgressBar):
-    """Lightning's bar with the running images/s of the current epoch."""
-
-    def __init__(self, throughput: Throughput) -> None:
-        super().__init__(refresh_rate=10)
-        self.throughput = throughput
-
-    def get_metrics(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, Any]:
-        metrics = super().get_metrics(trainer, module)
-        metrics.pop("v_num", None)
-        metrics.pop("images_per_s", None)
-        if trainer.training:
-            metrics["img/s"] = f"{self.throughput.running_rate():,.0f}"
-        return metrics
 
 
 # -- checks before anything runs ---------------------------------------------------------
@@ -147,13 +45,9 @@ class Progress(TQDMProgressBar):
 
 def _resolve_accelerator(config: TrainConfig) -> tuple[str, int]:
     accelerator = config.accelerator
-    if accelerator not in ("auto", "cpu", "gpu", "cuda"):
-        raise ConvzooError(f"--accelerator {accelerator!r}: use auto, cpu or gpu")
     if accelerator == "auto":
         accelerator = "gpu" if torch.cuda.is_available() else "cpu"
-    if config.devices < 1:
-        raise ConvzooError(f"--devices {config.devices}: give a positive number")
-    if accelerator in ("gpu", "cuda"):
+    if accelerator == "gpu":
         available = torch.cuda.device_count()
         if config.devices > available:
             raise ConvzooError(
@@ -166,7 +60,7 @@ def _resolve_accelerator(config: TrainConfig) -> tuple[str, int]:
             f"--devices {config.devices} asks for more CPU processes than this machine has "
             f"cores ({os.cpu_count()})"
         )
-    return ("gpu" if accelerator == "cuda" else accelerator), config.devices
+    return accelerator, config.devices
 
 
 def _precision(config: TrainConfig, accelerator: str) -> str:
@@ -251,7 +145,7 @@ def _make_logger(name: str, out: Path) -> Any:
 
         offline = not os.environ.get("WANDB_API_KEY")
         return WandbLogger(save_dir=str(out), offline=offline, project="convzoo")
-    raise ConvzooError(f"unknown --logger {name!r}; use one of {', '.join(LOGGERS)}")
+    raise ConvzooError(f"unknown logger {name!r}; use one of {', '.join(LOGGERS)}")
 
 
 # -- the run -----------------------------------------------------------------------------
@@ -281,81 +175,144 @@ def _device_label(accelerator: str, devices: int) -> str:
     return f"{devices} x CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Train, test and report; returns the report (also written under the run directory)."""
+@dataclass
+class _Run:
+    """What the steps of ``train`` hand on: the spec, where it runs and where it writes."""
+
+    config: TrainConfig
+    spec: Spec
+    accelerator: str
+    devices: int
+    out: Path
+    ckpt: Path | None
+
+
+def _plan(config: TrainConfig) -> _Run:
+    """Every check that needs no data: names, devices, the run directory."""
     spec = apply_swaps(load_spec(config.arch), config.swap)
     DATASETS.get("data", config.data)
-    if config.logger not in LOGGERS:
-        raise ConvzooError(f"unknown --logger {config.logger!r}; use one of {', '.join(LOGGERS)}")
     accelerator, devices = _resolve_accelerator(config)
     out = run_dir(config, spec.name)
-    ckpt = _check_run_dir(out, config.resume, config.epochs)
-    datamodule = DataModule(
-        config.data, tuple(spec.input), config.data_dir, batch_size=config.batch_size,
-        val_fraction=config.val_fraction, seed=config.seed, translate=config.translate,
-        scale=tuple(config.scale) if config.scale else None, flip=config.flip,
-        resident=config.resident, permute=config.permute,
-    )  # fmt: skip
-    datamodule.load()  # missing or corrupt files, shape mismatch: fail before any step
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    module = ConvzooModule(
-        spec.to_dict(), optimizer=config.optimizer, lr=config.lr, momentum=config.momentum,
-        weight_decay=config.weight_decay, schedule=config.schedule,
-        label_smoothing=config.label_smoothing, channels_last=config.channels_last,
-        compile=config.compile,
-    )  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
-    throughput = Throughput()
-    last = ModelCheckpoint(
-        dirpath=out / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False
+    return _Run(
+        config, spec, accelerator, devices, out, _check_run_dir(out, config.resume, config.epochs)
     )
-    callbacks: list[Callback] = [last, throughput]
-    if config.progress:
-        callbacks.append(Progress(throughput))
-    trainer = L.Trainer(
-        max_epochs=config.epochs, accelerator=accelerator, devices=devices,
-        strategy=config.strategy, precision=_precision(config, accelerator),
-        logger=_make_logger(config.logger, out), callbacks=callbacks,
-        enable_progress_bar=config.progress, enable_model_summary=False,
-        log_every_n_steps=10, default_root_dir=str(out), gradient_clip_val=config.grad_clip,
-    )  # fmt: skip
+
+
+def _datamodule(run: _Run) -> DataModule:
+    """The data, loaded now: missing or corrupt files and a shape mismatch fail before any step."""
+    c = run.config
+    datamodule = DataModule(
+        c.data,
+        tuple(run.spec.input),
+        c.data_dir,
+        batch_size=c.batch_size,
+        val_fraction=c.val_fraction,
+        seed=c.seed,
+        translate=c.translate,
+        scale=tuple(c.scale) if c.scale else None,
+        flip=c.flip,
+        resident=c.resident,
+        permute=c.permute,
+    )
+    datamodule.load()
+    return datamodule
+
+
+def _module(run: _Run) -> ConvzooModule:
+    c = run.config
+    L.seed_everything(c.seed, workers=True, verbose=False)
+    return ConvzooModule(
+        run.spec.to_dict(),
+        optimizer=c.optimizer,
+        lr=c.lr,
+        momentum=c.momentum,
+        weight_decay=c.weight_decay,
+        schedule=c.schedule,
+        label_smoothing=c.label_smoothing,
+        channels_last=c.channels_last,
+        compile=c.compile,
+    )
+
+
+def _trainer(run: _Run, throughput: Throughput) -> L.Trainer:
+    c = run.config
+    run.out.mkdir(parents=True, exist_ok=True)
+    last = ModelCheckpoint(
+        dirpath=run.out / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False
+    )
+    shown, bar = progress_callbacks(throughput, c.progress)
+    return L.Trainer(
+        max_epochs=c.epochs,
+        accelerator=run.accelerator,
+        devices=run.devices,
+        strategy=c.strategy,
+        precision=_precision(c, run.accelerator),
+        logger=_make_logger(c.logger, run.out),
+        callbacks=[last, throughput, *shown],
+        enable_progress_bar=bar,
+        enable_model_summary=False,
+        log_every_n_steps=10,
+        default_root_dir=str(run.out),
+        gradient_clip_val=c.grad_clip,
+    )
+
+
+def _fit(run: _Run, trainer: L.Trainer, module: ConvzooModule, data: DataModule) -> None:
+    """``trainer.fit``; a Ctrl-C ends as ``RunInterrupted``, which says how to resume."""
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+        trainer.fit(module, datamodule=data, ckpt_path=run.ckpt, weights_only=True)
     except SystemExit:  # Lightning exits after a graceful shutdown on Ctrl-C
         if not trainer.interrupted:
             raise
     if trainer.interrupted:
         raise RunInterrupted(
             f"training was interrupted after {trainer.current_epoch} epoch(s); no report was "
-            f"written. Continue it with: convzoo train ... --out {out} --resume"
+            f"written. Continue it with: convzoo train ... --out {run.out} --resume"
         )
-    tested = trainer.test(module, datamodule=datamodule, verbose=False)
-    table = summary(spec)
-    report = {
-        "arch": spec.name,
-        "data": config.data,
-        "test_acc": float(tested[0]["test_acc"]),
-        "test_loss": float(tested[0]["test_loss"]),
+
+
+def _report(
+    run: _Run, trainer: L.Trainer, tested: dict[str, Any], throughput: Throughput
+) -> dict[str, Any]:
+    table = summary(run.spec)
+    return {
+        "arch": run.spec.name,
+        "data": run.config.data,
+        "test_acc": float(tested["test_acc"]),
+        "test_loss": float(tested["test_loss"]),
         "params": table.params,
         "flops": table.flops,
         "epochs": trainer.current_epoch,
         "train_seconds": throughput.seconds,
         "images_per_s": throughput.images / max(throughput.seconds, 1e-9),
-        "devices": _device_label(accelerator, devices * trainer.num_nodes),
+        "devices": _device_label(run.accelerator, run.devices * trainer.num_nodes),
         "world_size": trainer.world_size,
         "precision": str(trainer.precision),
-        "seed": config.seed,
-        "spec": spec.to_dict(),
-        "config": {k: v for k, v in asdict(config).items() if k != "progress"},
+        "seed": run.config.seed,
+        "spec": run.spec.to_dict(),
+        "config": {k: v for k, v in asdict(run.config).items() if k != "progress"},
         "versions": {
             "torch": torch.__version__,
             "lightning": L.__version__,
             "convzoo": convzoo.__version__,
         },
-        "checkpoint": str(out / CHECKPOINT),
-        "run_dir": str(out),
+        "checkpoint": str(run.out / CHECKPOINT),
+        "run_dir": str(run.out),
     }
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Train, test and report; returns the report (also written under the run directory)."""
+    run = _plan(config)
+    data = _datamodule(run)
+    module = _module(run)
+    throughput = Throughput()
+    with quiet_lightning(config.verbose):
+        trainer = _trainer(run, throughput)
+        _fit(run, trainer, module, data)
+        tested = trainer.test(module, datamodule=data, verbose=False)[0]
+    report = _report(run, trainer, tested, throughput)
     if trainer.is_global_zero:
-        write_atomic(out / "report.md", report_markdown(report))
-        write_json(out / REPORT, report)
+        write_atomic(run.out / "report.md", report_markdown(report))
+        write_json(run.out / REPORT, report)
     return report

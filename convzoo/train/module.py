@@ -16,9 +16,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from convzoo.assemble import ConvNet, build
 from convzoo.errors import ConvzooError
-
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("onecycle", "cosine", "constant")
+from convzoo.train.config import OPTIMIZERS, SCHEDULES
 
 
 class ConvzooModule(L.LightningModule):
@@ -119,8 +117,10 @@ class ConvzooModule(L.LightningModule):
         for p in self.model.parameters():
             if p.requires_grad:
                 (decay if p.dim() > 1 else no_decay).append(p)
-        groups = [{"params": decay, "weight_decay": hp.weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]  # fmt: skip
+        groups = [
+            {"params": decay, "weight_decay": hp.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
         if hp.optimizer == "sgd":
             opt: torch.optim.Optimizer = torch.optim.SGD(
                 groups, lr=hp.lr, momentum=hp.momentum, nesterov=hp.nesterov and hp.momentum > 0

@@ -2,17 +2,25 @@
 
 ``evaluate`` and ``scan`` take either a run directory or a checkpoint file; both
 must find the checkpoint, and the report next to it that says which dataset, data
-dir, permutation, seed and validation split the run used -- so the test set they
-measure on is prepared exactly as in training (the same standardization too).
+dir, permutation, seed and validation split the run used. ``prepared_test_split``
+is the one place that prepares the test set from those settings exactly as
+training did (the same canvas, permutation, split and standardization), for
+``evaluate``, ``scan`` and the bench.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from convzoo.data import DataModule
 from convzoo.errors import ConvzooError
+from convzoo.train.config import TrainConfig
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 REPORT = "report.json"
@@ -46,12 +54,45 @@ def read_report(run: Path | None) -> dict[str, Any]:
 
 
 def data_settings(report: dict[str, Any]) -> dict[str, Any]:
-    """The DataModule arguments of the run: ``data``, ``data_dir``, ``permute``, ``seed``,
-    ``val_fraction`` (what is missing is left to the DataModule's defaults)."""
+    """The DataModule arguments of the run: ``data`` (None when the report names none),
+    ``data_dir``, ``permute``, ``seed`` and ``val_fraction``; what the report does not
+    record is ``TrainConfig``'s default, as training would have used it."""
     config = report.get("config", {})
     settings = {"data": report.get("data")}
     for key in ("data_dir", "permute", "seed", "val_fraction"):
-        if config.get(key) is not None:
-            settings[key] = config[key]
+        recorded = config.get(key)
+        settings[key] = getattr(TrainConfig, key) if recorded is None else recorded
     return settings
 
+
+@dataclass(frozen=True)
+class PreparedSplit:
+    """A run's test samples and labels as its training prepared them, the value ``fill`` of
+    a zero pixel after standardization (the background of shifts and rescales), and the
+    name of the dataset."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    fill: float
+    data: str
+
+
+def prepared_test_split(
+    settings: Mapping[str, Any],
+    input_shape: Sequence[int],
+    data: str | None = None,
+    data_dir: str | Path | None = None,
+) -> PreparedSplit:
+    """The test split of the run whose ``data_settings`` are ``settings``, fitted to the
+    network's ``input_shape``, on the CPU.
+
+    ``data`` and ``data_dir`` replace the settings' when given; the caller sees that one
+    of them names a dataset (its own rule for a run that names none).
+    """
+    chosen = {**settings, "data": data or settings["data"]}
+    if data_dir:
+        chosen["data_dir"] = data_dir
+    module = DataModule(input_shape=tuple(input_shape), resident=False, **chosen)
+    module.setup("test")
+    x, y = module.splits["test"]
+    return PreparedSplit(x, y, module.background, chosen["data"])

@@ -3,7 +3,6 @@ and cells in parallel worker processes -- on the CPU with a tiny spec and synthe
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import shutil
@@ -16,7 +15,7 @@ import convzoo.bench.runner
 from convzoo.bench import parallel as bench_parallel
 from convzoo.bench.suite import load_suite
 from convzoo.cli import bench as cli_bench
-from convzoo.cli import main
+from convzoo.cli import main, make_parser
 from convzoo.errors import ConvzooError
 
 SUITES = Path(__file__).parents[2] / "benchmarks" / "suites"
@@ -29,9 +28,9 @@ SMOKE_CELLS = [
 
 
 def bench(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    cli_bench.add_parser(parser.add_subparsers(), [])
-    return cli_bench.run(parser.parse_args(["bench", *argv]))
+    """``convzoo bench ARGV`` with its errors raised (``main`` would turn them into exit 2)."""
+    args = make_parser().parse_args(["bench", *argv]).bench
+    return cli_bench.run(args)
 
 
 def no_training(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -246,8 +245,14 @@ def test_a_worker_that_dies_fails_only_its_cell(smoke_copy, monkeypatch):
     shutil.rmtree(smoke_copy / "cells" / dead)
     crash = [sys.executable, "-c", "import sys; print('segfault, say'); sys.exit(139)"]
     monkeypatch.setattr(bench_parallel, "worker_command", lambda *args: crash)
-    status = bench(str(SUITES / "smoke.yaml"), "--out", str(smoke_copy), "--parallel-cells",
-                   "--accelerator", "cpu")  # fmt: skip
+    status = bench(
+        str(SUITES / "smoke.yaml"),
+        "--out",
+        str(smoke_copy),
+        "--parallel-cells",
+        "--accelerator",
+        "cpu",
+    )
     assert status == 1
     table = rows(smoke_copy)
     assert "the worker exited with status 139" in table[dead]["error"]

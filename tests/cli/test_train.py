@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 
 from convzoo.cli import main, make_parser
 from convzoo.cli.train import config_from
+from convzoo.train import config as settings
 from tests.train.conftest import TINY
 
 
@@ -23,17 +26,32 @@ def spec(tmp_path):
 def test_flags_override_the_config_file(tmp_path, spec):
     cfg = tmp_path / "run.yaml"
     cfg.write_text("data: synthetic\nepochs: 7\nlr: 0.5\nbatch-size: 16\nswap: {act: relu}\n")
-    args = make_parser().parse_args(["train", str(spec), "--config", str(cfg), "--epochs", "2",
-                                     "--swap", "pool=avg"])  # fmt: skip
-    config = config_from(args)
+    args = make_parser().parse_args(
+        ["train", str(spec), "--epochs", "2", "--config", str(cfg), "--swap", "pool=avg"]
+    )
+    config = config_from(args.train)
     assert (config.epochs, config.lr, config.batch_size, config.data) == (2, 0.5, 16, "synthetic")
     assert config.swap == {"act": "relu", "pool": "avg"}
 
 
 def test_train_prints_the_table_and_where_the_report_is(capsys, tmp_path, spec):
     out = tmp_path / "run"
-    code = main(["train", str(spec), "--data", "synthetic", "--epochs", "2", "--batch-size", "32",
-                 "--accelerator", "cpu", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "train",
+            str(spec),
+            "--data",
+            "synthetic",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--accelerator",
+            "cpu",
+            "--out",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "test accuracy" in captured.out and "images/s" in captured.out
@@ -69,12 +87,36 @@ def test_unknown_config_keys_are_listed(capsys, tmp_path, spec):
 
 def test_train_with_evaluate_then_evaluate_again(capsys, tmp_path, spec):
     out = tmp_path / "run"
-    code = main(["train", str(spec), "--data", "synthetic", "--epochs", "1", "--accelerator",
-                 "cpu", "--out", str(out), "--evaluate"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            str(spec),
+            "--data",
+            "synthetic",
+            "--epochs",
+            "1",
+            "--accelerator",
+            "cpu",
+            "--out",
+            str(out),
+            "--evaluate",
+        ]
+    )
     assert code == 0 and "evaluation:" in capsys.readouterr().out
     assert (out / "evaluate.json").exists()
-    code = main(["evaluate", str(out), "--scales", "0.5", "1", "--max-shift", "1",
-                 "--out", str(tmp_path / "again")])  # fmt: skip
+    code = main(
+        [
+            "evaluate",
+            str(out),
+            "--scales",
+            "0.5",
+            "1",
+            "--max-shift",
+            "1",
+            "--out",
+            str(tmp_path / "again"),
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "shift consistency" in printed
     assert json.loads((tmp_path / "again" / "evaluate.json").read_text())["scale"]["scales"] == [
@@ -83,3 +125,101 @@ def test_train_with_evaluate_then_evaluate_again(capsys, tmp_path, spec):
     ]
     assert main(["evaluate", str(out), "--scales", "0"]) == 2
     assert "scale" in capsys.readouterr().err
+
+
+def test_every_declared_setting_is_a_flag():
+    train = make_parser().parse_args(["train", "tiny"]).train
+    for name, f in settings.settings().items():
+        if name != "arch":
+            assert (name in train) == f.metadata.get("flag", True), name
+            assert name not in train or train[name] is None, f"{name}: not given must read None"
+    text = _train_help()
+    for name, f in settings.settings().items():
+        if f.metadata.get("flag", True) and name != "arch":
+            assert "--" + name.replace("_", "-") in text, name
+    assert "--no-resident" in text and "(default: 256)" in text
+
+
+def _train_help() -> str:
+    help = subprocess.run(
+        [sys.executable, "-m", "convzoo.cli", "train", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert help.returncode == 0, help.stderr
+    return help.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--epochs", "-1"], "--epochs: must be at least 1"),
+        (["--epochs", "0", "--schedule", "constant"], "--epochs: must be at least 1"),
+        (["--batch-size", "0"], "--batch-size: must be at least 1"),
+        (["--lr", "-1"], "--lr: must be a positive number"),
+        (["--label-smoothing", "5"], "--label-smoothing: must be in"),
+        (["--scale", "2", "1"], "--scale: must be two sizes"),
+        (["--strategy", "bogus"], "--strategy: 'bogus' is not one of"),
+        (["--grad-clip", "-1"], "--grad-clip: must be a positive number"),
+    ],
+)
+def test_flags_out_of_range_are_refused_before_anything_runs(
+    capsys, tmp_path, spec, extra, message
+):
+    code = main(["train", str(spec), "--data", "synthetic", "--out", str(tmp_path / "r"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("convzoo: error:") and message in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lr: fast\n", "lr: expected float, got 'fast'"),
+        ("swap: 3\n", "swap: expected dict"),
+        ("scale: 3\n", "scale: expected tuple"),
+        ("epochs: 0\n", "epochs: must be at least 1"),
+    ],
+)
+def test_config_values_of_the_wrong_type_are_refused(capsys, tmp_path, spec, text, message):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(text)
+    code = main(["train", str(spec), "--config", str(cfg), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--config {cfg}: {message}" in err
+
+
+def test_without_a_terminal_training_prints_one_line_per_epoch(tmp_path, spec):
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "convzoo.cli",
+        "train",
+        str(spec),
+        "--data",
+        "synthetic",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--accelerator",
+        "cpu",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert all("val_acc" in line and "images_per_s" in line for line in lines)
+    assert "GPU available" not in done.stderr and "LOCAL_RANK" not in done.stderr
+    verbose = subprocess.run(
+        [*command[:-1], str(tmp_path / "verbose"), "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert verbose.returncode == 0 and "GPU available" in verbose.stderr

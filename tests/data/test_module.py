@@ -50,8 +50,10 @@ def test_resident_and_dataloader_paths_give_the_same_data():
     assert isinstance(loader, ResidentLoader) and len(loader) == 461 // 32
     plain = ready(batch_size=32, resident=False)
     assert isinstance(plain.train_dataloader(), DataLoader)
-    assert torch.equal(torch.cat([y for _, y in plain.test_dataloader()]),
-                       torch.cat([y for _, y in resident.test_dataloader()]))  # fmt: skip
+    assert torch.equal(
+        torch.cat([y for _, y in plain.test_dataloader()]),
+        torch.cat([y for _, y in resident.test_dataloader()]),
+    )
 
 
 def test_flips_only_where_the_data_allows():

@@ -42,8 +42,13 @@ def test_ranks_take_disjoint_equal_shards_of_the_same_permutation():
 
 def test_two_ranks_of_half_batches_equal_one_process_of_full_batches():
     one = [set(y.tolist()) for _, y in loader(n=96, batch=16, shuffle=True, seed=5)]
-    halves = [[set(y.tolist()) for _, y in loader(n=96, batch=8, shuffle=True, seed=5, rank=r,
-                                                  world_size=2)] for r in range(2)]  # fmt: skip
+    halves = [
+        [
+            set(y.tolist())
+            for _, y in loader(n=96, batch=8, shuffle=True, seed=5, rank=r, world_size=2)
+        ]
+        for r in range(2)
+    ]
     assert [a | b for a, b in zip(*halves)] == one
 
 

@@ -18,8 +18,16 @@ def run_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("evaluate")
     spec = folder / "tiny.yaml"
     spec.write_text(yaml.safe_dump(TINY))
-    config = TrainConfig(str(spec), data="synthetic", epochs=2, batch_size=32, lr=0.1,
-                         out=str(folder / "run"), progress=False, accelerator="cpu")  # fmt: skip
+    config = TrainConfig(
+        str(spec),
+        data="synthetic",
+        epochs=2,
+        batch_size=32,
+        lr=0.1,
+        out=str(folder / "run"),
+        progress=False,
+        accelerator="cpu",
+    )
     train(config)
     return folder / "run"
 

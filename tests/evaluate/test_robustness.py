@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -10,9 +11,9 @@ from torch import nn
 
 import convzoo as cz
 from convzoo.data.transforms import rescale, shift
+from convzoo.evaluate.equivariance import equivariance
 from convzoo.evaluate.robustness import (
     accuracy,
-    equivariance,
     evaluate_all,
     predict,
     scale_curve,
@@ -152,8 +153,11 @@ def test_shift_curve_at_zero_is_plain_accuracy():
 def test_shift_consistency_of_an_invariant_and_a_position_sensitive_model():
     x = torch.zeros(200, 1, 16, 16)
     x[:, :, 5:11, 5:11] = torch.rand(200, 1, 6, 6, generator=torch.Generator().manual_seed(0))
-    pooled = net([CONVS[0], {"act": "relu"}, {"pool": "global_max"}, {"head": "linear"}],
-                 (1, 16, 16), classes=5)  # fmt: skip
+    pooled = net(
+        [CONVS[0], {"act": "relu"}, {"pool": "global_max"}, {"head": "linear"}],
+        (1, 16, 16),
+        classes=5,
+    )
     assert shift_consistency(pooled, x, max_shift=4) == 1.0
     dense = net([{"head": "linear"}], (1, 16, 16), classes=5)
     score = shift_consistency(dense, x, max_shift=4)
@@ -172,8 +176,14 @@ def test_stride_one_convolutions_are_equivariant_on_the_interior():
     assert [(r["path"], r["shift"]) for r in rows] == [
         (f"layers.{i}", s) for i in range(4) for s in (1, 2, 3, 4)
     ]
-    assert rows[0] == {"path": "layers.0", "block": "filter.conv", "stride": 1, "shift": 1,
-                       "multiple": True, "error": rows[0]["error"]}  # fmt: skip
+    assert rows[0] == {
+        "path": "layers.0",
+        "block": "filter.conv",
+        "stride": 1,
+        "shift": 1,
+        "multiple": True,
+        "error": rows[0]["error"],
+    }
     assert max(r["error"] for r in rows) < 1e-6
 
 
@@ -203,12 +213,71 @@ def test_fractional_shift_interpolates_the_feature_map():
 
 
 def test_one_dimensional_equivariance():
-    layers = [{"filter": "conv", "out": 3, "kernel": 5, "padding": "same"}, {"act": "relu"},
-              {"pool": "max", "kernel": 2}]  # fmt: skip
+    layers = [
+        {"filter": "conv", "out": 3, "kernel": 5, "padding": "same"},
+        {"act": "relu"},
+        {"pool": "max", "kernel": 2},
+    ]
     rows = equivariance(net(layers, (2, 48), classes=None), torch.randn(8, 2, 48), shifts=(1, 2))
     errors = {(r["path"], r["shift"]): r["error"] for r in rows}
     assert errors[("layers.0", 1)] < 1e-6 and errors[("layers.2", 2)] < 1e-6
     assert errors[("layers.2", 1)] > 0.05
+
+
+def sees_only(j: int, n: int, stride: int, rf: int, width: int, low: int) -> bool:
+    """Position j of an n-position map exists and its window, widened by the stride on each
+    side, lies in [low, width - 1] (the interior rule of ``equivariance``)."""
+    pad = ((n - 1) * stride + rf - width) / 2
+    first, last = j * stride - pad - stride, j * stride - pad + rf - 1 + stride
+    return 0 <= j < n and low <= first and last <= width - 1
+
+
+def reference_error(clean, moved, s: int, stride: int, rf: int, width: int) -> float | None:
+    """||F(shift x) - shift F(x)|| / ||F(x)|| summed position by position (None: no interior)."""
+    n = clean.shape[-1]
+    whole, part = divmod(s, stride)
+    num = den = 0.0
+    for j in range(n):
+        if not sees_only(j, n, stride, rf, width, s):
+            continue
+        compared = [j - whole] if not part else [j - whole, j - whole - 1]
+        if not all(sees_only(k, n, stride, rf, width, 0) for k in compared):
+            continue
+        expected = clean[..., j - whole]
+        if part:
+            expected = (1 - part / stride) * expected + part / stride * clean[..., j - whole - 1]
+        num += ((moved[..., j] - expected) ** 2).sum().item()
+        den += (clean[..., j] ** 2).sum().item()
+    return math.sqrt(num / den) if den else None
+
+
+def test_equivariance_matches_its_definition_on_a_tiny_network():
+    layers = [
+        {"filter": "conv", "out": 2, "kernel": 3},
+        {"act": "relu"},
+        {"pool": "max", "kernel": 2},
+        {"filter": "conv", "out": 2, "kernel": 3, "padding": "same"},
+    ]
+    model = net(layers, (1, 6, 24), classes=None).double().eval()
+    x = torch.randn(5, 1, 6, 24, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    geometry = [
+        ("filter.conv", 1, 3),
+        ("act.relu", 1, 3),
+        ("pool.max", 2, 4),
+        ("filter.conv", 2, 8),
+    ]
+    fill, shifts = -0.5, (1, 2, 3)
+    expected = []
+    with torch.no_grad():
+        for i, (block, stride, rf) in enumerate(geometry):
+            f = model.layers[: i + 1]
+            for s in shifts:
+                error = reference_error(f(x), f(shift(x, (s, 0), fill)), s, stride, rf, 24)
+                row = {"path": f"layers.{i}", "block": block, "stride": stride, "shift": s}
+                expected.append({**row, "multiple": s % stride == 0, "error": error})
+    rows = equivariance(model, x, shifts, fill=fill, batch_size=8)  # chunks of 2 samples
+    assert [{**r, "error": pytest.approx(r["error"], rel=1e-9)} for r in expected] == rows
+    assert len(rows) == 12 and min(r["error"] for r in rows if not r["multiple"]) > 0.01
 
 
 # -- everything, and bad input ---------------------------------------------------------

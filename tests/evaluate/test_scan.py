@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import Any
 
 import pytest
 import torch
 import yaml
 
 import convzoo as cz
-from convzoo.cli.scan import add_parser, run
+from convzoo.cli import make_parser
+from convzoo.cli.scan import run
 from convzoo.errors import ConvzooError
 from convzoo.evaluate.scan import (
     Geometry,
@@ -119,8 +120,9 @@ def test_a_net_without_a_conv1x1_head_is_refused():
 def test_strips_put_each_image_at_its_drawn_place():
     images = torch.arange(1, 31, dtype=torch.float32).reshape(30, 1, 1, 1).expand(30, 1, 6, 10)
     labels = torch.arange(30) % 10
-    strips, sequences = make_strips(images, labels, digits=4, count=7, gap=(1, 5), seed=3,
-                                    fill=-1.0)  # fmt: skip
+    strips, sequences = make_strips(
+        images, labels, digits=4, count=7, gap=(1, 5), seed=3, fill=-1.0
+    )
     lefts, picks = strip_layout(7, 4, 10, 30, gap=(1, 5), seed=3)
     assert strips.shape == (7, 1, 6, 4 * 10 + 3 * 5)
     assert sequences.dtype == torch.long and torch.equal(sequences, labels[picks])
@@ -157,12 +159,15 @@ def peaked(positions: int, peaks: dict[int, tuple[int, float]], classes: int = 1
 def test_decode_merges_runs_and_suppresses_weaker_neighbours():
     strong, weak = 8.0, 4.0  # softmax probability about 0.997 and 0.86 against 9 zeros
     peaks = {
-        2: (3, strong), 3: (3, strong), 4: (3, weak),  # a run of 3s: one digit
+        2: (3, strong),
+        3: (3, strong),
+        4: (3, weak),  # a run of 3s: one digit
         6: (1, weak),  # a lone 1 three positions from the 3s: suppressed
-        11: (7, strong), 12: (7, strong),  # a run of 7s
+        11: (7, strong),
+        12: (7, strong),  # a run of 7s
         16: (7, strong),  # 7 again, far enough apart: a second 7
         19: (2, 1.0),  # below the threshold: ignored
-    }  # fmt: skip
+    }
     assert decode(peaked(22, peaks), spacing=5) == [[3, 7, 7]]
     assert decode(peaked(22, peaks), spacing=6) == [[3, 7]]
     assert decode(peaked(22, peaks), spacing=2) == [[3, 1, 7, 7]]
@@ -201,15 +206,23 @@ def run_dir(tmp_path_factory):
     spec = tmp / "scan_tiny.yaml"
     spec.write_text(yaml.safe_dump(SYNTHETIC, sort_keys=False))
     out = tmp / "run"
-    train(TrainConfig(str(spec), data="synthetic", epochs=1, batch_size=32, out=str(out),
-                      accelerator="cpu", progress=False))  # fmt: skip
+    train(
+        TrainConfig(
+            str(spec),
+            data="synthetic",
+            epochs=1,
+            batch_size=32,
+            out=str(out),
+            accelerator="cpu",
+            progress=False,
+        )
+    )
     return out
 
 
-def scan_args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers(), [])
-    return parser.parse_args(["scan", *argv])
+def scan_args(*argv: str) -> Any:
+    """The parsed arguments of ``convzoo scan ARGV``."""
+    return make_parser().parse_args(["scan", *argv]).scan
 
 
 def test_scan_writes_the_plot_into_the_run_and_prints_the_accuracy(run_dir, capsys):
@@ -253,7 +266,16 @@ def test_scan_refuses_missing_files_and_linear_heads(tmp_path):
         run(scan_args(str(tmp_path)))
     spec = tmp_path / "linear.yaml"
     spec.write_text(yaml.safe_dump(LINEAR, sort_keys=False))
-    train(TrainConfig(str(spec), data="synthetic", epochs=1, batch_size=64,
-                      out=str(tmp_path / "run"), accelerator="cpu", progress=False))  # fmt: skip
+    train(
+        TrainConfig(
+            str(spec),
+            data="synthetic",
+            epochs=1,
+            batch_size=64,
+            out=str(tmp_path / "run"),
+            accelerator="cpu",
+            progress=False,
+        )
+    )
     with pytest.raises(ConvzooError, match=r"ends with head\.linear"):
         run(scan_args(str(tmp_path / "run")))

@@ -33,9 +33,16 @@ def tiny_spec(tmp_path: Path) -> Path:
 @pytest.fixture
 def config(tiny_spec: Path, tmp_path: Path):
     def make(**kw) -> TrainConfig:
-        settings = {"arch": str(tiny_spec), "data": "synthetic", "epochs": 2, "batch_size": 32,
-                    "lr": 0.1, "out": str(tmp_path / "run"), "progress": False,
-                    "accelerator": "cpu"}  # fmt: skip
+        settings = {
+            "arch": str(tiny_spec),
+            "data": "synthetic",
+            "epochs": 2,
+            "batch_size": 32,
+            "lr": 0.1,
+            "out": str(tmp_path / "run"),
+            "progress": False,
+            "accelerator": "cpu",
+        }
         settings.update(kw)
         return TrainConfig(**settings)
 

@@ -46,8 +46,12 @@ def run(tmp_path: Path, devices: int, batch: int) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     result = subprocess.run(
         [sys.executable, str(script), json.dumps(TINY), str(tmp_path), str(devices), str(batch)],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 

@@ -1,0 +1,139 @@
+"""``convzoo list blocks|archs|data`` and ``convzoo show NAME|FILE``: what there is, and one net.
+
+``--json`` gives the same data for programs. An architecture that fails to
+build is listed with its error instead of taking the listing down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonargparse import ArgumentParser
+
+import convzoo
+from convzoo.archs import list_archs
+from convzoo.assemble import build_meta
+from convzoo.cli._common import add_swap, parse_swaps, parser, print_json, print_table
+from convzoo.data import DATASETS
+from convzoo.errors import ConvzooError
+from convzoo.spec import load_spec
+from convzoo.summary import summary
+
+NAMES = ("list", "show")
+
+
+def _lister(description: str, pattern: str) -> ArgumentParser:
+    p = parser(description)
+    p.add_argument("pattern", nargs="?", help=f"glob on {pattern} names, e.g. 'conv*'")
+    p.add_argument("--json", action="store_true", help="a JSON list for programs")
+    return p
+
+
+def add_parser(sub: Any) -> None:
+    """The ``list`` subcommand (blocks, archs, data) and ``show``."""
+    listing = parser("List registered blocks, named architectures or datasets.")
+    sub.add_subcommand("list", listing, help="list blocks, architectures or data")
+    what = listing.add_subcommands(dest="what", metavar="blocks|archs|data")
+    blocks = _lister("Registered blocks with their metadata.", "block")
+    blocks.add_argument("--family", choices=convzoo.REGISTRY.families, help="one family only")
+    what.add_subcommand("blocks", blocks, help="registered blocks")
+    what.add_subcommand(
+        "archs", _lister("Named architectures and their sizes.", "arch"), help="named architectures"
+    )
+    what.add_subcommand("data", _lister("Datasets.", "dataset"), help="datasets")
+    show = parser("The per-layer table of a network: shapes, parameters, FLOPs, receptive field.")
+    show.add_argument("arch", metavar="NAME|FILE", help="registry name or YAML spec file")
+    add_swap(show)
+    show.add_argument("--json", action="store_true", help="the table as JSON")
+    sub.add_subcommand("show", show, help="the per-layer table of a network")
+
+
+def _blocks(args: Any) -> int:
+    found = convzoo.list_blocks(args.pattern, family=args.family)
+    if args.json:
+        print_json(
+            [
+                {
+                    "family": b.family,
+                    "name": b.name,
+                    "description": b.description,
+                    "dims": list(b.dims),
+                    "source": b.source,
+                    "reference": b.reference,
+                }
+                for b in found
+            ]
+        )
+        return 0
+    rows = [[b.family, b.name, ",".join(map(str, b.dims)), b.description, b.source] for b in found]
+    print_table(None, ["family", "name", "dims", "description", "source"], rows)
+    return 0
+
+
+def _arch_entry(name: str) -> dict[str, Any]:
+    try:
+        spec = load_spec(name)
+        params = sum(p.numel() for p in build_meta(spec).parameters())
+        return {"name": name, "description": spec.description, "params": params}
+    except ConvzooError as exc:
+        return {"name": name, "description": "", "params": None, "error": str(exc)}
+
+
+def _archs(args: Any) -> int:
+    entries = [_arch_entry(n) for n in list_archs(args.pattern)]
+    if args.json:
+        print_json(entries)
+        return 0
+    rows = [
+        [
+            e["name"],
+            "error" if e["params"] is None else f"{e['params']:,}",
+            e["description"] or e.get("error", ""),
+        ]
+        for e in entries
+    ]
+    print_table(None, ["name", "params", "description"], rows)
+    return 0
+
+
+def _data(args: Any) -> int:
+    found = DATASETS.list(args.pattern, family="data")
+    if args.json:
+        print_json(
+            [
+                {
+                    "name": d.name,
+                    "description": d.description,
+                    "dims": list(d.dims),
+                    "reference": d.reference,
+                }
+                for d in found
+            ]
+        )
+        return 0
+    print_table(
+        None,
+        ["name", "dims", "description"],
+        [[d.name, ",".join(map(str, d.dims)), d.description] for d in found],
+    )
+    return 0
+
+
+def _show(args: Any) -> int:
+    result = summary(args.arch, swap=parse_swaps(args.swap))
+    if args.json:
+        print_json(result.to_dict())
+        return 0
+    rows = result.rows()
+    print_table(result.name, rows[0], rows[1:], totals=True)
+    return 0
+
+
+LISTS = {"blocks": _blocks, "archs": _archs, "data": _data}
+
+
+def run(args: Any) -> int:
+    """List what ``args.what`` names, or show ``args.arch``."""
+    if args.command == "show":
+        return _show(args)
+    return LISTS[args.what](args[args.what])

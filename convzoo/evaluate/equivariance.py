@@ -1,0 +1,202 @@
+"""Shift equivariance per layer: ||F(shift x) - shift F(x)|| / ||F(x)||, away from the borders.
+
+A convolution commutes with shifts: moving the input moves its feature map. A
+layer with cumulative stride S keeps that only for shifts that are multiples of
+S -- pooling and strided convolutions are where exact equivariance is lost, and
+blurring before subsampling (``pool.blur``) is meant to lose less of it. This
+measure says how much, layer by layer, with the definition of DESIGN.md
+("Evaluation"); ``equivariance`` spells out which positions are compared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from convzoo.assemble import ConvNet
+from convzoo.data.transforms import shift
+from convzoo.evaluate._checks import check_batch_size, check_convnet, check_data, check_shifts
+from convzoo.evaluate._inference import inference
+from convzoo.summary import summary
+
+EQUIVARIANCE_SAMPLES = 64
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A top-level layer: its module, path and block, and its cumulative stride and receptive
+    field along the last axis (None where the summary cannot tell: the stage is not measured)."""
+
+    module: nn.Module
+    path: str
+    block: str
+    stride: int | None
+    rf: int | None
+
+
+@dataclass
+class _Sums:
+    """One (stage, shift): the sums of squares of F(shift x) - shift F(x) and of F(x) over
+    the chunks so far, and how many interior positions each chunk compares."""
+
+    num: float = 0.0
+    den: float = 0.0
+    count: int = 0
+
+
+def _stages(model: ConvNet) -> list[_Stage]:
+    """The network's top-level layers, in order, with their geometry from the summary."""
+    geometry = {layer.path: layer for layer in summary(model).layers}
+    stages = []
+    for row, module in zip([r for r in model.rows if r.depth == 0], model.layers):
+        info = geometry[row.path]
+        known = info.stride is not None and info.rf is not None
+        stride = info.stride[-1] if known else None
+        rf = info.rf[-1] if known else None
+        stages.append(_Stage(module, row.path, row.block, stride, rf))
+    return stages
+
+
+def _interior(n: int, s: int, stride: int, rf: int, width: int) -> range:
+    """The positions j compared for a shift ``s`` (see ``equivariance``): j's window must lie
+    in [s, width - 1], those of j - s // stride (and of the position before it when the
+    move is fractional) in [0, width - 1]."""
+    pad = ((n - 1) * stride + rf - width) / 2
+    neighbours = (0, 1) if s % stride else (0,)
+
+    def inside(j: int, low: int) -> bool:
+        first = j * stride - pad - stride
+        return 0 <= j < n and first >= low and first + rf - 1 + 2 * stride <= width - 1
+
+    kept = [
+        j
+        for j in range(n)
+        if inside(j, s) and all(inside(j - s // stride - k, 0) for k in neighbours)
+    ]
+    return range(kept[0], kept[-1] + 1) if kept else range(0)
+
+
+def _discrepancy(
+    clean: torch.Tensor, moved: torch.Tensor, s: int, stride: int, rf: int, width: int
+) -> tuple[float, float, int]:
+    """Sums of squares of F(shift x) - shift F(x) and of F(x) over the interior positions
+    along the last axis, and how many positions that is."""
+    keep = _interior(clean.shape[-1], s, stride, rf, width)
+    if not keep:
+        return 0.0, 0.0, 0
+    whole, frac = s // stride, s % stride / stride
+    at = clean[..., keep.start - whole : keep.stop - whole]
+    expected = (
+        at
+        if not frac
+        else (1 - frac) * at + frac * clean[..., keep.start - whole - 1 : keep.stop - whole - 1]
+    )
+    diff = moved[..., keep.start : keep.stop] - expected
+    ref = clean[..., keep.start : keep.stop]
+    num, den = torch.linalg.vector_norm(diff), torch.linalg.vector_norm(ref)
+    return num.item() ** 2, den.item() ** 2, len(keep)
+
+
+def _add_stage(
+    sums: dict[tuple[int, int], _Sums],
+    index: int,
+    stage: _Stage,
+    maps: Sequence[torch.Tensor],
+    shifts: Sequence[int],
+    width: int,
+) -> None:
+    """Add one chunk's discrepancies at a stage: ``maps`` holds F(x), then F(shift x) per shift."""
+    for s, moved in zip(shifts, maps[1:]):
+        num, den, count = _discrepancy(maps[0], moved, s, stage.stride, stage.rf, width)
+        total = sums.setdefault((index, s), _Sums())
+        total.num += num
+        total.den += den
+        total.count = count
+
+
+def _add_chunk(
+    sums: dict[tuple[int, int], _Sums],
+    stages: Sequence[_Stage],
+    clean: torch.Tensor,
+    shifts: Sequence[int],
+    fill: float,
+    width: int,
+) -> None:
+    """Run a chunk and its shifted copies through the stages in one batch, adding the
+    discrepancies of every stage whose map is spatial and whose geometry is known."""
+    offsets = [(s,) + (0,) * (clean.dim() - 3) for s in shifts]
+    h = torch.cat([clean, *(shift(clean, o, fill) for o in offsets)])
+    for index, stage in enumerate(stages):
+        h = stage.module(h)
+        if h.dim() == clean.dim() and stage.stride is not None:
+            _add_stage(sums, index, stage, h.split(len(clean)), shifts, width)
+
+
+def _accumulate(
+    model: ConvNet, x: torch.Tensor, shifts: Sequence[int], fill: float, batch_size: int
+) -> tuple[list[_Stage], dict[tuple[int, int], _Sums]]:
+    """The stages and their sums per (stage index, shift), over chunks of ``x`` sized so that
+    a chunk and its shifted copies make at most ``batch_size`` samples (at least one each)."""
+    stages = _stages(model)
+    chunk = max(1, batch_size // (1 + len(shifts)))
+    sums: dict[tuple[int, int], _Sums] = {}
+    with inference(model) as place:
+        for start in range(0, len(x), chunk):
+            clean = place(x[start : start + chunk])
+            _add_chunk(sums, stages, clean, shifts, fill, x.shape[-1])
+    return stages, sums
+
+
+def _result(stage: _Stage, s: int, total: _Sums) -> dict[str, Any]:
+    """One row of the result: the relative error of a stage under a shift ``s``."""
+    if total.den > 0:
+        error = math.sqrt(total.num / total.den)
+    else:
+        error = 0.0 if total.num == 0 else math.inf
+    return {
+        "path": stage.path,
+        "block": stage.block,
+        "stride": int(stage.stride),
+        "shift": s,
+        "multiple": s % stage.stride == 0,
+        "error": error,
+    }
+
+
+def equivariance(
+    model: nn.Module,
+    x: torch.Tensor,
+    shifts: Sequence[int] = (1, 2, 3, 4),
+    fill: float = 0.0,
+    batch_size: int = 512,
+) -> list[dict[str, Any]]:
+    """Per top-level layer and shift s along the last axis: ||F(shift x) - shift F(x)|| / ||F(x)||.
+
+    F is the network up to and including the layer, run on the first 64 samples;
+    the norms are over those samples, all channels, every row (2-D) and the
+    interior positions along the shifted axis.
+    shift F(x) moves the map by s / S positions, S the layer's cumulative stride:
+    an exact move when S divides s (``multiple``), else linear interpolation
+    between the two neighbouring positions.
+
+    Interior: with n positions along the axis, receptive field R and input length
+    W, position j is taken to see input pixels [j*S - p, j*S - p + R - 1], where
+    p = ((n - 1)*S + R - W) / 2 is the padding the sizes imply. Position j is
+    compared only if that window, widened by S pixels on each side (for rounding
+    and uneven padding), lies in [s, W - 1] (so F(shift x) there sees neither the
+    shift's fill nor padding) and the windows of the one or two positions of F(x)
+    it is compared with lie in [0, W - 1]. Layers without spatial dimensions or
+    with an unknown stride, and (layer, shift) pairs with no interior position,
+    are left out.
+    """
+    model = check_convnet(model)
+    check_data(x)
+    shifts = check_shifts(shifts, x)
+    check_batch_size(batch_size)
+    stages, sums = _accumulate(model, x[:EQUIVARIANCE_SAMPLES], shifts, fill, batch_size)
+    return [_result(stages[i], s, total) for (i, s), total in sums.items() if total.count]

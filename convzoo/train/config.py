@@ -1,0 +1,185 @@
+"""The settings of one training run, each declared once: type, default, help and range.
+
+``TrainConfig`` is the single declaration. ``convzoo train`` builds its flags
+from its fields (``batch_size`` becomes ``--batch-size``, with the help and the
+default written here), ``--config`` files and bench suites' ``train:`` sections
+are checked against the same fields, and ``TrainConfig(...)`` itself refuses a
+value of the wrong type or out of range. Adding a setting means adding one field.
+
+Each field's metadata holds its ``help`` and, where it has them, its ``choices``
+(a tuple, or a function for lists only known at run time), a ``rule`` (a range,
+as ``Rule``) and ``shown`` (how help states a default that is computed);
+``flag: False`` keeps a setting off the command line (``progress``, which the
+commands decide).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import Any
+
+from convzoo.errors import ConvzooError, did_you_mean, is_int, is_number
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("onecycle", "cosine", "constant")
+LOGGERS = ("csv", "tensorboard", "wandb")
+ACCELERATORS = ("auto", "cpu", "gpu")
+PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "bf16-true", "64-true")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A range a setting's value must lie in: ``test(value)``, described as ``text``."""
+
+    text: str
+    test: Callable[[Any], bool]
+
+
+POSITIVE = Rule("a positive number", lambda v: v > 0)
+AT_LEAST_ONE = Rule("at least 1", lambda v: v >= 1)
+NON_NEGATIVE = Rule("zero or more", lambda v: v >= 0)
+FRACTION = Rule("in [0, 1)", lambda v: 0 <= v < 1)
+SEED = Rule("in [0, 2**32)", lambda v: 0 <= v < 2**32)
+SCALE_RANGE = Rule("two sizes LO <= HI, both above 0", lambda v: 0 < v[0] <= v[1])
+
+
+def _strategies() -> tuple[str, ...]:
+    from lightning.pytorch.strategies import StrategyRegistry
+
+    return ("auto", *StrategyRegistry.available_strategies())
+
+
+def setting(default: Any, help: str, **meta: Any) -> Any:
+    """One declared setting: its default, its help and optional ``choices``/``rule``/``flag``."""
+    metadata = {"help": help, **meta}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class TrainConfig:
+    """The settings of one run; ``convzoo train`` flags and ``--config`` keys by the same names."""
+
+    arch: str = field(metadata={"help": "registry name or YAML spec file", "flag": False})
+    data: str = setting("fashion_mnist", "dataset name (convzoo list data)")
+    data_dir: str | None = setting(None, "folder with the dataset's files")
+    epochs: int = setting(5, "passes over the training split", rule=AT_LEAST_ONE)
+    batch_size: int = setting(256, "samples per optimizer step", rule=AT_LEAST_ONE)
+    lr: float = setting(0.1, "(peak) learning rate", rule=POSITIVE)
+    optimizer: str = setting("sgd", "optimizer", choices=OPTIMIZERS)
+    schedule: str = setting("onecycle", "learning-rate schedule", choices=SCHEDULES)
+    momentum: float = setting(0.9, "SGD momentum (Nesterov)", rule=FRACTION)
+    weight_decay: float = setting(5e-4, "weight decay of weights, not biases", rule=NON_NEGATIVE)
+    label_smoothing: float = setting(0.0, "label smoothing of cross-entropy", rule=FRACTION)
+    grad_clip: float | None = setting(None, "clip the gradient norm at this value", rule=POSITIVE)
+    swap: dict[str, str] = setting({}, "replace blocks: act=relu (a family) or pool.max=avg")
+    devices: int = setting(1, "GPUs or CPU processes", rule=AT_LEAST_ONE)
+    strategy: str = setting("auto", "Lightning strategy, e.g. ddp", choices=_strategies)
+    accelerator: str = setting("auto", "where to train", choices=ACCELERATORS)
+    precision: str = setting(
+        "auto", "numeric precision (auto: bf16-mixed on GPUs)", choices=PRECISIONS
+    )
+    compile: bool = setting(False, "torch.compile the network")
+    channels_last: bool = setting(False, "channels-last memory format for 2-D networks")
+    logger: str = setting("csv", "where the metrics go", choices=LOGGERS)
+    seed: int = setting(0, "seed of initialization, split and augmentation", rule=SEED)
+    out: str | None = setting(None, "run directory", shown="runs/ARCH-DATA-TIME")
+    resume: bool = setting(False, "continue the unfinished run in --out")
+    translate: int = setting(0, "augment: random shifts of up to N pixels", rule=NON_NEGATIVE)
+    scale: tuple[float, float] | None = setting(
+        None, "augment: random rescaling within [LO, HI]", rule=SCALE_RANGE
+    )
+    flip: bool = setting(False, "augment: mirror images")
+    permute: int | None = setting(
+        None, "one fixed random pixel permutation (its seed), train and test", rule=SEED
+    )
+    val_fraction: float = setting(0.1, "share of the training split held out", rule=FRACTION)
+    resident: bool = setting(True, "keep the data on the training device (no: a DataLoader)")
+    verbose: bool = setting(False, "show Lightning's banners and every warning")
+    progress: bool = setting(
+        True, "show progress (a bar in a terminal, else a line per epoch)", flag=False
+    )
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            wrong = problem(f.name, getattr(self, f.name))
+            if wrong:
+                raise ConvzooError(f"train setting {f.name}: {wrong}")
+
+
+def settings() -> dict[str, Field[Any]]:
+    """The declared settings by name, in declaration order."""
+    return {f.name: f for f in fields(TrainConfig)}
+
+
+def default(name: str) -> Any:
+    """The default of the setting ``name``."""
+    f = settings()[name]
+    return f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+
+
+def choices(name: str) -> Sequence[str] | None:
+    """The values the setting ``name`` may take, when it has a fixed list."""
+    found = settings()[name].metadata.get("choices")
+    return found() if callable(found) else found
+
+
+def type_hint(name: str) -> Any:
+    """The setting's type hint, resolved (``int | None``, ``tuple[float, float]``...)."""
+    return typing.get_type_hints(TrainConfig)[name]
+
+
+def accepts(value: Any, hint: Any) -> bool:
+    """Whether plain data ``value`` (as YAML or JSON give it) fits the type hint."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(accepts(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return is_int(value)
+    if hint is float:
+        return is_number(value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        return (
+            isinstance(value, (list, tuple))
+            and len(value) == len(args)
+            and all(accepts(v, a) for v, a in zip(value, args))
+        )
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            accepts(k, typing.get_args(hint)[0]) and accepts(v, typing.get_args(hint)[1])
+            for k, v in value.items()
+        )
+    return isinstance(value, hint)
+
+
+def hint_text(hint: Any) -> str:
+    """A type hint as a reader writes it: ``int``, ``float | None``."""
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def problem(name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for the setting ``name`` (type, choices, range), or None."""
+    hint = type_hint(name)
+    if not accepts(value, hint):
+        return f"expected {hint_text(hint)}, got {value!r}"
+    allowed = choices(name)
+    if allowed is not None and value not in allowed:
+        return f"{value!r} is not one of {', '.join(allowed)}.{did_you_mean(str(value), allowed)}"
+    rule = settings()[name].metadata.get("rule")
+    if rule is not None and value is not None and not rule.test(value):
+        return f"must be {rule.text}, got {value!r}"
+    return None
+
+
+def unknown(key: str, accepted: Sequence[str]) -> str:
+    """The message for a setting that does not exist, with the closest and the accepted ones."""
+    return f"unknown setting {key!r}.{did_you_mean(key, accepted)} Accepted: {', '.join(accepted)}."

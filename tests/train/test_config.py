@@ -1,0 +1,60 @@
+"""``TrainConfig``: every setting declared once, with a help, a default and its range."""
+
+from __future__ import annotations
+
+import pytest
+
+from convzoo.errors import ConvzooError
+from convzoo.train import config as settings
+from convzoo.train.config import TrainConfig
+
+DECLARED = list(settings.settings().values())
+BAD = {
+    "epochs": [0, -1, 2.5, True],
+    "batch_size": [0, -5],
+    "lr": [0, -1, "fast"],
+    "momentum": [-1, 1.0],
+    "weight_decay": [-1],
+    "label_smoothing": [5, -0.1],
+    "grad_clip": [-1, 0],
+    "devices": [0],
+    "strategy": ["bogus"],
+    "accelerator": ["tpu"],
+    "precision": ["8-true"],
+    "optimizer": ["adam"],
+    "schedule": ["linear"],
+    "logger": ["mlflow"],
+    "seed": [-1, 2**32],
+    "translate": [-3],
+    "scale": [[2, 1], [-1, 0], 3, [1]],
+    "permute": [-2],
+    "val_fraction": [1.5, 1.0, -0.1],
+    "swap": [{"act": 3}, "act=relu"],
+    "flip": ["yes"],
+}
+
+
+@pytest.mark.parametrize("f", DECLARED, ids=lambda f: f.name)
+def test_every_setting_has_help_and_its_default_passes_its_own_checks(f):
+    assert f.metadata["help"].strip()
+    if f.name != "arch":
+        assert settings.problem(f.name, settings.default(f.name)) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [(n, v) for n, values in BAD.items() for v in values], ids=repr
+)
+def test_a_bad_value_is_refused_naming_the_setting(name, value):
+    assert settings.problem(name, value)
+    with pytest.raises(ConvzooError, match=f"train setting {name}:"):
+        TrainConfig("tiny", **{name: value})
+
+
+def test_every_range_and_choice_is_exercised():
+    checked = {n for n, f in settings.settings().items() if {"rule", "choices"} & set(f.metadata)}
+    assert checked <= set(BAD)
+
+
+def test_good_values_pass():
+    config = TrainConfig("tiny", lr=1, scale=[0.8, 1.2], grad_clip=None, permute=0, seed=7)
+    assert config.scale == [0.8, 1.2] and config.lr == 1

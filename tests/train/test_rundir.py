@@ -1,0 +1,80 @@
+"""Run directories: the checkpoint, the report, and the test split prepared as in training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from convzoo.data import DataModule
+from convzoo.errors import ConvzooError
+from convzoo.train import TrainConfig, rundir
+from convzoo.train.rundir import data_settings, locate, prepared_test_split, read_report
+
+REPORT = {
+    "data": "synthetic",
+    "config": {"data_dir": None, "permute": 3, "seed": 5, "val_fraction": 0.25},
+}
+
+
+def test_locate_finds_the_checkpoint_and_the_run(tmp_path):
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"")
+    assert locate(tmp_path / "run") == (ckpt, tmp_path / "run")
+    assert locate(ckpt) == (ckpt, None)  # no report next to it
+    (tmp_path / "run" / "report.json").write_text("{}")
+    assert locate(ckpt) == (ckpt, tmp_path / "run")
+    with pytest.raises(ConvzooError, match="no checkpoint in this run directory"):
+        locate(tmp_path)
+    with pytest.raises(ConvzooError, match="no such checkpoint file or run directory"):
+        locate(tmp_path / "nothing")
+
+
+def test_read_report(tmp_path):
+    assert read_report(None) == {}
+    (tmp_path / "report.json").write_text(json.dumps(REPORT))
+    assert read_report(tmp_path) == REPORT
+    (tmp_path / "report.json").write_text("[1, 2]")
+    assert read_report(tmp_path) == {}
+    (tmp_path / "report.json").write_text("{not json")
+    with pytest.raises(ConvzooError, match="cannot read the run's report"):
+        read_report(tmp_path)
+
+
+def test_data_settings_fill_what_the_report_does_not_record_from_train_config():
+    assert data_settings(REPORT) == {"data": "synthetic", **REPORT["config"]}
+    assert data_settings({}) == {
+        "data": None,
+        "data_dir": TrainConfig.data_dir,
+        "permute": TrainConfig.permute,
+        "seed": TrainConfig.seed,
+        "val_fraction": TrainConfig.val_fraction,
+    }
+
+
+def test_the_test_split_is_prepared_as_training_prepared_it():
+    split = prepared_test_split(data_settings(REPORT), [1, 12, 12])
+    module = DataModule("synthetic", (1, 12, 12), seed=5, val_fraction=0.25, permute=3)
+    module.setup()
+    x, y = module.splits["test"]
+    assert torch.equal(split.x, x) and torch.equal(split.y, y)
+    assert split.fill == module.background and split.data == "synthetic"
+    default = prepared_test_split(data_settings({"data": "synthetic"}), (1, 12, 12))
+    assert default.fill != split.fill  # another seed and split: another standardization
+
+
+def test_data_and_data_dir_replace_the_reports(tmp_path, monkeypatch):
+    split = prepared_test_split(data_settings(REPORT), (1, 32), data="synthetic1d")
+    assert split.data == "synthetic1d" and split.x.shape == (256, 1, 32)
+    made: list[DataModule] = []
+
+    def record(**kwargs) -> DataModule:
+        made.append(DataModule(**kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(rundir, "DataModule", record)
+    prepared_test_split(data_settings(REPORT), (1, 12, 12), data_dir=tmp_path)
+    assert (made[0].data, made[0].data_dir, made[0].permute) == ("synthetic", tmp_path, 3)
+    assert not made[0].resident  # tensors only, on the CPU: no loaders
