@@ -11,7 +11,7 @@ ARCH ?= convnet2
 EPOCHS ?= 6
 FASHION := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test lint install dev clean data
+.PHONY: run test lint format install dev clean data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ test: $(VENV)/.dev
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check convzoo tests benchmarks
+	$(BIN)/ruff format --check convzoo tests benchmarks
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format convzoo tests benchmarks
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

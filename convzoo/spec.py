@@ -31,7 +31,7 @@ from typing import Any, Union
 import yaml
 
 from convzoo.archs import arch_path
-from convzoo.errors import ConvzooError, did_you_mean
+from convzoo.errors import ConvzooError, did_you_mean, is_int
 from convzoo.io import read_yaml
 from convzoo.registry import REGISTRY
 
@@ -171,7 +171,7 @@ def _parse_layer(raw: Any, path: str, origin: str) -> Node:
         body = _parse_layers(rest.pop(BODY), f"{path}.{BODY}", origin)
     if key == REPEAT:
         times = raw[key]
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        if not is_int(times) or times < 1:
             raise SpecError(f"{origin}: {path}: repeat must be a positive integer, got {times!r}")
         if body is None:
             raise SpecError(f"{origin}: {path}: repeat needs a 'layers' list to repeat")
@@ -211,16 +211,14 @@ def parse(data: Mapping[str, Any], origin: str = "spec") -> Spec:
     if (
         not isinstance(shape, (list, tuple))
         or len(shape) not in (2, 3)
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+        or not all(is_int(s) and s > 0 for s in shape)
     ):
         raise SpecError(
             f"{origin}: input must be [C, L] for 1-D signals or [C, H, W] for images, "
             f"with positive integers; got {shape!r}"
         )
     classes = data.get("classes")
-    if classes is not None and (
-        isinstance(classes, bool) or not isinstance(classes, int) or classes < 1
-    ):
+    if classes is not None and (not is_int(classes) or classes < 1):
         raise SpecError(f"{origin}: classes must be a positive integer, got {classes!r}")
     name = data.get("name", Path(origin).stem if origin != "spec" else "unnamed")
     description = data.get("description") or ""

@@ -22,6 +22,7 @@ import torch
 from torch.nn import functional as F
 
 from convzoo.data.idx import DataError
+from convzoo.errors import is_int
 
 
 def warp(
@@ -165,7 +166,7 @@ def _offsets(offset: int | Sequence[int] | torch.Tensor, n: int, dims: int) -> t
         return offset.long()
     values = [offset] if dims == 1 and not isinstance(offset, Sequence) else offset
     ok = isinstance(values, Sequence) and len(values) == dims
-    if not ok or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+    if not ok or not all(is_int(v) for v in values):
         form = "an int" if dims == 1 else "a pair of ints (dx, dy)"
         raise DataError(f"shift: the offset of {dims}-D samples must be {form}, got {offset!r}")
     return torch.tensor([list(values)]).expand(n, dims)
