@@ -16,7 +16,10 @@ from typing import Any
 
 
 class ConvzooError(Exception):
-    """An error caused by the user's input; the command line reports it without a traceback."""
+    """An error caused by the user's input; the command line reports it without a traceback
+    and exits with ``exit_code`` (2: bad input; subclasses for runs that stopped say otherwise)."""
+
+    exit_code = 2
 
 
 def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:

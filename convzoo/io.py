@@ -1,20 +1,24 @@
 """Reading and writing the files convzoo keeps: atomic writes, strict JSON, safe YAML.
 
 Every result file convzoo writes -- reports, evaluations, bench cells and
-tables -- goes through ``write_atomic``: a temporary file in the same folder,
+tables, checkpoints -- goes through ``write_atomic``: a temporary file in the same folder,
 flushed to disk, then renamed over the target, so a reader (or a run killed
 half-way) never sees half a file. JSON is written strictly: a number that is not
 finite becomes ``null``, never the ``NaN`` that JSON parsers refuse. YAML is read
 with the safe loader only, so a ``!!python/...`` tag is an error and never code
-that runs. This module sits at the bottom of the flow beside ``errors``.
+that runs. ``locked`` gives a folder one writer at a time. This module sits at the
+bottom of the flow beside ``errors``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +26,18 @@ import yaml
 
 from convzoo.errors import ConvzooError
 
+TEMP_SUFFIX = ".tmp"
+LOCK_FILE = ".lock"
+_HELD: dict[Path, tuple[int, int]] = {}  # folder -> (lock file descriptor, nesting depth)
+
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in its folder and a rename."""
+    """Write ``data`` to ``path`` through a temporary file in its folder, fsync, a rename and
+    an fsync of the folder: the old file stays whole until the new one is complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
@@ -38,7 +47,66 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
     return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_orphans(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that a killed ``write_atomic`` left in ``folder``."""
+    found = sorted(Path(folder).glob(f".*{TEMP_SUFFIX}")) if Path(folder).is_dir() else []
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
+
+
+@contextmanager
+def locked(folder: str | os.PathLike, what: str = "run") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (its ``.lock`` file) for one writer at a time.
+
+    A second process that asks for it is refused at once with a ``ConvzooError``
+    naming the holder's pid; the same process may take it again (nested). The
+    lock goes with the process: a killed holder leaves no stale lock behind.
+    """
+    folder = Path(folder).resolve()
+    if folder in _HELD:
+        fd, depth = _HELD[folder]
+        _HELD[folder] = (fd, depth + 1)
+    else:
+        _HELD[folder] = (_acquire(folder, what), 1)
+    try:
+        yield
+    finally:
+        fd, depth = _HELD[folder]
+        if depth > 1:
+            _HELD[folder] = (fd, depth - 1)
+        else:
+            del _HELD[folder]
+            os.close(fd)
+
+
+def _acquire(folder: Path, what: str) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ConvzooError(
+            f"{folder}: another convzoo process (pid {holder}) is writing this {what}; "
+            "wait for it to end, or choose another --out"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
 
 
 def finite(data: Any) -> Any:

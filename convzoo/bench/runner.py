@@ -22,12 +22,12 @@ import shutil
 import sys
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.utilities import rank_zero_only
 
 from convzoo.bench.files import (
     CELL,
@@ -43,12 +43,20 @@ from convzoo.bench.files import (
 from convzoo.bench.parallel import run_parallel, validate_parallel
 from convzoo.bench.report import write_outputs
 from convzoo.bench.suite import Cell, Suite
+from convzoo.errors import ConvzooError
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
-from convzoo.io import read_json, write_json
+from convzoo.io import locked, read_json, write_json
+from convzoo.train import config
 from convzoo.train.checkpoint import load
 from convzoo.train.config import TrainConfig
 from convzoo.train.fit import RunInterrupted, last_checkpoint, train
-from convzoo.train.rundir import CHECKPOINT, REPORT, data_settings, prepared_test_split
+from convzoo.train.rundir import (
+    CHECKPOINT,
+    REPORT,
+    data_settings,
+    is_rank_zero,
+    prepared_test_split,
+)
 
 Log = Callable[[str], None]
 
@@ -76,11 +84,6 @@ def _silent(message: str) -> None:
     """The log of the extra DDP processes: rank zero speaks for all."""
 
 
-def is_rank_zero() -> bool:
-    """False in the extra processes of a DDP run."""
-    return getattr(rank_zero_only, "rank", 0) == 0
-
-
 # -- one cell ----------------------------------------------------------------------------
 
 
@@ -91,6 +94,8 @@ def _device(accelerator: str) -> torch.device:
 
 def _train(suite: Suite, cell: Cell, options: BenchOptions, folder: Path) -> dict[str, Any]:
     done = read_json(folder / REPORT)
+    if done is not None and done.get("status", "ok") != "ok":
+        raise ConvzooError(done.get("error") or f"the cell's run ended as {done['status']}")
     if done is not None:
         return done
     config = TrainConfig(
@@ -166,6 +171,13 @@ def run_cell(suite: Suite, cell: Cell, options: BenchOptions) -> dict[str, Any] 
     so one broken cell cannot stop the suite. Returns None on the other ranks of DDP.
     """
     folder = cell_dir(options.out, cell)
+    with locked(folder, "benchmark cell") if is_rank_zero() else nullcontext():
+        return _run_cell(suite, cell, options, folder)
+
+
+def _run_cell(
+    suite: Suite, cell: Cell, options: BenchOptions, folder: Path
+) -> dict[str, Any] | None:
     finished = read_json(folder / RESULT)
     if finished is not None:
         return finished
@@ -207,9 +219,26 @@ def run_bench(suite: Suite, options: BenchOptions, log: Log = print_log) -> list
     """
     cells = suite.select(options.only) if options.only else suite.cells
     log = log if is_rank_zero() else _silent
+    _check_options(options)
     if options.parallel:
         validate_parallel(options.devices, options.strategy, options.accelerator)
     check_stale(suite, cells, options.out)
+    whole = is_rank_zero() and not options.only  # a worker's parent holds the folder
+    with locked(options.out, "benchmark") if whole else nullcontext():
+        return _run_cells(suite, cells, options, log)
+
+
+def _check_options(options: BenchOptions) -> None:
+    """``--devices``, ``--strategy`` and ``--accelerator`` as ``convzoo train`` checks them."""
+    for name in ("devices", "strategy", "accelerator"):
+        wrong = config.problem(name, getattr(options, name))
+        if wrong:
+            raise ConvzooError(f"--{name}: {wrong}")
+
+
+def _run_cells(
+    suite: Suite, cells: list[Cell], options: BenchOptions, log: Log
+) -> list[dict[str, Any]]:
     if is_rank_zero():
         options.out.mkdir(parents=True, exist_ok=True)
         copy = options.out / "suite.yaml"

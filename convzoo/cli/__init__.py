@@ -4,7 +4,8 @@ Each subcommand is a module with the same contract: ``NAMES`` (the subcommands
 it adds), ``add_parser(sub)`` and ``run(args) -> int``. Bad input -- an unknown
 name, malformed YAML, a shape that does not fit, an unknown argument, a setting
 out of range -- ends here as one message on stderr and exit status 2, never a
-traceback (``--debug`` shows it); an interrupted run exits 130.
+traceback (``--debug`` shows it). A run that stopped exits with its error's
+``exit_code``: 130 interrupted, 1 diverged.
 """
 
 from __future__ import annotations
@@ -23,11 +24,8 @@ from convzoo.cli import bench, evaluate, listing, scan, train
 from convzoo.cli._common import HelpFormatter, add_debug
 from convzoo.errors import ConvzooError
 from convzoo.plugins import PluginWarning
-from convzoo.train.fit import RunInterrupted
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (listing, train, evaluate, scan, bench)
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 
 def make_parser() -> ArgumentParser:
@@ -73,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         sys.stderr.write(f"convzoo: error: {exc}\n")
-        return EXIT_INTERRUPTED if isinstance(exc, RunInterrupted) else EXIT_USER_ERROR
+        return exc.exit_code
     except BrokenPipeError:
         return 0
     finally:

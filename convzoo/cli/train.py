@@ -25,7 +25,8 @@ from convzoo.evaluate.report import evaluate
 from convzoo.io import read_yaml
 from convzoo.train import config as settings
 from convzoo.train.config import TrainConfig
-from convzoo.train.fit import report_markdown, train
+from convzoo.train.fit import train
+from convzoo.train.report import report_markdown
 
 NAMES = ("train",)
 

@@ -99,6 +99,12 @@ class TrainConfig:
     )
     val_fraction: float = setting(0.1, "share of the training split held out", rule=FRACTION)
     resident: bool = setting(True, "keep the data on the training device (no: a DataLoader)")
+    memory_limit: float | None = setting(
+        None, "GiB the run may need", rule=POSITIVE, shown="the device's free memory"
+    )
+    ddp_timeout: int = setting(
+        1800, "seconds a DDP rank waits for the others before the run fails", rule=AT_LEAST_ONE
+    )
     verbose: bool = setting(False, "show Lightning's banners and every warning")
     progress: bool = setting(
         True, "show progress (a bar in a terminal, else a line per epoch)", flag=False

@@ -4,40 +4,50 @@ Everything a user can get wrong -- an unknown data name, a data dir without the
 files, a spec whose input does not fit the data, more devices than there are, a
 run directory that already holds a finished run, ``resume`` with nothing to
 resume -- is checked before the first step and raised as one ``ConvzooError``.
-A run writes its logs and checkpoints under its directory and, only when it has
-finished, ``report.json`` and ``report.md`` (each written to a temporary file and
-renamed), so a crashed run never looks finished.
+A run writes its logs and checkpoints (atomically, see ``atomic``) under its
+directory, which it holds locked, and only when it has ended ``report.json`` and
+``report.md``, so a crashed run never looks finished. A run whose loss becomes
+NaN stops there (``divergence``) with a report that says so.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
-import platform
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.strategies import StrategyRegistry
 
-import convzoo
 from convzoo.assemble import apply_swaps
 from convzoo.data import DATASETS, DataModule
 from convzoo.errors import ConvzooError
-from convzoo.io import write_atomic, write_json
+from convzoo.io import locked, remove_orphans
 from convzoo.spec import Spec, load_spec
-from convzoo.summary import summary
+from convzoo.train import report
+from convzoo.train.atomic import AtomicCheckpointIO
 from convzoo.train.checkpoint import read_checkpoint
-from convzoo.train.config import LOGGERS, TrainConfig
+from convzoo.train.config import TrainConfig
+from convzoo.train.divergence import DivergenceGuard, RunDiverged
+from convzoo.train.loggers import make_logger
+from convzoo.train.memory import check_fits
 from convzoo.train.module import ConvzooModule
 from convzoo.train.progress import Throughput, progress_callbacks, quiet_lightning
-from convzoo.train.rundir import CHECKPOINT, REPORT
+from convzoo.train.rundir import CHECKPOINT, REPORT, is_rank_zero
+
+LOG_EVERY = 10
 
 
 class RunInterrupted(ConvzooError):
     """Training stopped by the user (Ctrl-C) before its last epoch; it can be resumed."""
+
+    exit_code = 130
 
 
 # -- checks before anything runs ---------------------------------------------------------
@@ -86,6 +96,11 @@ def last_checkpoint(out: Path) -> Path | None:
 
 
 def _check_run_dir(out: Path, resume: bool, epochs: int) -> Path | None:
+    if resume and (out / REPORT).exists():
+        raise ConvzooError(
+            f"--resume: {out} holds a run that has ended ({REPORT}); there is nothing to "
+            "resume. Choose another --out to train again"
+        )
     if resume:
         ckpt = last_checkpoint(out)
         if ckpt is None:
@@ -113,68 +128,6 @@ def _check_run_dir(out: Path, resume: bool, epochs: int) -> Path | None:
     return None
 
 
-def _log_version(out: Path, base: str) -> str:
-    """``base`` for a new run; ``base-2``, ``base-3``... for each resumed part, so no
-    part of a resumed run's log is overwritten."""
-    if not (out / base).exists():
-        return base
-    n = 2
-    while (out / f"{base}-{n}").exists():
-        n += 1
-    return f"{base}-{n}"
-
-
-def _make_logger(name: str, out: Path) -> Any:
-    if name == "csv":
-        from lightning.pytorch.loggers import CSVLogger
-
-        return CSVLogger(str(out), name="", version=_log_version(out, "logs"))
-    if name == "tensorboard":
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        try:
-            return TensorBoardLogger(str(out), name="", version=_log_version(out, "tensorboard"))
-        except ModuleNotFoundError as exc:
-            raise ConvzooError("--logger tensorboard needs: pip install tensorboard") from exc
-    if name == "wandb":
-        try:
-            import wandb  # noqa: F401
-        except ImportError as exc:
-            raise ConvzooError("--logger wandb needs: pip install 'convzoo[wandb]'") from exc
-        from lightning.pytorch.loggers import WandbLogger
-
-        offline = not os.environ.get("WANDB_API_KEY")
-        return WandbLogger(save_dir=str(out), offline=offline, project="convzoo")
-    raise ConvzooError(f"unknown logger {name!r}; use one of {', '.join(LOGGERS)}")
-
-
-# -- the run -----------------------------------------------------------------------------
-
-
-def report_markdown(report: dict[str, Any]) -> str:
-    """The report as a Markdown table."""
-    rows = [
-        ("architecture", report["arch"]),
-        ("data", report["data"]),
-        ("test accuracy", f"{100 * report['test_acc']:.2f}%"),
-        ("parameters", f"{report['params']:,}"),
-        ("FLOPs per sample", f"{report['flops']:,}"),
-        ("epochs", str(report["epochs"])),
-        ("train time", f"{report['train_seconds']:.1f} s"),
-        ("images/s", f"{report['images_per_s']:,.0f}"),
-        ("device(s)", report["devices"]),
-    ]
-    lines = [f"# {report['arch']} on {report['data']}", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in rows]
-    return "\n".join(lines) + "\n"
-
-
-def _device_label(accelerator: str, devices: int) -> str:
-    if accelerator == "gpu":
-        return f"{devices} x {torch.cuda.get_device_name(0)}"
-    return f"{devices} x CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
-
-
 @dataclass
 class _Run:
     """What the steps of ``train`` hand on: the spec, where it runs and where it writes."""
@@ -192,6 +145,7 @@ def _plan(config: TrainConfig) -> _Run:
     spec = apply_swaps(load_spec(config.arch), config.swap)
     DATASETS.get("data", config.data)
     accelerator, devices = _resolve_accelerator(config)
+    check_fits(spec, config.batch_size, accelerator, config.memory_limit)
     out = run_dir(config, spec.name)
     return _Run(
         config, spec, accelerator, devices, out, _check_run_dir(out, config.resume, config.epochs)
@@ -241,17 +195,19 @@ def _trainer(run: _Run, throughput: Throughput) -> L.Trainer:
         dirpath=run.out / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False
     )
     shown, bar = progress_callbacks(throughput, c.progress)
+    guard = DivergenceGuard(every=1 if run.accelerator == "cpu" else LOG_EVERY)
     return L.Trainer(
         max_epochs=c.epochs,
         accelerator=run.accelerator,
         devices=run.devices,
-        strategy=c.strategy,
+        strategy=_strategy(c.strategy, c.ddp_timeout),
+        plugins=[AtomicCheckpointIO()],
         precision=_precision(c, run.accelerator),
-        logger=_make_logger(c.logger, run.out),
-        callbacks=[last, throughput, *shown],
+        logger=make_logger(c.logger, run.out),
+        callbacks=[guard, last, throughput, *shown],
         enable_progress_bar=bar,
         enable_model_summary=False,
-        log_every_n_steps=10,
+        log_every_n_steps=LOG_EVERY,
         default_root_dir=str(run.out),
         gradient_clip_val=c.grad_clip,
     )
@@ -271,48 +227,60 @@ def _fit(run: _Run, trainer: L.Trainer, module: ConvzooModule, data: DataModule)
         )
 
 
-def _report(
-    run: _Run, trainer: L.Trainer, tested: dict[str, Any], throughput: Throughput
-) -> dict[str, Any]:
-    table = summary(run.spec)
-    return {
-        "arch": run.spec.name,
-        "data": run.config.data,
-        "test_acc": float(tested["test_acc"]),
-        "test_loss": float(tested["test_loss"]),
-        "params": table.params,
-        "flops": table.flops,
-        "epochs": trainer.current_epoch,
-        "train_seconds": throughput.seconds,
-        "images_per_s": throughput.images / max(throughput.seconds, 1e-9),
-        "devices": _device_label(run.accelerator, run.devices * trainer.num_nodes),
-        "world_size": trainer.world_size,
-        "precision": str(trainer.precision),
-        "seed": run.config.seed,
-        "spec": run.spec.to_dict(),
-        "config": {k: v for k, v in asdict(run.config).items() if k != "progress"},
-        "versions": {
-            "torch": torch.__version__,
-            "lightning": L.__version__,
-            "convzoo": convzoo.__version__,
-        },
-        "checkpoint": str(run.out / CHECKPOINT),
-        "run_dir": str(run.out),
-    }
+def _strategy(name: str, timeout: int) -> Any:
+    """Lightning's strategy of that name, with a collective timeout where it takes one, so
+    that a hung rank ends the run instead of blocking the others forever."""
+    entry = StrategyRegistry.get(name) if name in StrategyRegistry else None
+    if entry is None or "timeout" not in inspect.signature(type(entry)).parameters:
+        return name
+    params = StrategyRegistry[name]["init_params"]
+    return type(entry)(**params, timeout=timedelta(seconds=timeout))
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Train, test and report; returns the report (also written under the run directory)."""
-    run = _plan(config)
+def _run_parts(run: _Run, throughput: Throughput) -> tuple[L.Trainer, dict[str, Any]]:
     data = _datamodule(run)
     module = _module(run)
-    throughput = Throughput()
-    with quiet_lightning(config.verbose):
+    with quiet_lightning(run.config.verbose):
         trainer = _trainer(run, throughput)
         _fit(run, trainer, module, data)
         tested = trainer.test(module, datamodule=data, verbose=False)[0]
-    report = _report(run, trainer, tested, throughput)
-    if trainer.is_global_zero:
-        write_atomic(run.out / "report.md", report_markdown(report))
-        write_json(run.out / REPORT, report)
-    return report
+    return trainer, tested
+
+
+def _diverged(run: _Run, exc: RunDiverged) -> None:
+    """Write the report of a diverged run (rank zero), naming the step and learning rate."""
+    if is_rank_zero():
+        result = report.diverged(run.config, run.spec, run.out, str(exc), exc.step, exc.lr)
+        report.write({**result, "epochs": exc.epochs}, run.out)
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Train, test and report; returns the report (also written under the run directory).
+
+    Rank zero holds the run directory's lock from start to end, so a second run into
+    the same ``--out`` is refused; temporary files a killed run left are removed.
+    """
+    run = _plan(config)
+    with locked(run.out) if is_rank_zero() else nullcontext():
+        if is_rank_zero():
+            remove_orphans(run.out / CHECKPOINT.parent)
+        throughput = Throughput()
+        try:
+            trainer, tested = _run_parts(run, throughput)
+        except RunDiverged as exc:
+            _diverged(run, exc)
+            raise
+        devices = report.device_label(run.accelerator, run.devices * trainer.num_nodes)
+        result = report.finished(
+            config,
+            run.spec,
+            run.out,
+            trainer,
+            tested,
+            throughput.seconds,
+            throughput.images,
+            devices,
+        )
+        if trainer.is_global_zero:
+            report.write(result, run.out)
+    return result

@@ -69,6 +69,14 @@ class Throughput(Callback):
         self.images += self._epoch_images
         module.log("images_per_s", self._epoch_images / max(elapsed, 1e-9), prog_bar=True)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in each checkpoint, so that a resumed run adds up over all its parts."""
+        return {"seconds": self.seconds, "images": self.images}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """The time and images of the parts before a resume."""
+        self.seconds, self.images = float(state["seconds"]), int(state["images"])
+
     def running_rate(self) -> float:
         """Images per second so far in the current epoch."""
         elapsed = time.perf_counter() - self._start

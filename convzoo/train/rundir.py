@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 
 from convzoo.data import DataModule
 from convzoo.errors import ConvzooError
@@ -96,3 +97,8 @@ def prepared_test_split(
     module.setup("test")
     x, y = module.splits["test"]
     return PreparedSplit(x, y, module.background, chosen["data"])
+
+
+def is_rank_zero() -> bool:
+    """False in the extra processes of a DDP run (rank zero writes the run's files)."""
+    return getattr(rank_zero_only, "rank", 0) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -259,3 +260,51 @@ def test_a_worker_that_dies_fails_only_its_cell(smoke_copy, monkeypatch):
     assert all(table[c]["status"] == "ok" for c in SMOKE_CELLS if c != dead)
     error = json.loads((smoke_copy / "cells" / dead / "error.json").read_text())
     assert "segfault, say" in error["details"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--devices", "0"], "--devices: must be at least 1"),
+        (["--strategy", "bogus"], "--strategy: 'bogus' is not one of"),
+    ],
+)
+def test_bad_devices_are_refused_before_any_cell_runs(tmp_path, monkeypatch, flags, message):
+    calls = no_training(monkeypatch)
+    with pytest.raises(ConvzooError, match=message):
+        bench(str(SUITES / "smoke.yaml"), "--out", str(tmp_path / "b"), *flags)
+    assert not calls and not (tmp_path / "b").exists()
+
+
+def test_a_second_bench_into_the_same_folder_is_refused(smoke_copy, monkeypatch):
+    calls = no_training(monkeypatch)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom convzoo.io import locked\n"
+            f"with locked({str(smoke_copy)!r}):\n    print('held', flush=True)\n    time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConvzooError, match="another convzoo process .* this benchmark"):
+            bench(str(SUITES / "smoke.yaml"), "--out", str(smoke_copy))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not calls
+
+
+def test_a_cell_whose_run_diverged_is_failed_not_evaluated(smoke_copy, monkeypatch):
+    cell = smoke_copy / "cells" / SMOKE_CELLS[0]
+    (cell / "result.json").unlink()
+    report = json.loads((cell / "report.json").read_text())
+    diverged = {**report, "status": "diverged", "error": "training diverged at step 3"}
+    (cell / "report.json").write_text(json.dumps(diverged))
+    calls = no_training(monkeypatch)
+    assert bench(str(SUITES / "smoke.yaml"), "--out", str(smoke_copy)) == 1
+    assert rows(smoke_copy)[SMOKE_CELLS[0]]["error"] == "ConvzooError: training diverged at step 3"
+    assert not calls

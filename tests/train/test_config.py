@@ -31,6 +31,8 @@ BAD = {
     "val_fraction": [1.5, 1.0, -0.1],
     "swap": [{"act": 3}, "act=relu"],
     "flip": ["yes"],
+    "memory_limit": [0, -1],
+    "ddp_timeout": [0],
 }
 
 

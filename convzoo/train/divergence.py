@@ -1,0 +1,85 @@
+"""Stop a run at its first non-finite loss, on every rank together.
+
+A learning rate far too high drives the loss to NaN or infinity; training on
+would only write a checkpoint full of NaN and a report of chance accuracy. The
+guard checks the loss of every step on the CPU, and on a GPU at every log
+interval and at each epoch's last batch (reading a value back from the GPU
+waits for it, so not every step); at each epoch's last batch it checks the
+weights too, before the epoch's checkpoint is written -- so the last checkpoint
+on disk is the last finite one. Under DDP the
+ranks agree through one all-reduce at the same step, and all stop.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from convzoo.errors import ConvzooError
+
+NONE = float("-inf")
+
+
+class RunDiverged(ConvzooError):
+    """The loss became NaN or infinite; ``step``, ``lr`` and ``epochs`` (finished) say where."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, step: int, lr: float, epochs: int) -> None:
+        super().__init__(message)
+        self.step, self.lr, self.epochs = step, lr, epochs
+
+
+class DivergenceGuard(Callback):
+    """Raises ``RunDiverged`` at the first check that finds a non-finite training loss."""
+
+    def __init__(self, every: int) -> None:
+        self.every = max(1, every)
+        self._first: torch.Tensor | None = None
+        self._step = 0
+        self._lrs: deque[tuple[int, float]] = deque(maxlen=self.every + 1)
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, module: L.LightningModule, batch: Any, index: int
+    ) -> None:
+        """Note the learning rate this step uses (the scheduler moves it afterwards)."""
+        self._step = trainer.global_step + 1
+        self._lrs.append((self._step, float(trainer.optimizers[0].param_groups[0]["lr"])))
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, module: L.LightningModule, outputs: Any, batch: Any, index: int
+    ) -> None:
+        """Record the first step (1-based) whose loss is not finite; check now and then."""
+        loss = outputs["loss"] if isinstance(outputs, Mapping) else outputs
+        here = torch.tensor(-float(self._step), device=loss.device)
+        if self._first is None:
+            self._first = torch.full((), NONE, device=loss.device)
+        bad = ~torch.isfinite(loss.detach())
+        self._first = torch.where(bad & (self._first == NONE), here, self._first)
+        last = index + 1 >= trainer.num_training_batches
+        if last:  # the epoch's checkpoint comes next: the weights must be finite too
+            finite = torch.stack([torch.isfinite(p).all() for p in module.parameters()]).all()
+            self._first = torch.where(~finite & (self._first == NONE), here, self._first)
+        if last or (index + 1) % self.every == 0:
+            self._check(trainer)
+
+    def _check(self, trainer: L.Trainer) -> None:
+        first = float(trainer.strategy.reduce(self._first.clone(), reduce_op="max"))
+        if first == NONE:
+            return
+        step = int(-first)
+        lr = dict(self._lrs).get(step, self._lrs[-1][1])
+        raise RunDiverged(
+            f"training diverged: the loss or the weights became NaN or infinite at step {step} "
+            f"(epoch "
+            f"{trainer.current_epoch + 1}, learning rate {lr:.4g}); the checkpoint on disk is "
+            "the last finite one. Lower --lr (or set --grad-clip) and start again in a new --out",
+            step,
+            lr,
+            trainer.current_epoch,
+        )

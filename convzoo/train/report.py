@@ -1,0 +1,122 @@
+"""A run's report: what it measured, how big the net is, where it ran, with what.
+
+``report.json`` (strict JSON) and ``report.md`` are written only when a run has
+finished -- or has diverged, in which case the report says so (``status``), at
+which step and with what learning rate, and carries no test accuracy.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+import convzoo
+from convzoo.io import write_atomic, write_json
+from convzoo.spec import Spec
+from convzoo.summary import summary
+from convzoo.train.config import TrainConfig
+from convzoo.train.rundir import CHECKPOINT, REPORT
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The report as a Markdown table."""
+    if report.get("status") == "diverged":
+        rows = [
+            ("architecture", report["arch"]),
+            ("data", report["data"]),
+            ("status", f"diverged at step {report['diverged_at_step']:,}"),
+            ("learning rate then", f"{report['lr_at_divergence']:.4g}"),
+            ("parameters", f"{report['params']:,}"),
+            ("epochs finished", str(report["epochs"])),
+        ]
+    else:
+        rows = [
+            ("architecture", report["arch"]),
+            ("data", report["data"]),
+            ("test accuracy", f"{100 * report['test_acc']:.2f}%"),
+            ("parameters", f"{report['params']:,}"),
+            ("FLOPs per sample", f"{report['flops']:,}"),
+            ("epochs", str(report["epochs"])),
+            ("train time", f"{report['train_seconds']:.1f} s"),
+            ("images/s", f"{report['images_per_s']:,.0f}"),
+            ("device(s)", report["devices"]),
+        ]
+    lines = [f"# {report['arch']} on {report['data']}", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines) + "\n"
+
+
+def device_label(accelerator: str, devices: int) -> str:
+    """``2 x NVIDIA H200`` or ``1 x CPU (x86_64, 2 threads)``."""
+    if accelerator == "gpu":
+        return f"{devices} x {torch.cuda.get_device_name(0)}"
+    return f"{devices} x CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _common(config: TrainConfig, spec: Spec, out: Path) -> dict[str, Any]:
+    table = summary(spec)
+    return {
+        "arch": spec.name,
+        "data": config.data,
+        "params": table.params,
+        "flops": table.flops,
+        "seed": config.seed,
+        "spec": spec.to_dict(),
+        "config": {k: v for k, v in asdict(config).items() if k != "progress"},
+        "versions": {
+            "torch": torch.__version__,
+            "lightning": L.__version__,
+            "convzoo": convzoo.__version__,
+        },
+        "checkpoint": str(out / CHECKPOINT),
+        "run_dir": str(out),
+    }
+
+
+def finished(
+    config: TrainConfig,
+    spec: Spec,
+    out: Path,
+    trainer: L.Trainer,
+    tested: dict[str, Any],
+    seconds: float,
+    images: int,
+    devices: str,
+) -> dict[str, Any]:
+    """The report of a finished run; time and images/s add up over every resumed part."""
+    return {
+        "status": "ok",
+        **_common(config, spec, out),
+        "test_acc": float(tested["test_acc"]),
+        "test_loss": float(tested["test_loss"]),
+        "epochs": trainer.current_epoch,
+        "train_seconds": seconds,
+        "images_per_s": images / max(seconds, 1e-9),
+        "devices": devices,
+        "world_size": trainer.world_size,
+        "precision": str(trainer.precision),
+    }
+
+
+def diverged(
+    config: TrainConfig, spec: Spec, out: Path, error: str, step: int, lr: float
+) -> dict[str, Any]:
+    """The report of a run stopped at its first non-finite loss."""
+    return {
+        "status": "diverged",
+        **_common(config, spec, out),
+        "error": error,
+        "diverged_at_step": step,
+        "lr_at_divergence": lr,
+    }
+
+
+def write(report: dict[str, Any], out: Path) -> None:
+    """``report.md`` and then ``report.json`` (the file that marks the run as done)."""
+    write_atomic(out / "report.md", report_markdown(report))
+    write_json(out / REPORT, report)
