@@ -12,25 +12,23 @@ NaN stops there (``divergence``) with a report that says so.
 
 from __future__ import annotations
 
-import inspect
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.strategies import StrategyRegistry
 
 from convzoo.assemble import apply_swaps
 from convzoo.data import DATASETS, DataModule
 from convzoo.errors import ConvzooError
 from convzoo.io import locked, remove_orphans
 from convzoo.spec import Spec, load_spec
-from convzoo.train import report
+from convzoo.train import ddp, report
 from convzoo.train.atomic import AtomicCheckpointIO
 from convzoo.train.checkpoint import read_checkpoint
 from convzoo.train.config import TrainConfig
@@ -200,7 +198,7 @@ def _trainer(run: _Run, throughput: Throughput) -> L.Trainer:
         max_epochs=c.epochs,
         accelerator=run.accelerator,
         devices=run.devices,
-        strategy=_strategy(c.strategy, c.ddp_timeout),
+        strategy=ddp.strategy(c.strategy, c.ddp_timeout),
         plugins=[AtomicCheckpointIO()],
         precision=_precision(c, run.accelerator),
         logger=make_logger(c.logger, run.out),
@@ -220,21 +218,15 @@ def _fit(run: _Run, trainer: L.Trainer, module: ConvzooModule, data: DataModule)
     except SystemExit:  # Lightning exits after a graceful shutdown on Ctrl-C
         if not trainer.interrupted:
             raise
+    except RuntimeError as exc:
+        if trainer.world_size > 1 and ddp.is_timeout(exc):
+            raise ddp.timed_out(trainer, run.config.ddp_timeout, run.out) from exc
+        raise
     if trainer.interrupted:
         raise RunInterrupted(
             f"training was interrupted after {trainer.current_epoch} epoch(s); no report was "
             f"written. Continue it with: convzoo train ... --out {run.out} --resume"
         )
-
-
-def _strategy(name: str, timeout: int) -> Any:
-    """Lightning's strategy of that name, with a collective timeout where it takes one, so
-    that a hung rank ends the run instead of blocking the others forever."""
-    entry = StrategyRegistry.get(name) if name in StrategyRegistry else None
-    if entry is None or "timeout" not in inspect.signature(type(entry)).parameters:
-        return name
-    params = StrategyRegistry[name]["init_params"]
-    return type(entry)(**params, timeout=timedelta(seconds=timeout))
 
 
 def _run_parts(run: _Run, throughput: Throughput) -> tuple[L.Trainer, dict[str, Any]]:

@@ -22,7 +22,11 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
-BANNER_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+BANNER_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+    "lightning.fabric.utilities.distributed",  # "Initializing distributed: GLOBAL_RANK ..."
+)
 HARMLESS = (
     r"The number of training batches .* is smaller than the logging interval",
     r"Checkpoint directory .* exists and is not empty",
@@ -67,7 +71,9 @@ class Throughput(Callback):
         elapsed = time.perf_counter() - self._start
         self.seconds += elapsed
         self.images += self._epoch_images
-        module.log("images_per_s", self._epoch_images / max(elapsed, 1e-9), prog_bar=True)
+        module.log(
+            "images_per_s", self._epoch_images / max(elapsed, 1e-9), prog_bar=True, sync_dist=True
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """Saved in each checkpoint, so that a resumed run adds up over all its parts."""

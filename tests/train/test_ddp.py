@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,59 @@ def test_two_gloo_ranks_agree_and_match_one_process(tmp_path):
         assert torch.equal(rank0[key], rank1[key]), f"ranks differ at {key}"
         assert torch.allclose(rank0[key], single[key], atol=1e-5), f"DDP != one process at {key}"
     assert not torch.equal(single["layers.0.weight"], torch.zeros_like(single["layers.0.weight"]))
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.timeout(240)
+def test_a_stopped_rank_ends_the_run_with_one_message_and_no_process_left(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(json.dumps(TINY))
+    command = [
+        sys.executable,
+        "-m",
+        "convzoo.cli",
+        "train",
+        str(spec),
+        "--data",
+        "synthetic",
+        "--epochs",
+        "500",
+        "--batch-size",
+        "16",
+        "--devices",
+        "2",
+        "--strategy",
+        "ddp",
+        "--accelerator",
+        "cpu",
+        "--ddp-timeout",
+        "30",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    main = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in main.stderr:  # wait until both ranks train
+            if line.startswith("epoch 2/"):
+                break
+        (rank1,) = _children(main.pid)
+        os.kill(rank1, signal.SIGSTOP)
+        _, err = main.communicate(timeout=120)
+    finally:
+        main.kill()
+    assert main.returncode == 1
+    assert f"rank 1 (process {rank1}) is stopped" in err and "--resume" in err
+    assert "Traceback" not in err
+    assert not Path(f"/proc/{rank1}").exists() or "Z" in Path(f"/proc/{rank1}/stat").read_text()

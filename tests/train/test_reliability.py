@@ -51,10 +51,13 @@ def test_divergence_stops_at_the_first_nan_and_keeps_the_last_finite_checkpoint(
     # 512 synthetic training images, 460 after the split: 14 full batches of 32 an epoch.
     spec = tmp_path / "nan.yaml"
     spec.write_text(
-        "name: nan\ninput: [1, 12, 12]\nclasses: 4\nlayers:\n  - {filter: conv, out: 4, kernel: 3}\n"
-        "  - {act: nan_after, calls: 20}\n  - {pool: max, kernel: 2}\n  - {head: linear}\n"
+        "name: nan\ninput: [1, 12, 12]\nclasses: 4\nlayers:\n"
+        "  - {filter: conv, out: 4, kernel: 3}\n  - {act: nan_after, calls: 20}\n"
+        "  - {pool: max, kernel: 2}\n  - {head: linear}\n"
     )
-    with pytest.raises(RunDiverged, match="diverged: the loss or the weights became NaN .* at step 21") as err:
+    with pytest.raises(
+        RunDiverged, match="diverged: the loss or the weights became NaN .* at step 21"
+    ) as err:
         train(config(arch=str(spec), epochs=4, schedule="constant", lr=0.05))
     assert (err.value.step, err.value.lr, err.value.epochs) == (21, 0.05, 1)
     out = tmp_path / "run"

@@ -1,0 +1,81 @@
+"""DDP that cannot hang: a timeout on every collective, and a clear end when a rank stops.
+
+Lightning's DDP strategies take a collective timeout; convzoo passes its
+``ddp_timeout`` to whichever strategy of the name given accepts one. When a rank
+stops answering (stopped, swapped out, deadlocked) the others give up after that
+many seconds with a backend error: rank zero then names the ranks that hung or
+died -- it launched them, so it can see their processes -- ends them, so that
+no process is left behind, and raises one ``RankTimeout`` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.strategies import StrategyRegistry
+
+from convzoo.errors import ConvzooError
+
+
+class RankTimeout(ConvzooError):
+    """A DDP collective timed out: a rank hung or died. The run can be resumed."""
+
+    exit_code = 1
+
+
+def strategy(name: str, timeout: int) -> Any:
+    """Lightning's strategy ``name``, with a collective timeout where it takes one."""
+    if name not in StrategyRegistry:
+        return name
+    entry = StrategyRegistry[name]
+    cls, params = entry["strategy"], entry["init_params"]
+    if "timeout" not in inspect.signature(cls).parameters:
+        return name
+    return cls(**params, timeout=timedelta(seconds=timeout))
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective that timed out (gloo: "Timed out waiting"; NCCL's
+    watchdog: a ``DistBackendError``)."""
+    return isinstance(exc, torch.distributed.DistError) or "timed out" in str(exc).lower()
+
+
+def _state(pid: int) -> str:
+    """The kernel's one-letter state of a process (``T``: stopped), or ``?``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "?"
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def _ranks(trainer: L.Trainer) -> tuple[list[str], list[Any]]:
+    """What became of each rank this process launched, and their processes."""
+    procs = list(getattr(getattr(trainer.strategy, "launcher", None), "procs", []) or [])
+    seen = []
+    for rank, proc in enumerate(procs, start=1):
+        if proc.poll() is not None:
+            seen.append(f"rank {rank} (process {proc.pid}) died with status {proc.returncode}")
+        elif _state(proc.pid) in ("T", "t"):
+            seen.append(f"rank {rank} (process {proc.pid}) is stopped")
+    return seen, procs
+
+
+def timed_out(trainer: L.Trainer, timeout: int, out: Path) -> RankTimeout:
+    """End the ranks this process launched and say which of them hung or died."""
+    seen, procs = _ranks(trainer)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    who = "; ".join(seen) if seen else "another rank stopped answering"
+    return RankTimeout(
+        f"DDP rank {trainer.global_rank} waited {timeout} s (--ddp-timeout) for the other "
+        f"ranks and gave up: {who}. Every process of the run was ended; continue it with "
+        f"convzoo train ... --out {out} --resume"
+    )
