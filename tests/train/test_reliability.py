@@ -213,3 +213,30 @@ def test_the_memory_estimate_refuses_a_huge_network_before_allocating(config, tm
     with pytest.raises(ConvzooError, match="are set by --memory-limit"):
         train(config(memory_limit=1e-6))
     assert not (tmp_path / "run").exists()
+
+
+def test_an_interrupted_run_resumes_to_bit_identical_weights(config, tmp_path, monkeypatch):
+    settings = {"epochs": 3, "translate": 2, "schedule": "cosine"}
+    whole = train(config(out=str(tmp_path / "whole"), **settings))
+    step = ConvzooModule.training_step
+
+    def stop_mid_epoch(self, batch, index):
+        if self.current_epoch == 1 and index == 5:
+            raise KeyboardInterrupt
+        return step(self, batch, index)
+
+    monkeypatch.setattr(ConvzooModule, "training_step", stop_mid_epoch)
+    with pytest.raises(ConvzooError, match="interrupted"):
+        train(config(out=str(tmp_path / "parts"), **settings))
+    monkeypatch.undo()
+    parts = train(config(out=str(tmp_path / "parts"), resume=True, **settings))
+    a = torch.load(last_checkpoint(tmp_path / "whole"), weights_only=True)
+    b = torch.load(last_checkpoint(tmp_path / "parts"), weights_only=True)
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    states_a, states_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
+    assert all(
+        torch.equal(states_a[i]["momentum_buffer"], states_b[i]["momentum_buffer"])
+        for i in states_a
+    )
+    assert parts["test_acc"] == whole["test_acc"]
