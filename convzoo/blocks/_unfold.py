@@ -6,6 +6,7 @@ the rows of a matrix, and one batched matrix product with the flattened kernels
 computes all output maps at once (Chellapilla et al. 2006). Written out like
 this, stride, padding, dilation and groups are each one visible line, which is
 the point of the ``unfold_conv`` block; it matches ``torch.nn.functional.conv*``.
+Its output is always contiguous, whatever layout the matrix product leaves.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ def unfold_correlate(
     kernels = weight.reshape(groups, out // groups, -1).transpose(1, 2)
     y = torch.matmul(rows, kernels)  # [groups, n * positions, out / groups]
     y = y.reshape(groups, n, *sizes, out // groups)
-    y = y.permute(1, 0, 2 + dims, *range(2, 2 + dims)).reshape(n, out, *sizes)
+    # the product leaves the maps last in memory (channels-last); hand on the default layout
+    # instead: fed channels-last, a following stride-3 1x1 conv's backward overruns a buffer
+    # in oneDNN's AVX2 kernel and corrupts the heap (benchmarks/mkldnn_crash.py)
+    y = y.permute(1, 0, 2 + dims, *range(2, 2 + dims)).reshape(n, out, *sizes).contiguous()
     if bias is not None:
         y = y + bias.view(1, out, *(1,) * dims)
     return y

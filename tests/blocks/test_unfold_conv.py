@@ -3,6 +3,11 @@ product, checked against torch's own on values, gradients, padding and state_dic
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -119,6 +124,73 @@ def test_unfold_conv_calls_no_torch_convolution(monkeypatch):
             conv(in_channels=3, dims=dims, out=2, kernel=3, connections=[[0], [1]])(
                 torch.randn(1, 3, *(6,) * dims)
             )
+
+
+CRASH = {
+    "name": "crash",
+    "input": [1, 12, 12],
+    "classes": 4,
+    "layers": [
+        {"filter": "unfold_conv", "out": 5, "kernel": 3, "padding": 1},
+        {"residual": "projection", "layers": [{"pool": "max", "kernel": 3, "stride": 3}]},
+        {"head": "linear"},
+    ],
+}
+
+ONE_STEP = """
+import json, sys
+import torch
+import convzoo
+
+torch.manual_seed(0)
+net = convzoo.build(json.loads(sys.argv[1]))
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+for batch in (2, 32):
+    x, y = torch.randn(batch, 1, 12, 12), torch.randint(0, 4, (batch,))
+    loss = torch.nn.functional.cross_entropy(net(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss), loss
+"""
+
+
+def test_a_strided_projection_after_unfold_conv_trains_a_step():
+    """Regression: this valid spec aborted the process (heap corruption, exit 134) in its first
+    backward, in oneDNN's AVX2 1x1 weight-gradient kernel, which on one thread writes past its
+    buffer when the projection's stride-3 1x1 conv gets a channels-last input -- as
+    unfold_conv's output was. The child is pinned to that kernel (AVX2, one thread) so the test
+    means the same on any x86 CPU, and a crash fails it instead of ending pytest."""
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", ONE_STEP, json.dumps(CRASH)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    died = f"killed by signal {-result.returncode}" if result.returncode < 0 else "failed"
+    assert result.returncode == 0, (
+        f"the child {died} ({result.returncode}): {result.stderr[-2000:]}"
+    )
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+@pytest.mark.parametrize(("groups", "bias"), [(1, True), (1, False), (2, True)])
+def test_the_output_and_the_input_gradient_are_contiguous(dims, groups, bias):
+    """The matrix product leaves the maps last in memory (channels-last); handing that on
+    sent a following strided 1x1 conv into a oneDNN backward that corrupts the heap
+    (benchmarks/mkldnn_crash.py), so the block returns torch's default layout."""
+    layer = unfold_conv(
+        in_channels=4, dims=dims, out=6, kernel=3, padding=1, groups=groups, bias=bias
+    )
+    x = torch.randn(2, 4, *(7,) * dims, requires_grad=True) * 1
+    seen = []
+    x.register_hook(seen.append)
+    y = layer(x)
+    assert y.is_contiguous()
+    y.backward(torch.randn_like(y))
+    assert seen[0].is_contiguous()
 
 
 def _aten_ops(layer, x):

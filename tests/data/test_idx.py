@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 
 import numpy as np
 import pytest
 
 from convzoo.data.idx import DataError, find, read_idx
 from tests.data.conftest import idx_bytes
+
+REFETCH = "delete it and download it again"
 
 
 def test_round_trip_raw_and_gz(tmp_path):
@@ -26,18 +29,58 @@ def test_a_wrong_sum_names_the_file(idx_set):
     content = bytearray(gzip.decompress(path.read_bytes()))
     content[-1] ^= 1
     path.write_bytes(gzip.compress(bytes(content)))
-    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz: SHA-256 .* corrupt"):
+    with pytest.raises(DataError, match=rf"labels-idx1-ubyte.gz: SHA-256 .* corrupt.*; {REFETCH}"):
         read_idx(path, sums["train-labels-idx1-ubyte"])
 
 
 def test_truncated_files_fail_clearly(tmp_path):
     array = np.zeros((4, 5), dtype=np.uint8)
     (tmp_path / "t").write_bytes(idx_bytes(array)[:-3])
-    with pytest.raises(DataError, match="truncated"):
+    with pytest.raises(DataError, match=f"truncated; {REFETCH}"):
         read_idx(tmp_path / "t", None)
     (tmp_path / "t.gz").write_bytes(gzip.compress(idx_bytes(array))[:-8])
     with pytest.raises(DataError, match="t.gz: cannot read"):
         read_idx(tmp_path / "t.gz", None)
     (tmp_path / "junk").write_bytes(b"hello world")
-    with pytest.raises(DataError, match="not an IDX file"):
+    with pytest.raises(DataError, match=f"not an IDX file .*; {REFETCH}"):
         read_idx(tmp_path / "junk", None)
+
+
+def scribbled_gzip(content: bytes) -> bytes:
+    """``content`` gzipped, then 16 bytes from near the middle on overwritten, at the first
+    spot where that makes zlib itself fail (``zlib.error``), not only gzip's CRC check."""
+    packed = gzip.compress(content, mtime=0)
+    for start in range(len(packed) // 2, len(packed) - 24):
+        damaged = packed[:start] + b"\xa5" * 16 + packed[start + 16 :]
+        try:
+            gzip.decompress(damaged)
+        except zlib.error:
+            return damaged
+        except (OSError, EOFError):
+            continue
+    raise AssertionError("no damage near the middle reaches zlib.error")
+
+
+def _gzip_damage(kind: str) -> bytes:
+    """A gzipped IDX file damaged in one way; each fails at a different place in gzip/zlib."""
+    content = idx_bytes(np.random.default_rng(0).integers(0, 4, (32, 28, 28)))
+    packed = gzip.compress(content, mtime=0)
+    middle = len(packed) // 2
+    damaged = {
+        "scribbled_middle": scribbled_gzip(content),  # zlib.error
+        "truncated": packed[:middle],  # EOFError
+        "bad_trailer": packed[:-8] + bytes(8),  # gzip.BadGzipFile: CRC check failed
+        "not_gzip": b"<html>404 Not Found</html>",  # gzip.BadGzipFile: Not a gzipped file
+    }
+    return damaged[kind]
+
+
+@pytest.mark.parametrize("kind", ["scribbled_middle", "truncated", "bad_trailer", "not_gzip"])
+def test_a_damaged_gzip_stream_is_one_data_error(tmp_path, kind):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(_gzip_damage(kind))
+    with pytest.raises(DataError) as err:
+        read_idx(path, None)
+    message = str(err.value)
+    assert message.startswith(f"{path}: cannot read the file, it is corrupt or truncated (")
+    assert message.endswith(REFETCH) and "\n" not in message and len(message) < 400

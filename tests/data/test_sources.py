@@ -12,12 +12,14 @@ import hashlib
 import http.server
 import threading
 
+import numpy as np
 import pytest
 import torch
 import torchvision.datasets
 
 from convzoo.data import DataError, dataset_names, load_dataset, sources
-from tests.data.conftest import write_idx_set
+from tests.data.conftest import idx_bytes, write_idx_set
+from tests.data.test_idx import scribbled_gzip
 
 
 @pytest.fixture
@@ -50,6 +52,16 @@ def test_the_real_sums_reject_a_stand_in(idx_set):
     folder, _ = idx_set
     with pytest.raises(DataError, match="SHA-256"):
         load_dataset("mnist", folder, download=False)
+
+
+def test_a_damaged_gzip_stream_in_a_data_dir_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "MNIST_SHA256", write_idx_set(tmp_path))
+    images = np.random.default_rng(0).integers(0, 4, (40, 28, 28))
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(scribbled_gzip(idx_bytes(images)))
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: cannot read the file") as err:
+        load_dataset("mnist", tmp_path, download=False)
+    assert str(err.value).endswith("delete it and download it again")
 
 
 def test_fashion_mnist_prefers_the_debian_package(tmp_path, monkeypatch):

@@ -1,0 +1,130 @@
+"""Reading checkpoints: a real one loads, and every kind of damaged or foreign file is one
+short ``ConvzooError`` that names the file, never a traceback from inside torch."""
+
+from __future__ import annotations
+
+import pickle
+import random
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from convzoo.errors import ConvzooError
+from convzoo.train import TrainConfig, load, read_checkpoint, train
+from convzoo.train.fit import last_checkpoint
+from tests.train.conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def real_checkpoint(tmp_path_factory) -> bytes:
+    """The bytes of a checkpoint written by one short training run."""
+    folder = tmp_path_factory.mktemp("trained")
+    spec = folder / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(TINY, sort_keys=False))
+    settings = {"arch": str(spec), "data": "synthetic", "epochs": 1, "batch_size": 64}
+    settings.update(out=str(folder / "run"), progress=False, accelerator="cpu")
+    train(TrainConfig(**settings))
+    return last_checkpoint(folder / "run").read_bytes()
+
+
+class Thing:
+    """An arbitrary Python object: unpickling it would run code, so convzoo must refuse it."""
+
+
+def _damaged(real: bytes) -> dict[str, bytes]:
+    return {
+        "empty": b"",
+        "text": b"abc",
+        "yaml": b"name: crash\ninput: [1, 12, 12]\n",
+        "lfs_pointer": b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a\nsize 9\n",
+        "truncated_zip": real[:200],
+        "random": random.Random(0).randbytes(4096),
+        "pickled_object": pickle.dumps(Thing(), protocol=2),
+        "pickle_protocol_4": pickle.dumps({"a": 1}, protocol=4),
+        "half": real[: len(real) // 2],
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "empty",
+        "text",
+        "yaml",
+        "lfs_pointer",
+        "truncated_zip",
+        "random",
+        "pickled_object",
+        "pickle_protocol_4",
+        "half",
+    ],
+)
+def test_a_damaged_checkpoint_is_one_clear_error(real_checkpoint, tmp_path, kind):
+    path = tmp_path / f"{kind}.ckpt"
+    path.write_bytes(_damaged(real_checkpoint)[kind])
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(ConvzooError) as err:
+        warnings.simplefilter("always")
+        read_checkpoint(path)
+    assert not caught, "torch's warnings are not passed on before the one message"
+    message = str(err.value)
+    assert message.startswith(f"{path}: not a readable checkpoint")
+    assert "\n" not in message and len(message) < len(str(path)) + 400
+    assert "weights_only=False" not in message and "`False`" not in message
+    with pytest.raises(ConvzooError, match=f"{kind}.ckpt: not a readable checkpoint"):
+        load(path)
+
+
+def test_an_empty_file_says_so(tmp_path):
+    (tmp_path / "e.ckpt").touch()
+    with pytest.raises(ConvzooError, match="e.ckpt: not a readable checkpoint: the file is empty"):
+        read_checkpoint(tmp_path / "e.ckpt")
+
+
+@pytest.mark.parametrize("how", ["torch.save", "pickle"])
+def test_objects_beyond_plain_data_are_refused_without_torchs_advice(tmp_path, how):
+    path = tmp_path / "objects.ckpt"
+    content = {"state_dict": {}, "hyper_parameters": {"spec": {}}, "where": Path("/tmp")}
+    if how == "torch.save":
+        torch.save(content, path)
+    else:
+        path.write_bytes(pickle.dumps(content, protocol=2))
+    with pytest.raises(ConvzooError) as err:
+        read_checkpoint(path)
+    message = str(err.value)
+    assert "convzoo only reads plain-data checkpoints" in message
+    assert "weights_only" not in message and "safe_globals" not in message
+    assert "pathlib.PosixPath" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ([1, 2, 3], "no state_dict"),
+        ({"state_dict": [1]}, "no state_dict"),
+        ({"state_dict": {}}, "carries no spec"),
+        ({"state_dict": {}, "hyper_parameters": "spec"}, "carries no spec"),
+        ({"state_dict": {}, "hyper_parameters": {"spec": "tiny"}}, "carries no spec"),
+    ],
+)
+def test_plain_data_that_is_not_a_convzoo_checkpoint(tmp_path, content, why):
+    torch.save(content, tmp_path / "other.ckpt")
+    with pytest.raises(ConvzooError, match=f"other.ckpt: .*{why}"):
+        read_checkpoint(tmp_path / "other.ckpt")
+
+
+def test_weights_that_do_not_fit_the_spec_are_one_short_line(tmp_path):
+    state = {f"model.extra.{i}": torch.zeros(1) for i in range(500)}
+    torch.save({"state_dict": state, "hyper_parameters": {"spec": TINY}}, tmp_path / "w.ckpt")
+    with pytest.raises(ConvzooError, match="w.ckpt: the weights do not fit the spec") as err:
+        load(tmp_path / "w.ckpt")
+    assert "\n" not in str(err.value) and len(str(err.value)) < len(str(tmp_path)) + 300
+
+
+def test_the_real_checkpoint_reads_and_loads(real_checkpoint, tmp_path):
+    path = tmp_path / "good.ckpt"
+    path.write_bytes(real_checkpoint)
+    assert read_checkpoint(path)["hyper_parameters"]["spec"]["name"] == "tiny"
+    assert load(path).spec.name == "tiny"
