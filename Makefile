@@ -11,7 +11,7 @@ ARCH ?= convnet2
 EPOCHS ?= 6
 FASHION := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test lint format install dev clean data
+.PHONY: run test lint format fuzz install dev clean data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ lint: $(VENV)/.dev
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format convzoo tests benchmarks
+
+# The long profile of tests/test_fuzz.py: 5,000 generated specs (EXAMPLES=N for more).
+EXAMPLES ?= 5000
+fuzz: $(VENV)/.dev
+	$(BIN)/python benchmarks/fuzz_specs.py --examples $(EXAMPLES)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -11,8 +11,11 @@ imports nothing of convzoo.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+REPR_LIMIT = 200  # characters of a user value a message shows
+REASON_LIMIT = 800  # characters of an inner error (a block's, the registry's) a message shows
 
 
 class ConvzooError(Exception):
@@ -43,3 +46,47 @@ def is_int(value: Any) -> bool:
 def is_number(value: Any) -> bool:
     """An int or a float that is not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def shorten(text: str, limit: int = REPR_LIMIT) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in ``...`` where it was cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def short_repr(value: Any, limit: int = REPR_LIMIT) -> str:
+    """``repr(value)`` in at most ``limit`` characters: how a message shows a user's value.
+
+    It is built piece by piece and stops at the limit, so a huge, cyclic or
+    alias-shared value costs ``limit`` characters, never its full expansion.
+    """
+    text = ""
+    for piece in _repr_pieces(value, limit):
+        text += piece
+        if len(text) > limit:
+            break
+    return shorten(text, limit)
+
+
+def _repr_pieces(value: Any, limit: int) -> Iterator[str]:
+    if isinstance(value, Mapping):
+        yield "{"
+        for i, (k, v) in enumerate(value.items()):
+            if i:
+                yield ", "
+            yield from _repr_pieces(k, limit)
+            yield ": "
+            yield from _repr_pieces(v, limit)
+        yield "}"
+    elif isinstance(value, (list, tuple)):
+        yield "[" if isinstance(value, list) else "("
+        for i, v in enumerate(value):
+            if i:
+                yield ", "
+            yield from _repr_pieces(v, limit)
+        yield "]" if isinstance(value, list) else ",)" if len(value) == 1 else ")"
+    elif isinstance(value, str):
+        yield repr(value[: limit + 1])
+    elif is_int(value) and value.bit_length() > 4 * limit:
+        yield f"<an integer of about {value.bit_length() * 3 // 10} digits>"
+    else:
+        yield repr(value)

@@ -144,6 +144,12 @@ def parse_yaml(text: str, origin: str, error: type[ConvzooError] = ConvzooError)
     naming ``origin`` and the line."""
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise error(
+            f"{origin}: nested too deeply to read (keep it under a few hundred levels)"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise error(f"{origin}: not valid YAML: {str(exc)[:200]}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{origin} line {mark.line + 1}" if mark is not None else origin

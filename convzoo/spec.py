@@ -18,12 +18,19 @@ and ``repeat`` repeats one. Parsing checks the form only; whether the blocks
 exist and the shapes fit is the assembler's job. YAML is read with the safe
 loader only: a ``!!python/...`` tag is an error, never code that runs.
 ``Spec.from_dict(spec.to_dict()) == spec`` and the same through YAML.
+
+A spec is bounded before anything reads it: at most ``MAX_NODES`` values,
+nested at most ``MAX_DEPTH`` levels, ``repeat`` at most ``MAX_REPEAT`` and at
+most ``MAX_LAYERS`` layers once every repeat is expanded. The values are
+counted by visits, so a YAML alias bomb (a few hundred bytes naming the same
+list billions of times) is refused without being expanded. Messages show user
+values only through ``short_repr``, never in full.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -31,7 +38,7 @@ from typing import Any, Union
 import yaml
 
 from convzoo.archs import arch_path
-from convzoo.errors import ConvzooError, did_you_mean, is_int
+from convzoo.errors import ConvzooError, did_you_mean, is_int, short_repr
 from convzoo.io import read_yaml
 from convzoo.registry import REGISTRY
 
@@ -39,6 +46,12 @@ TOP_KEYS = ("name", "description", "input", "classes", "layers")
 REPEAT = "repeat"
 BODY = "layers"
 SpecLike = Union["Spec", Mapping[str, Any], str, os.PathLike]
+
+MAX_NODES = 100_000  # values in a spec: list items and mapping values, an alias at every use
+MAX_DEPTH = 64  # levels of mappings and lists
+MAX_LAYERS = 10_000  # layers once every repeat is expanded
+MAX_REPEAT = 10_000  # the count of one repeat
+KEY_LIMIT = 40  # characters of a key a path shows
 
 
 class SpecError(ConvzooError, ValueError):
@@ -121,6 +134,70 @@ class Spec:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
 
 
+# -- bounds -----------------------------------------------------------------------
+
+
+def _step(path: str, key: Any) -> str:
+    """``path.key``; a key that is not a short string is shown by ``short_repr``."""
+    label = key if isinstance(key, str) and len(key) <= KEY_LIMIT else short_repr(key, KEY_LIMIT)
+    return f"{path}.{label}" if path else str(label)
+
+
+def _where(keys: list[Any]) -> str:
+    path = ""
+    for key in keys:
+        path = _step(path, key)
+    return path or "the spec"
+
+
+def check_size(data: Any, origin: str = "spec") -> None:
+    """Refuse data with more than ``MAX_NODES`` values or nested deeper than ``MAX_DEPTH``.
+
+    The walk counts visits, not objects, so an alias counts at every use, and it
+    stops at the first limit it passes: a bomb is refused, never expanded.
+    """
+    frames: list[tuple[Any, Iterator[tuple[Any, Any]]]] = []  # (key in parent, children)
+    count, key, value = 1, None, data
+    while True:
+        if isinstance(value, (Mapping, list, tuple)):
+            if len(frames) == MAX_DEPTH:
+                raise SpecError(
+                    f"{origin}: {_where([f[0] for f in frames[1:]] + [key])}: values are nested "
+                    f"more than {MAX_DEPTH} levels deep (mappings and lists), more than a spec "
+                    "may nest"
+                )
+            children = value.items() if isinstance(value, Mapping) else enumerate(value)
+            frames.append((key, iter(children)))
+        while frames and (child := next(frames[-1][1], None)) is None:
+            frames.pop()
+        if not frames:
+            return
+        key, value = child
+        count += 1
+        if count > MAX_NODES:
+            raise SpecError(
+                f"{origin}: {_where([f[0] for f in frames[1:]] + [key])}: the spec holds more "
+                f"than {MAX_NODES} values (list items and mapping values, an alias counted at "
+                "every use), more than a spec may hold; write a repeated part once with 'repeat'"
+            )
+
+
+def _count_layers(nodes: tuple[Node, ...], path: str, origin: str) -> int:
+    """How many layers ``nodes`` expand to, a repeat's body once per copy; past
+    ``MAX_LAYERS`` it raises, naming the node where the count passed the limit."""
+    total = 0
+    for i, node in enumerate(nodes):
+        where = f"{path}.{i}"
+        inner = _count_layers(node.layers, f"{where}.{BODY}", origin) if node.layers else 0
+        total += node.times * inner if isinstance(node, Repeat) else 1 + inner
+        if total > MAX_LAYERS:
+            raise SpecError(
+                f"{origin}: {where}: the spec expands to more than {MAX_LAYERS} layers by here "
+                "(a repeat counts its body once per copy), more than a spec may build"
+            )
+    return total
+
+
 # -- parsing ----------------------------------------------------------------------
 
 
@@ -131,11 +208,12 @@ def _plain(value: Any, where: str) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v, where) for v in value]
     if isinstance(value, Mapping):
-        if not all(isinstance(k, str) for k in value):
-            raise SpecError(f"{where}: mapping keys must be strings, got {list(value)}")
+        for k in value:
+            if not isinstance(k, str):
+                raise SpecError(f"{where}: mapping keys must be strings, got {short_repr(k)}")
         return {k: _plain(v, where) for k, v in value.items()}
     raise SpecError(
-        f"{where}: value {value!r} of type {type(value).__name__} is not plain data "
+        f"{where}: value {short_repr(value)} of type {type(value).__name__} is not plain data "
         "(use numbers, strings, booleans, lists and mappings)"
     )
 
@@ -150,7 +228,9 @@ def _parse_layers(raw: Any, path: str, origin: str) -> tuple[Node, ...]:
 
 def _parse_layer(raw: Any, path: str, origin: str) -> Node:
     if not isinstance(raw, Mapping):
-        raise SpecError(f"{origin}: {path} must be a mapping like {{act: relu}}, got {raw!r}")
+        raise SpecError(
+            f"{origin}: {path} must be a mapping like {{act: relu}}, got {short_repr(raw)}"
+        )
     families = list(REGISTRY.families)
     keys = [k for k in raw if k in families or k == REPEAT]
     if len(keys) != 1:
@@ -161,7 +241,7 @@ def _parse_layer(raw: Any, path: str, origin: str) -> Node:
                 hint = did_you_mean(str(k), [*families, REPEAT]) or hint
         raise SpecError(
             f"{origin}: {path} must have exactly one family key (one of {', '.join(families)}, "
-            f"or {REPEAT}); found {found} in {dict(raw)!r}.{hint} Put each block in a layer of "
+            f"or {REPEAT}); found {found} in {short_repr(raw)}.{hint} Put each block in a layer of "
             "its own; block arguments are never named after a family."
         )
     key = keys[0]
@@ -171,23 +251,28 @@ def _parse_layer(raw: Any, path: str, origin: str) -> Node:
         body = _parse_layers(rest.pop(BODY), f"{path}.{BODY}", origin)
     if key == REPEAT:
         times = raw[key]
-        if not is_int(times) or times < 1:
-            raise SpecError(f"{origin}: {path}: repeat must be a positive integer, got {times!r}")
+        if not is_int(times) or not 1 <= times <= MAX_REPEAT:
+            raise SpecError(
+                f"{origin}: {path}: repeat must be a positive integer of at most {MAX_REPEAT}, "
+                f"got {short_repr(times)}"
+            )
         if body is None:
             raise SpecError(f"{origin}: {path}: repeat needs a 'layers' list to repeat")
         if rest:
             raise SpecError(
                 f"{origin}: {path}: repeat takes only 'repeat' and 'layers', "
-                f"not {', '.join(map(repr, rest))}"
+                f"not {short_repr(list(rest))}"
             )
         return Repeat(times, body)
     name = raw[key]
     if not isinstance(name, str) or not name:
-        raise SpecError(f"{origin}: {path}: {key} must name a block, got {name!r}")
+        raise SpecError(f"{origin}: {path}: {key} must name a block, got {short_repr(name)}")
     for arg in rest:
         if not isinstance(arg, str):
-            raise SpecError(f"{origin}: {path}: argument names must be strings, got {arg!r}")
-    args = {k: _plain(v, f"{origin}: {path}.{k}") for k, v in rest.items()}
+            raise SpecError(
+                f"{origin}: {path}: argument names must be strings, got {short_repr(arg)}"
+            )
+    args = {k: _plain(v, f"{origin}: {_step(path, k)}") for k, v in rest.items()}
     return Block(key, name, args, body)
 
 
@@ -197,11 +282,12 @@ def parse(data: Mapping[str, Any], origin: str = "spec") -> Spec:
         return data
     if not isinstance(data, Mapping):
         raise SpecError(f"{origin}: a spec must be a mapping with keys {', '.join(TOP_KEYS)}")
+    check_size(data, origin)
     unknown = [k for k in data if k not in TOP_KEYS]
     if unknown:
         hint = did_you_mean(str(unknown[0]), TOP_KEYS)
         raise SpecError(
-            f"{origin}: unknown key {unknown[0]!r}.{hint} A spec has the keys "
+            f"{origin}: unknown key {short_repr(unknown[0])}.{hint} A spec has the keys "
             f"{', '.join(TOP_KEYS)}."
         )
     for required in ("input", "layers"):
@@ -215,16 +301,17 @@ def parse(data: Mapping[str, Any], origin: str = "spec") -> Spec:
     ):
         raise SpecError(
             f"{origin}: input must be [C, L] for 1-D signals or [C, H, W] for images, "
-            f"with positive integers; got {shape!r}"
+            f"with positive integers; got {short_repr(shape)}"
         )
     classes = data.get("classes")
     if classes is not None and (not is_int(classes) or classes < 1):
-        raise SpecError(f"{origin}: classes must be a positive integer, got {classes!r}")
+        raise SpecError(f"{origin}: classes must be a positive integer, got {short_repr(classes)}")
     name = data.get("name", Path(origin).stem if origin != "spec" else "unnamed")
     description = data.get("description") or ""
     if not isinstance(name, str) or not isinstance(description, str):
         raise SpecError(f"{origin}: name and description must be strings")
     layers = _parse_layers(data["layers"], "layers", origin)
+    _count_layers(layers, "layers", origin)
     return Spec(name, tuple(shape), layers, classes, description)
 
 

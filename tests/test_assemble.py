@@ -183,6 +183,72 @@ def test_the_output_must_match_classes():
         cz.build(net({"filter": "conv", "out": 4, "kernel": 3}, classes=7))
 
 
+@pytest.mark.parametrize(
+    ("layers", "shape", "out"),
+    [
+        ([{"filter": "conv", "out": 7, "kernel": 3}], (1, 12, 12), r"\[7, 10, 10\]"),
+        ([{"filter": "conv", "out": 7, "kernel": 3}], (1, 12), r"\[7, 10\]"),
+        ([{"act": "relu"}], (7, 1, 1), r"\[7, 1, 1\]"),
+    ],
+)
+def test_the_output_must_be_exactly_the_class_scores(layers, shape, out):
+    with pytest.raises(SpecError, match=rf"outputs {out}.*classes: 7.*end with a head"):
+        cz.build(net(*layers, input=shape, classes=7))
+
+
+def test_a_head_may_keep_its_score_map():
+    model = cz.build(
+        net(
+            {"filter": "conv", "out": 2, "kernel": 3},
+            {"head": "conv1x1", "reduce": "none"},
+            classes=7,
+        )
+    )
+    assert model.rows[-1].out_shape == (7, 1, 1)
+    with pytest.raises(SpecError, match=r"outputs \[7, 1, 1\].*end with a head"):
+        cz.build(net({"head": "conv1x1", "reduce": "none"}, {"act": "relu"}, classes=7))
+
+
+def test_the_deepest_nesting_the_limits_allow_builds_and_runs():
+    layer = {"filter": "conv", "out": 2, "kernel": 1}
+    for _ in range(30):
+        layer = {"repeat": 1, "layers": [layer]}
+    model = cz.build(net(layer, {"head": "linear"}, classes=3))
+    x = torch.randn(2, 1, 12, 12, requires_grad=True)
+    model(x).sum().backward()
+    assert x.grad is not None
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {"act": "x" * 10**5},
+        {"filter": "conv", "out": 4, "kernel": 3, "k" * 10**5: 1},
+        {"filter": "conv", "out": 4, "kernel": [3] * 20_000},
+        {"filter": "conv", "out": 4, "kernel": 3, "padding": "x" * 10**5},
+        {"head": "linear", "hidden": ["x" * 10**5]},
+    ],
+)
+def test_build_messages_never_embed_unbounded_user_data(layer):
+    with pytest.raises(SpecError) as err:
+        cz.build(net(layer, classes=3))
+    assert len(str(err.value)) < 2000, str(err.value)[:3000]
+
+
+@pytest.mark.parametrize(
+    ("layers", "shape", "classes"),
+    [
+        ([{"act": "relu"}], (1, 10**5000, 8), None),
+        ([{"act": "relu"}], (1, 8, 8), 10**5000),
+    ],
+    ids=["input", "classes"],
+)
+def test_huge_sizes_are_refused_with_a_bounded_message(layers, shape, classes):
+    with pytest.raises(SpecError, match="digits") as err:
+        cz.build(net(*layers, input=shape, classes=classes), device="meta")
+    assert len(str(err.value)) < 2000, str(err.value)[:3000]
+
+
 def test_a_head_needs_classes():
     with pytest.raises(SpecError, match="needs the spec's 'classes'"):
         cz.build(net({"head": "linear"}))
@@ -274,12 +340,14 @@ def test_swap_with_an_argument_the_new_block_lacks_fails_clearly(leaky):
         cz.build(net({"act": "leaky", "slope": 0.2}), swap={"act": "relu"})
     message = str(err.value)
     assert "swap act=relu cannot replace act.leaky" in message
-    assert "unknown argument 'slope'" in message and "accepts: inplace" in message
+    assert "unknown argument 'slope'" in message and "act.relu accepts: (none)" in message
 
 
 @pytest.mark.parametrize(
     ("swap", "message"),
     [
+        ({1: "relu"}, "a swap maps"),
+        ({"act": 3}, "a swap maps"),
         ({"norm": "batch"}, "matches no layer"),
         ({"act": "rleu"}, "(?i)did you mean 'relu'"),
         ({"activation": "relu"}, "not a block family"),
@@ -289,6 +357,13 @@ def test_swap_with_an_argument_the_new_block_lacks_fails_clearly(leaky):
 def test_bad_swaps(swap, message):
     with pytest.raises(cz.ConvzooError, match=message):
         cz.build("lenet5_modern", swap=swap)
+
+
+@pytest.mark.parametrize("swap", [{"act" * 10**5: "relu"}, {"act": "x" * 10**5}])
+def test_swap_messages_never_embed_unbounded_user_data(swap):
+    with pytest.raises(cz.ConvzooError) as err:
+        cz.build("lenet5_modern", swap=swap)
+    assert len(str(err.value)) < 2000, str(err.value)[:3000]
 
 
 # -- predicted shapes equal real shapes -------------------------------------------------

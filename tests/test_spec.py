@@ -10,7 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convzoo as cz
-from convzoo.spec import Block, Repeat, Spec, SpecError, load_spec, parse
+from convzoo.errors import REPR_LIMIT, short_repr
+from convzoo.spec import (
+    MAX_DEPTH,
+    MAX_LAYERS,
+    MAX_NODES,
+    MAX_REPEAT,
+    Block,
+    Repeat,
+    Spec,
+    SpecError,
+    load_spec,
+    parse,
+)
 
 NET = {
     "name": "tiny",
@@ -184,3 +196,157 @@ def test_random_specs_round_trip_through_yaml(layers, shape, classes):
     assert spec.to_dict() == data
     again = parse(yaml.safe_load(spec.to_yaml()))
     assert again == spec and isinstance(again, Spec)
+
+
+# -- resource limits -----------------------------------------------------------------
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """A YAML flow list of ``width ** levels`` leaves written in a few hundred bytes."""
+    text = f"&a0 [{', '.join(['x'] * width)}]"
+    for i in range(1, levels):
+        text = f"&a{i} [{text}, {', '.join([f'*a{i - 1}'] * (width - 1))}]"
+    return text
+
+
+def nested_repeats(depth: int) -> dict:
+    layer: dict = {"act": "relu"}
+    for _ in range(depth):
+        layer = {"repeat": 1, "layers": [layer]}
+    return layer
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        "[{{act: relu, slope: {bomb}}}]",  # as a block argument
+        "{bomb}",  # as the list of layers
+        "[{{slope: {bomb}}}]",  # in a layer without a family key
+        "[{{residual: identity, layers: {bomb}}}]",  # as a body
+    ],
+)
+def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path, layers):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(f"input: [1, 8, 8]\nlayers: {layers.format(bomb=alias_bomb())}\n")
+    assert path.stat().st_size < 600
+    with pytest.raises(SpecError, match=f"more than {MAX_NODES} values") as err:
+        load_spec(path)
+    assert "layers." in str(err.value) and len(str(err.value)) < 1000
+
+
+def test_the_value_count_is_exact():
+    # the top mapping, "input" and its 3 items, "layers", the layer, "act" and "slope"
+    filler = 1 + 4 + 1 + 1 + 2
+    fits = {"input": [1, 8, 8], "layers": [{"act": "relu", "slope": [0] * (MAX_NODES - filler)}]}
+    parse(fits)
+    fits["layers"][0]["slope"].append(0)
+    with pytest.raises(SpecError, match=rf"layers\.0\.slope\.{MAX_NODES - filler}: .*{MAX_NODES}"):
+        parse(fits)
+
+
+def test_a_cyclic_mapping_is_refused():
+    layer: dict = {"act": "relu"}
+    layer["slope"] = [layer]
+    with pytest.raises(SpecError, match=f"nested more than {MAX_DEPTH} levels deep"):
+        parse({"input": [1, 8, 8], "layers": [layer]})
+
+
+def test_deeply_nested_values_are_refused_with_their_path():
+    value: list = [0]
+    for _ in range(MAX_DEPTH):
+        value = [value]
+    with pytest.raises(SpecError, match=rf"layers\.0\.slope\.0\.0.*{MAX_DEPTH} levels"):
+        parse({"input": [1, 8, 8], "layers": [{"act": "relu", "slope": value}]})
+
+
+@pytest.mark.parametrize("depth", [150, 1000])
+def test_deeply_nested_repeats_are_refused(depth):
+    with pytest.raises(SpecError, match=rf"layers\.0\.layers\.0.*{MAX_DEPTH} levels"):
+        parse({"input": [1, 8, 8], "layers": [nested_repeats(depth)]})
+
+
+def test_nested_repeats_within_the_depth_limit_parse():
+    parse({"input": [1, 8, 8], "layers": [nested_repeats(30)]})
+
+
+def test_a_huge_repeat_count_is_refused():
+    with pytest.raises(SpecError, match=rf"layers\.1: repeat.*at most {MAX_REPEAT}"):
+        parse(
+            {
+                "input": [1, 8, 8],
+                "layers": [{"act": "relu"}, {"repeat": 10**8, "layers": [{"act": "relu"}]}],
+            }
+        )
+
+
+def test_nested_repeats_whose_product_is_huge_are_refused():
+    layer = {"act": "relu"}
+    for _ in range(5):
+        layer = {"repeat": 100, "layers": [layer]}
+    with pytest.raises(
+        SpecError, match=rf"spec: layers\.0\.layers\.0\.layers\.0: .*{MAX_LAYERS} layers"
+    ):
+        parse({"input": [1, 8, 8], "layers": [layer]})
+
+
+def test_the_layer_count_is_exact():
+    body = [{"act": "relu"}, {"residual": "identity", "layers": [{"act": "relu"}]}]
+    spec = {"input": [1, 8, 8], "layers": [{"repeat": MAX_LAYERS // 3, "layers": body}]}
+    parse(spec)  # 3 layers a copy
+    spec["layers"].append({"act": "relu"})
+    parse(spec)
+    spec["layers"].append({"act": "relu"})
+    with pytest.raises(SpecError, match=rf"layers\.2: .*{MAX_LAYERS} layers"):
+        parse(spec)
+
+
+def test_short_repr_is_bounded_and_does_not_expand_shared_values():
+    shared: list = ["x"] * 9
+    for _ in range(9):
+        shared = [shared] * 9
+    assert len(short_repr(shared)) <= REPR_LIMIT
+    assert short_repr(shared).endswith("...")
+    assert short_repr({"a": [1, 2.5, None, True]}) == "{'a': [1, 2.5, None, True]}"
+    assert short_repr((1, "b")) == "(1, 'b')"
+    assert len(short_repr("y" * 10**6)) == REPR_LIMIT
+    assert "digits" in short_repr(10**5000)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"input": [1, 8, 8], "layers": ["relu" * 10**5]},
+        {"input": [1, 8, 8], "layers": [{"slope": "x" * 10**5}]},
+        {"input": [1, 8, 8], "layers": [{"act": "relu", "slope": {1: 0, "x" * 10**5: 0}}]},
+        {"input": [1, 8, 8], "layers": [{"act": "relu", "slope": set(range(10**4))}]},
+        {"input": [1, 8, 8], "layers": [{"repeat": "x" * 10**5, "layers": [{"act": "relu"}]}]},
+        {"input": [1, 8, 8], "layers": [{"act": "relu", "k" * 10**5: object()}]},
+        {"input": [1, 8, 8], "layers": [{"act": ["x" * 10**5]}]},
+        {"input": [1, 8, 8], "layers": [{"act": "relu", ("k" * 10**5,): 1}]},
+        {
+            "input": [1, 8, 8],
+            "layers": [{"repeat": 2, "layers": [{"act": "relu"}], "x" * 10**5: 1}],
+        },
+        {"input": [1, 8, 8], "layers": [{"act": "relu"}], "x" * 10**5: 1},
+        {"input": [1] * 10**4, "layers": [{"act": "relu"}]},
+        {"input": [1, 8, 8], "classes": "x" * 10**5, "layers": [{"act": "relu"}]},
+    ],
+)
+def test_messages_never_embed_unbounded_user_data(data):
+    with pytest.raises(SpecError) as err:
+        parse(data)
+    assert len(str(err.value)) < 1000, str(err.value)[:2000]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("layers: " + "[" * 2000 + "]" * 2000 + "\n", "nested too deeply to read"),
+        ("input: [1, " + "9" * 5000 + "]\nlayers: [{act: relu}]\n", "not valid YAML"),
+    ],
+)
+def test_yaml_too_deep_or_too_long_to_read_is_one_error(tmp_path, text, message):
+    path = tmp_path / "deep.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=message):
+        load_spec(path)

@@ -16,7 +16,7 @@ from torch import nn
 
 from convzoo.assemble.network import RepeatBlock, Row, Shape
 from convzoo.assemble.signature import check_args, signature
-from convzoo.errors import ConvzooError
+from convzoo.errors import REASON_LIMIT, ConvzooError, short_repr, shorten
 from convzoo.registry import REGISTRY, BlockInfo, injectable
 from convzoo.spec import Block, Node, Repeat, Spec, SpecError
 
@@ -24,7 +24,7 @@ META_BATCH = 2
 
 
 def _shape(shape: Iterable[int]) -> str:
-    return "[" + ", ".join(str(s) for s in shape) + "]"
+    return "[" + ", ".join(short_repr(s) for s in shape) + "]"
 
 
 def _reason(exc: BaseException) -> str:
@@ -56,11 +56,12 @@ class Assembler:
         self.known = trace
         self.rows: list[Row] = []
         self.shared = nn.ModuleDict()
+        self.name = shorten(spec.name)
 
     def fail(self, path: str, block: str, shape: Shape, reason: str) -> SpecError:
         return SpecError(
-            f"{self.spec.name}: layer {path} ({block}) cannot take input {_shape(shape)}: "
-            f"{reason}\nLayers that fit:\n{fitted_table(self.rows)}"
+            f"{self.name}: layer {path} ({block}) cannot take input {_shape(shape)}: "
+            f"{shorten(reason, REASON_LIMIT)}\nLayers that fit:\n{fitted_table(self.rows)}"
         )
 
     def stack(
@@ -101,16 +102,15 @@ class Assembler:
         try:
             info = REGISTRY.get(node.family, node.name)
         except ConvzooError as exc:
-            raise SpecError(f"{self.spec.name}: layer {path}: {exc}") from None
+            reason = shorten(str(exc), REASON_LIMIT)
+            raise SpecError(f"{self.name}: layer {path}: {reason}") from None
         if self.spec.dims not in info.dims:
             rank = "1-D (input [C, L])" if self.spec.dims == 1 else "2-D (input [C, H, W])"
             reason = f"{node.key} supports dims {info.dims} only, and this spec is {rank}"
             raise self.fail(path, node.key, shape, reason)
-        check_args(info, node.args, f"{self.spec.name}: layer {path}")
+        check_args(info, node.args, f"{self.name}: layer {path}")
         if self.spec.classes is None and "classes" in signature(info).required:
-            raise SpecError(
-                f"{self.spec.name}: layer {path} ({node.key}) needs the spec's 'classes'"
-            )
+            raise SpecError(f"{self.name}: layer {path} ({node.key}) needs the spec's 'classes'")
         return info
 
     def body(
@@ -121,11 +121,11 @@ class Assembler:
         if node.layers is None:
             if wants:
                 raise SpecError(
-                    f"{self.spec.name}: layer {path} ({node.key}) needs a nested 'layers' list"
+                    f"{self.name}: layer {path} ({node.key}) needs a nested 'layers' list"
                 )
             return None, shape
         if not wants:
-            raise SpecError(f"{self.spec.name}: layer {path} ({node.key}) takes no nested 'layers'")
+            raise SpecError(f"{self.name}: layer {path} ({node.key}) takes no nested 'layers'")
         return self.stack(node.layers, f"{path}.layers", shape, depth + 1)
 
     def known_values(
@@ -179,12 +179,24 @@ class Assembler:
             raise self.fail(path, node.key, shape, "the block must return one batched tensor")
         return tuple(out.shape[1:])
 
+    def check_output(self, out: Shape) -> None:
+        """A spec with ``classes`` outputs ``[classes]``, what training takes; only a head
+        may keep a score map ``[classes, *positions]`` (``conv1x1`` with ``reduce: none``,
+        for dense scans)."""
+        classes = self.spec.classes
+        if classes is None or out == (classes,):
+            return
+        if out[0] == classes and getattr(self.spec.layers[-1], "family", None) == "head":
+            return
+        n = short_repr(classes)
+        raise SpecError(
+            f"{self.name}: the network outputs {_shape(out)} per sample but the spec has "
+            f"classes: {n}, so it must output [{n}]; end with a head that gives {n} scores "
+            "(e.g. {head: linear})"
+        )
+
     def run(self) -> tuple[nn.Sequential, Shape]:
         layers, out = self.stack(self.spec.layers, "layers", tuple(self.spec.input), 0)
-        classes = self.spec.classes
-        if self.known is None and classes is not None and out[0] != classes:
-            raise SpecError(
-                f"{self.spec.name}: the network outputs {_shape(out)} per sample but the spec "
-                f"has classes: {classes}; end with a head that gives {classes} scores"
-            )
+        if self.known is None:
+            self.check_output(out)
         return layers, out

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from convzoo.errors import did_you_mean
+from convzoo.errors import did_you_mean, short_repr
 from convzoo.registry import BlockInfo
 from convzoo.spec import SpecError
 
@@ -62,12 +62,12 @@ def check_args(info: BlockInfo, args: Mapping[str, Any], where: str) -> None:
     for arg in args:
         if arg in INJECTED:
             raise SpecError(
-                f"{where} ({info.key}): {arg!r} is set by the assembler from the layer's input; "
-                "remove it from the spec"
+                f"{where} ({info.key}): {short_repr(arg)} is set by the assembler from the "
+                "layer's input; remove it from the spec"
             )
         if arg not in sig.accepted and not sig.var_keyword:
             raise SpecError(
-                f"{where} ({info.key}): unknown argument {arg!r}."
+                f"{where} ({info.key}): unknown argument {short_repr(arg)}."
                 f"{did_you_mean(arg, sig.accepted)} {info.key} accepts: {sig.describe()}"
             )
     missing = [

@@ -7,23 +7,31 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from convzoo.assemble.signature import check_args
+from convzoo.errors import REASON_LIMIT, ConvzooError, short_repr, shorten
 from convzoo.registry import REGISTRY
 from convzoo.spec import Node, Repeat, Spec, SpecError
 
 
 def _check_swap_keys(swap: Mapping[str, str]) -> None:
     for key, new in swap.items():
+        if not isinstance(key, str) or not isinstance(new, str):
+            raise SpecError(
+                f"swap {short_repr(key)}: {short_repr(new)}: a swap maps a family or "
+                "family.name to a block name, both strings"
+            )
+        label = shorten(f"{key}={new}")
         family, _, old = key.partition(".")
         if family not in REGISTRY.families:
             raise SpecError(
-                f"swap {key}={new}: {family!r} is not a block family; "
+                f"swap {label}: {short_repr(family)} is not a block family; "
                 f"use one of {', '.join(REGISTRY.families)} (or family.name)"
             )
-        if old:
-            REGISTRY.get(family, old)
-        if not isinstance(new, str):
-            raise SpecError(f"swap {key}: the replacement must be a block name, got {new!r}")
-        REGISTRY.get(family, new)
+        try:
+            if old:
+                REGISTRY.get(family, old)
+            REGISTRY.get(family, new)
+        except ConvzooError as exc:
+            raise SpecError(f"swap {label}: {shorten(str(exc), REASON_LIMIT)}") from None
 
 
 def _swap_nodes(
@@ -67,7 +75,7 @@ def apply_swaps(spec: Spec, swap: Mapping[str, str] | None) -> Spec:
     unused = [k for k in swap if k not in used]
     if unused:
         raise SpecError(
-            f"swap {', '.join(unused)} matches no layer of {spec.name!r}; "
+            f"swap {', '.join(unused)} matches no layer of {short_repr(spec.name)}; "
             "check the family or block name"
         )
     return replace(spec, layers=layers)

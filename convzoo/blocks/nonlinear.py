@@ -53,11 +53,15 @@ class Abs(nn.Module):
 Rule = tuple[Callable[[Any], bool], str]
 
 
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+
+
 def _is_real(value: Any) -> bool:
-    return is_number(value) and math.isfinite(value)
+    """A number a float32 network can hold: finite, and within float32's range."""
+    return is_number(value) and math.isfinite(value) and abs(value) <= FLOAT32_MAX
 
 
-REAL: Rule = (_is_real, "a finite number")
+REAL: Rule = (_is_real, "a finite number within float32's range")
 POSITIVE: Rule = (lambda v: _is_real(v) and v > 0, "a positive number")
 
 
@@ -174,9 +178,9 @@ _register_simple()
     reference="Nair & Hinton 2010, Rectified linear units improve restricted Boltzmann machines",
     example={},
 )
-def relu(inplace: bool = False) -> nn.Module:
-    """max(0, x)."""
-    return nn.ReLU(inplace=inplace)
+def relu() -> nn.Module:
+    """max(0, x), never in place: autograd may keep the tensor it would overwrite."""
+    return nn.ReLU()
 
 
 @register(
