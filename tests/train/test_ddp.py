@@ -123,3 +123,40 @@ def test_a_stopped_rank_ends_the_run_with_one_message_and_no_process_left(tmp_pa
     assert f"rank 1 (process {rank1}) is stopped" in err and "--resume" in err
     assert "Traceback" not in err
     assert not Path(f"/proc/{rank1}").exists() or "Z" in Path(f"/proc/{rank1}/stat").read_text()
+
+
+@pytest.mark.timeout(240)
+def test_a_diverging_ddp_run_stops_on_both_ranks_with_one_report(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(json.dumps(TINY))
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "convzoo.cli",
+        "train",
+        str(spec),
+        "--data",
+        "synthetic",
+        "--epochs",
+        "5",
+        "--batch-size",
+        "16",
+        "--devices",
+        "2",
+        "--strategy",
+        "ddp",
+        "--accelerator",
+        "cpu",
+        "--lr",
+        "1e20",
+        "--schedule",
+        "constant",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=200)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("convzoo: error: training diverged") == 2  # each rank says so once
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "diverged" and report["lr_at_divergence"] == 1e20
