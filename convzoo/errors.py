@@ -25,6 +25,10 @@ class ConvzooError(Exception):
     exit_code = 2
 
 
+class ConvzooWarning(UserWarning):
+    """Something the user should know, that does not stop the command (``convzoo: warning:``)."""
+
+
 def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """The choices most similar to ``word``, best first."""
     return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)

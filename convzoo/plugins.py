@@ -22,13 +22,14 @@ import warnings
 from dataclasses import dataclass
 from importlib import metadata
 
+from convzoo.errors import ConvzooWarning
 from convzoo.registry import REGISTRY, Registry
 
 GROUP = "convzoo.blocks"
 DISABLE_ENV = "CONVZOO_NO_PLUGINS"
 
 
-class PluginWarning(UserWarning):
+class PluginWarning(ConvzooWarning):
     """A plugin failed to load; the rest of convzoo keeps working."""
 
 

@@ -42,7 +42,7 @@ from convzoo.errors import ConvzooError, did_you_mean, is_int, short_repr
 from convzoo.io import read_yaml
 from convzoo.registry import REGISTRY
 
-TOP_KEYS = ("name", "description", "input", "classes", "layers")
+TOP_KEYS = ("name", "description", "input", "classes", "layers", "train")
 REPEAT = "repeat"
 BODY = "layers"
 SpecLike = Union["Spec", Mapping[str, Any], str, os.PathLike]
@@ -100,13 +100,19 @@ Node = Block | Repeat
 
 @dataclass(frozen=True)
 class Spec:
-    """A whole architecture: its input shape, class count and layers."""
+    """A whole architecture: its input shape, class count and layers.
+
+    ``recipe`` is the spec's ``train:`` section as plain data: the training
+    settings it was made for and their ``source``; ``convzoo.train.config`` checks
+    its keys and values against the settings ``convzoo train`` knows.
+    """
 
     name: str
     input: tuple[int, ...]
     layers: tuple[Node, ...]
     classes: int | None = None
     description: str = ""
+    recipe: dict[str, Any] | None = None
 
     @property
     def dims(self) -> int:
@@ -127,6 +133,8 @@ class Spec:
         if self.classes is not None:
             out["classes"] = self.classes
         out["layers"] = [layer.to_dict() for layer in self.layers]
+        if self.recipe is not None:
+            out["train"] = dict(self.recipe)
         return out
 
     def to_yaml(self) -> str:
@@ -312,7 +320,11 @@ def parse(data: Mapping[str, Any], origin: str = "spec") -> Spec:
         raise SpecError(f"{origin}: name and description must be strings")
     layers = _parse_layers(data["layers"], "layers", origin)
     _count_layers(layers, "layers", origin)
-    return Spec(name, tuple(shape), layers, classes, description)
+    recipe = data.get("train")
+    if recipe is not None and not isinstance(recipe, Mapping):
+        raise SpecError(f"{origin}: train must be a mapping of settings, got {short_repr(recipe)}")
+    recipe = None if recipe is None else _plain(recipe, f"{origin}: train")
+    return Spec(name, tuple(shape), layers, classes, description, recipe)
 
 
 # -- loading ----------------------------------------------------------------------

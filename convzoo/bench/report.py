@@ -217,12 +217,13 @@ def report_markdown(
     failed = [r for r in rows if r["status"] != "ok"]
     settings = ", ".join(f"{k}={v}" for k, v in suite.train.items()) or "defaults"
     scales = suite.scales or "default"
+    epochs = suite.epochs if suite.epochs is not None else "each recipe's"
     lines = [f"# Benchmark: {suite.name}", ""]
     if suite.description:
         lines += [suite.description.strip(), ""]
     lines += [
         f"- cells: {len(rows)} ({len(rows) - len(failed)} finished, {len(failed)} failed); "
-        f"seeds {', '.join(map(str, suite.seeds))}; {suite.epochs} epoch(s); training: {settings}",
+        f"seeds {', '.join(map(str, suite.seeds))}; {epochs} epoch(s); training: {settings}",
         f"- evaluation: scales {scales}; shifts up to {suite.max_shift} px",
         *_stamps(rows),
         "- per cell (spec hash, seed, versions, device): results.csv and results.json",

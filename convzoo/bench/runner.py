@@ -46,9 +46,9 @@ from convzoo.bench.suite import Cell, Suite
 from convzoo.errors import ConvzooError
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.io import locked, read_json, write_json
+from convzoo.spec import load_spec
 from convzoo.train import config
 from convzoo.train.checkpoint import load
-from convzoo.train.config import TrainConfig
 from convzoo.train.fit import RunInterrupted, last_checkpoint, train
 from convzoo.train.rundir import (
     CHECKPOINT,
@@ -98,22 +98,25 @@ def _train(suite: Suite, cell: Cell, options: BenchOptions, folder: Path) -> dic
         raise ConvzooError(done.get("error") or f"the cell's run ended as {done['status']}")
     if done is not None:
         return done
-    config = TrainConfig(
-        arch=cell.arch,
-        data=cell.data,
-        seed=cell.seed,
-        epochs=suite.epochs,
-        swap=dict(cell.swap),
-        permute=cell.permute,
-        out=str(folder),
-        resume=last_checkpoint(folder) is not None,
-        devices=options.devices,
-        strategy=options.strategy,
-        accelerator=options.accelerator,
-        progress=options.progress,
-        **suite.train,
+    made, _ = config.recipe(load_spec(cell.arch))
+    run = {
+        "data": cell.data,
+        "seed": cell.seed,
+        "swap": dict(cell.swap),
+        "permute": cell.permute,
+        "out": str(folder),
+        "resume": last_checkpoint(folder) is not None,
+        "devices": options.devices,
+        "strategy": options.strategy,
+        "accelerator": options.accelerator,
+        "progress": options.progress,
+    }
+    if suite.epochs is not None:
+        run["epochs"] = suite.epochs
+    settings, origins = config.layered(
+        cell.arch, ("recipe", made), ("suite", suite.train), ("cell", run)
     )
-    return train(config)
+    return train(settings, origins)
 
 
 def _evaluate(

@@ -46,7 +46,6 @@ from convzoo.data import DATASETS
 from convzoo.errors import ConvzooError, did_you_mean, is_int
 from convzoo.io import read_yaml
 from convzoo.spec import Spec, load_spec, spec_file
-from convzoo.train.config import default
 
 TOP_KEYS = (
     "name",
@@ -93,7 +92,7 @@ class Suite:
     name: str
     description: str
     path: Path
-    epochs: int
+    epochs: int | None  # None: each architecture's recipe, else the default
     train: dict[str, Any]
     scales: list[float] | None
     max_shift: int
@@ -295,8 +294,8 @@ def load_suite(path: str | Path, epochs: int | None = None) -> Suite:
         check.add(f"name: expected a plain name (letters, digits, _ . -), got {name!r}")
     if not isinstance(description, str):
         check.add(f"description: expected a string, got {description!r}")
-    epochs = raw.get("epochs", default("epochs")) if epochs is None else epochs
-    if not is_int(epochs) or epochs < 1:
+    epochs = raw.get("epochs") if epochs is None else epochs
+    if epochs is not None and (not is_int(epochs) or epochs < 1):
         check.add(f"epochs: expected a positive integer, got {epochs!r}")
     seeds = check.items(raw.get("seeds"), "seeds", is_int, "integers", [0])
     permute = check.items(

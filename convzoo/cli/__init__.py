@@ -22,8 +22,7 @@ from jsonargparse import ArgumentParser
 import convzoo
 from convzoo.cli import bench, evaluate, listing, scan, train
 from convzoo.cli._common import HelpFormatter, add_debug
-from convzoo.errors import ConvzooError
-from convzoo.plugins import PluginWarning
+from convzoo.errors import ConvzooError, ConvzooWarning
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (listing, train, evaluate, scan, bench)
 
@@ -49,7 +48,7 @@ def _handler(command: str) -> ModuleType:
 
 
 def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    if issubclass(category, PluginWarning):
+    if issubclass(category, ConvzooWarning):
         sys.stderr.write(f"convzoo: warning: {message}\n")
     else:
         _default_showwarning(message, category, *args, **kwargs)

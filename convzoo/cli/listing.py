@@ -1,4 +1,6 @@
-"""``convzoo list blocks|archs|data`` and ``convzoo show NAME|FILE``: what there is, and one net.
+"""``convzoo list blocks|archs|data`` and ``convzoo show NAME|FILE``: what there is, one net.
+
+``show`` prints the per-layer table and, where the spec carries one, its recipe.
 
 ``--json`` gives the same data for programs. An architecture that fails to
 build is listed with its error instead of taking the listing down.
@@ -6,6 +8,7 @@ build is listed with its error instead of taking the listing down.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from jsonargparse import ArgumentParser
@@ -18,6 +21,7 @@ from convzoo.data import DATASETS
 from convzoo.errors import ConvzooError
 from convzoo.spec import load_spec
 from convzoo.summary import summary
+from convzoo.train.config import recipe
 
 NAMES = ("list", "show")
 
@@ -120,12 +124,17 @@ def _data(args: Any) -> int:
 
 
 def _show(args: Any) -> int:
-    result = summary(args.arch, swap=parse_swaps(args.swap))
+    spec = load_spec(args.arch)
+    made, source = recipe(spec)
+    result = summary(spec, swap=parse_swaps(args.swap))
     if args.json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "recipe": {**made, "source": source} if made else None})
         return 0
     rows = result.rows()
     print_table(result.name, rows[0], rows[1:], totals=True)
+    if made:
+        sys.stdout.write(f"\nrecipe ({source or 'no source given'}):\n")
+        print_table(None, ["setting", "value"], [[k, str(v)] for k, v in made.items()])
     return 0
 
 

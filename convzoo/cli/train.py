@@ -4,8 +4,9 @@ Every field of ``TrainConfig`` (but ``arch``, the positional argument, and the
 ones declared ``flag: False``) is a flag: ``batch_size`` is ``--batch-size``,
 a bool is ``--flip``/``--no-flip``, a pair is ``--scale LO HI``, the swap
 mapping is ``--swap KEY=NAME`` given once per swap. Settings come from the
-declared defaults, then the ``--config`` YAML file (keys named like the fields;
-``-`` may stand for ``_``), then the flags given, each overriding the one before;
+declared defaults, then the architecture's recipe (its ``train:`` section), then
+the ``--config`` YAML file (keys named like the fields; ``-`` may stand for
+``_``), then the flags given, each overriding the one before (swaps add up);
 a value of the wrong type or out of range is refused, naming where it came from.
 """
 
@@ -110,21 +111,22 @@ def _from_file(path: Path) -> dict[str, Any]:
     return values
 
 
-def config_from(args: Any) -> TrainConfig:
-    """Defaults, then the ``--config`` file, then the flags given."""
+def config_from(args: Any) -> tuple[TrainConfig, dict[str, str]]:
+    """The architecture's recipe, then the ``--config`` file, then the flags given; and where
+    each setting came from."""
     values = _from_file(Path(args.config)) if args.config else {}
     given = {k: args[k] for k in settings.settings() if k in args and args[k] is not None}
+    given.pop("arch", None)
     if "swap" in given:
-        given["swap"] = {**values.get("swap", {}), **parse_swaps(given["swap"])}
-    _check({k: v for k, v in given.items() if k != "arch"}, _flag)
-    values.update(given)
-    values.setdefault("progress", True)
-    return TrainConfig(**values)
+        given["swap"] = parse_swaps(given["swap"])
+    _check(given, _flag)
+    return settings.for_arch(args.arch, values, given)
 
 
 def run(args: Any) -> int:
     """Train as the arguments say, print the report's table, evaluate if asked."""
-    report = train(config_from(args))
+    config, origins = config_from(args)
+    report = train(config, origins)
     rows = [line.strip("|").split("|") for line in report_markdown(report).splitlines()[4:]]
     print_table(None, ["", ""], [[a.strip(), b.strip()] for a, b in rows])
     sys.stdout.write(f"report: {Path(report['run_dir']) / 'report.md'}\n")

@@ -11,17 +11,23 @@ Each field's metadata holds its ``help`` and, where it has them, its ``choices``
 as ``Rule``) and ``shown`` (how help states a default that is computed);
 ``flag: False`` keeps a setting off the command line (``progress``, which the
 commands decide).
+
+An architecture's YAML may carry a recipe, its ``train:`` section: the settings
+it was made for, with their ``source``. ``for_arch`` layers defaults, recipe,
+``--config`` values and flags, and says for each setting which one it came from.
 """
 
 from __future__ import annotations
 
 import types
 import typing
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any
 
-from convzoo.errors import ConvzooError, did_you_mean, is_int, is_number
+from convzoo.errors import ConvzooError, ConvzooWarning, did_you_mean, is_int, is_number
+from convzoo.spec import Spec, load_spec
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -189,3 +195,59 @@ def problem(name: str, value: Any) -> str | None:
 def unknown(key: str, accepted: Sequence[str]) -> str:
     """The message for a setting that does not exist, with the closest and the accepted ones."""
     return f"unknown setting {key!r}.{did_you_mean(key, accepted)} Accepted: {', '.join(accepted)}."
+
+
+# -- recipes ---------------------------------------------------------------------------
+
+NOT_IN_RECIPE = ("arch", "out", "resume", "progress")
+
+
+class RecipeWarning(ConvzooWarning):
+    """A recipe is used on other data than it was made for."""
+
+
+def recipe(spec: Spec) -> tuple[dict[str, Any], str | None]:
+    """The settings of the spec's ``train:`` section, each known and valid, and its source."""
+    raw = dict(spec.recipe or {})
+    source = raw.pop("source", None)
+    accepted = [name for name in settings() if name not in NOT_IN_RECIPE]
+    for key, value in raw.items():
+        if key not in accepted:
+            raise ConvzooError(f"{spec.name}: train: {unknown(key, [*accepted, 'source'])}")
+        wrong = problem(key, value)
+        if wrong:
+            raise ConvzooError(f"{spec.name}: train.{key}: {wrong}")
+    if source is not None and not isinstance(source, str):
+        raise ConvzooError(f"{spec.name}: train.source: expected a string, got {source!r}")
+    return raw, source
+
+
+def layered(arch: str, *layers: tuple[str, dict[str, Any]]) -> tuple[TrainConfig, dict[str, str]]:
+    """Defaults, then each ``(origin, settings)`` layer in turn (recipe, config, flags); the
+    config and, for every setting, where its value came from. Swaps add up over the layers."""
+    values: dict[str, Any] = {}
+    origins = {name: "default" for name in settings() if name != "arch"}
+    for origin, given in layers:
+        for key, value in given.items():
+            values[key] = {**values.get(key, {}), **value} if key == "swap" else value
+            origins[key] = origin
+    return TrainConfig(arch, **values), origins
+
+
+def for_arch(
+    arch: str, config: dict[str, Any] | None = None, flags: dict[str, Any] | None = None
+) -> tuple[TrainConfig, dict[str, str]]:
+    """The settings ``convzoo train ARCH`` uses: the architecture's recipe under the config
+    file's values under the flags; warns when the recipe was made for other data."""
+    made, source = recipe(load_spec(arch))
+    result, origins = layered(
+        arch, ("recipe", made), ("config", config or {}), ("flag", flags or {})
+    )
+    if "data" in made and result.data != made["data"]:
+        warnings.warn(
+            f"{arch}: its recipe ({source or 'no source given'}) was made for {made['data']!r}, "
+            f"and this run trains on {result.data!r}",
+            RecipeWarning,
+            stacklevel=2,
+        )
+    return result, origins

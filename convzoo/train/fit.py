@@ -246,11 +246,13 @@ def _diverged(run: _Run, exc: RunDiverged) -> None:
         report.write({**result, "epochs": exc.epochs}, run.out)
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
+def train(config: TrainConfig, origins: dict[str, str] | None = None) -> dict[str, Any]:
     """Train, test and report; returns the report (also written under the run directory).
 
-    Rank zero holds the run directory's lock from start to end, so a second run into
-    the same ``--out`` is refused; temporary files a killed run left are removed.
+    ``origins`` (from ``config.for_arch``) says where each setting came from; the
+    report keeps it. Rank zero holds the run directory's lock from start to end, so a
+    second run into the same ``--out`` is refused; temporary files a killed run left
+    are removed.
     """
     run = _plan(config)
     with locked(run.out) if is_rank_zero() else nullcontext():
@@ -273,6 +275,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
             throughput.images,
             devices,
         )
+        if origins is not None:
+            result["settings_from"] = origins
         if trainer.is_global_zero:
             report.write(result, run.out)
     return result

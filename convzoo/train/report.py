@@ -46,6 +46,15 @@ def report_markdown(report: dict[str, Any]) -> str:
             ("images/s", f"{report['images_per_s']:,.0f}"),
             ("device(s)", report["devices"]),
         ]
+    origins = report.get("settings_from", {})
+    for origin, label in (
+        ("recipe", "from the recipe"),
+        ("config", "from --config"),
+        ("flag", "from flags"),
+    ):
+        names = [name for name, came in origins.items() if came == origin]
+        if names:
+            rows.append((f"settings {label}", ", ".join(names)))
     lines = [f"# {report['arch']} on {report['data']}", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"

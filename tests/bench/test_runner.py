@@ -37,7 +37,7 @@ def bench(*argv: str) -> int:
 def no_training(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
 
-    def train(config):
+    def train(config, origins=None):
         calls.append(config.out)
         raise AssertionError("train must not be called")
 
@@ -196,7 +196,7 @@ def test_a_failing_cell_is_recorded_and_retried_on_the_next_run(smoke_copy, monk
     shutil.rmtree(smoke_copy / "cells" / failing)
     real_train = convzoo.bench.runner.train
 
-    def train(config):
+    def train(config, origins=None):
         raise RuntimeError("out of luck")
 
     monkeypatch.setattr(convzoo.bench.runner, "train", train)

@@ -51,9 +51,12 @@ def test_list_archs(capsys):
 def test_show_json_and_table(capsys):
     code, out, _ = run(capsys, "show", "lenet5_modern", "--json")
     data = json.loads(out)
+    recipe = data.pop("recipe")
     assert code == 0 and data == cz.summary("lenet5_modern").to_dict()
+    assert recipe["optimizer"] == "adamw" and "activatedgeek" in recipe["source"]
     code, out, _ = run(capsys, "show", "lenet5_modern", "--swap", "pool=avg")
     assert code == 0 and "pool.avg" in out and "total" in out
+    assert "recipe (" in out and "adamw" in out
 
 
 BAD = {

@@ -29,9 +29,10 @@ def test_flags_override_the_config_file(tmp_path, spec):
     args = make_parser().parse_args(
         ["train", str(spec), "--epochs", "2", "--config", str(cfg), "--swap", "pool=avg"]
     )
-    config = config_from(args.train)
+    config, origins = config_from(args.train)
     assert (config.epochs, config.lr, config.batch_size, config.data) == (2, 0.5, 16, "synthetic")
     assert config.swap == {"act": "relu", "pool": "avg"}
+    assert (origins["epochs"], origins["lr"], origins["momentum"]) == ("flag", "config", "default")
 
 
 def test_train_prints_the_table_and_where_the_report_is(capsys, tmp_path, spec):
