@@ -206,6 +206,7 @@ def _trainer(run: _Run, throughput: Throughput) -> L.Trainer:
         enable_progress_bar=bar,
         enable_model_summary=False,
         log_every_n_steps=LOG_EVERY,
+        limit_val_batches=0 if c.val_fraction == 0 else 1.0,  # no split held out: no validation
         default_root_dir=str(run.out),
         gradient_clip_val=c.grad_clip,
     )

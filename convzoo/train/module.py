@@ -47,6 +47,8 @@ class ConvzooModule(L.LightningModule):
         classes = self.model.spec.classes
         if classes is None:
             raise ConvzooError(f"{self.model.spec.name}: training needs the spec's 'classes'")
+        self._mean, self._std = 0.0, 1.0  # the data's standardization (see setup)
+        self._head_takes_inputs = callable(getattr(self.model.layers[-1], "loss", None))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last and self.model.spec.dims == 2:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -71,8 +73,16 @@ class ConvzooModule(L.LightningModule):
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
         scores = self(x)
-        loss = self.model.loss(scores, y, x, self.hparams.label_smoothing)
+        pixels = x * self._std + self._mean if self._head_takes_inputs else x
+        loss = self.model.loss(scores, y, pixels, self.hparams.label_smoothing)
         return loss, scores
+
+    def setup(self, stage: str) -> None:
+        """Learn how the data was standardized, so that a head that reconstructs its input
+        (capsules) compares with the pixels as they were, in [0, 1], not standardized."""
+        data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        self._mean = float(getattr(data, "mean", 0.0))
+        self._std = float(getattr(data, "std", 1.0)) or 1.0
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], index: int) -> torch.Tensor:
         """One optimization step's loss.

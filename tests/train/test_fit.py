@@ -153,3 +153,28 @@ def test_compiled_channels_last_run_saves_plain_weights(config, tmp_path, monkey
         k.startswith(("model.", "train_acc", "val_acc", "test_acc")) for k in ckpt["state_dict"]
     )
     assert load(last_checkpoint(tmp_path / "run")).spec.name == "tiny"
+
+
+def test_a_reconstructing_head_sees_the_pixels_in_0_1_not_standardized(
+    config, tmp_path, monkeypatch
+):
+    from convzoo.blocks.capsule_head import CapsuleHead
+
+    seen = []
+    real = CapsuleHead.loss
+
+    def spy(self, scores, target, inputs=None):
+        seen.append((float(inputs.min()), float(inputs.max())))
+        return real(self, scores, target, inputs)
+
+    monkeypatch.setattr(CapsuleHead, "loss", spy)
+    spec = tmp_path / "caps.yaml"
+    spec.write_text(
+        "name: caps\ninput: [1, 12, 12]\nclasses: 4\nlayers:\n"
+        "  - {filter: conv, out: 8, kernel: 3}\n  - {act: relu}\n"
+        "  - {capsule: primary, capsules: 2, dim: 4, kernel: 3, stride: 2}\n"
+        "  - {capsule: routing, dim: 4}\n  - {head: capsule}\n"
+    )
+    train(config(arch=str(spec), epochs=1))
+    assert seen and all(low >= 0.0 and high <= 1.0 for low, high in seen)
+    assert max(high for _, high in seen) > 0.5  # the images, not a squashed copy
