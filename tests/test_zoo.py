@@ -81,3 +81,14 @@ def test_lenet5_scan_swept_densely_equals_every_window_alone():
     dense = score_map(scan_model(model), strip)
     assert dense.shape == (2, 10, (100 - 28) // 4 + 1)
     assert torch.allclose(dense, windowed_score_map(model, strip), atol=1e-5)
+
+
+def test_mlp1d_is_mnist1d_mlpbase_with_its_residual_second_layer():
+    model = cz.build("mlp1d")
+    assert count(model) == 15_210  # 40*100+100 + 100*100+100 + 100*10+10
+    x = torch.randn(3, 1, 40)
+    first = model.layers[1](model.layers[0](x))
+    expected = model.layers[3](first + model.layers[2].layers(first))
+    assert torch.allclose(model(x), expected, atol=1e-6)
+    shuffled = x[..., torch.randperm(40)]
+    assert model.layers[0](shuffled).shape == (3, 100, 1)  # one window: fully connected

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 import convzoo.bench.runner
 from convzoo.bench import parallel as bench_parallel
@@ -308,3 +309,25 @@ def test_a_cell_whose_run_diverged_is_failed_not_evaluated(smoke_copy, monkeypat
     assert bench(str(SUITES / "smoke.yaml"), "--out", str(smoke_copy)) == 1
     assert rows(smoke_copy)[SMOKE_CELLS[0]]["error"] == "ConvzooError: training diverged at step 3"
     assert not calls
+
+
+def test_cells_use_each_recipe_for_what_the_suite_does_not_set(tmp_path):
+    spec = yaml.safe_load((SUITES / "tiny.yaml").read_text())
+    spec["train"] = {"source": "a test", "lr": 0.05, "batch_size": 64, "epochs": 2}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(spec))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: recipes\narchs: [tiny.yaml]\ndata: [synthetic]\ntrain: {batch_size: 32}\n"
+        "evaluate: {scales: [1.0], max_shift: 1}\n"
+    )
+    assert bench(str(suite), "--out", str(tmp_path / "b"), "--accelerator", "cpu") == 0
+    report = json.loads(
+        (tmp_path / "b" / "cells" / "tiny__synthetic__seed0" / "report.json").read_text()
+    )
+    assert (report["config"]["lr"], report["config"]["batch_size"], report["epochs"]) == (
+        0.05,
+        32,
+        2,
+    )
+    origins = report["settings_from"]
+    assert (origins["lr"], origins["batch_size"], origins["seed"]) == ("recipe", "suite", "cell")
