@@ -105,7 +105,7 @@ def test_a_stopped_rank_ends_the_run_with_one_message_and_no_process_left(tmp_pa
         "--accelerator",
         "cpu",
         "--ddp-timeout",
-        "30",
+        "60",  # long enough for the second rank to start on a loaded machine
         "--out",
         str(tmp_path / "run"),
     ]
@@ -116,7 +116,7 @@ def test_a_stopped_rank_ends_the_run_with_one_message_and_no_process_left(tmp_pa
                 break
         (rank1,) = _children(main.pid)
         os.kill(rank1, signal.SIGSTOP)
-        _, err = main.communicate(timeout=120)
+        _, err = main.communicate(timeout=180)
     finally:
         main.kill()
     assert main.returncode == 1
