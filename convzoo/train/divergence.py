@@ -2,12 +2,12 @@
 
 A learning rate far too high drives the loss to NaN or infinity; training on
 would only write a checkpoint full of NaN and a report of chance accuracy. The
-guard checks the loss of every step on the CPU, and on a GPU at every log
-interval and at each epoch's last batch (reading a value back from the GPU
-waits for it, so not every step); at each epoch's last batch it checks the
-weights too, before the epoch's checkpoint is written -- so the last checkpoint
-on disk is the last finite one. Under DDP the
-ranks agree through one all-reduce at the same step, and all stop.
+guard checks the loss of every step in a single CPU process, and otherwise at
+every log interval and at each epoch's last batch (reading a value back from a
+GPU waits for it, and under DDP each check is an all-reduce, so not every
+step); at each epoch's last batch it checks the weights too, before the epoch's
+checkpoint is written -- so the last checkpoint on disk is the last finite one.
+Under DDP the ranks agree through that all-reduce at the same step, and all stop.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ class DivergenceGuard(Callback):
         lr = dict(self._lrs).get(step, self._lrs[-1][1])
         raise RunDiverged(
             f"training diverged: the loss or the weights became NaN or infinite at step {step} "
-            f"(epoch "
-            f"{trainer.current_epoch + 1}, learning rate {lr:.4g}); the checkpoint on disk is "
-            "the last finite one. Lower --lr (or set --grad-clip) and start again in a new --out",
+            f"(epoch {trainer.current_epoch + 1}, learning rate {lr:.4g}); the checkpoint on "
+            "disk is the last finite one. Lower --lr (or set --grad-clip) and start again in a "
+            "new --out",
             step,
             lr,
             trainer.current_epoch,

@@ -193,7 +193,8 @@ def _trainer(run: _Run, throughput: Throughput) -> L.Trainer:
         dirpath=run.out / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False
     )
     shown, bar = progress_callbacks(throughput, c.progress)
-    guard = DivergenceGuard(every=1 if run.accelerator == "cpu" else LOG_EVERY)
+    one_cpu = run.accelerator == "cpu" and run.devices == 1  # no device to wait for, no collective
+    guard = DivergenceGuard(every=1 if one_cpu else LOG_EVERY)
     return L.Trainer(
         max_epochs=c.epochs,
         accelerator=run.accelerator,

@@ -82,11 +82,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.timeout(240)
-def test_a_stopped_rank_ends_the_run_with_one_message_and_no_process_left(tmp_path):
-    spec = tmp_path / "tiny.yaml"
+def _ddp_train(folder: Path, *extra: str) -> list[str]:
+    """``convzoo train`` of the tiny spec on synthetic data, 2 CPU ranks, into ``folder/run``."""
+    spec = folder / "tiny.yaml"
     spec.write_text(json.dumps(TINY))
-    command = [
+    return [
         sys.executable,
         "-m",
         "convzoo.cli",
@@ -94,8 +94,6 @@ def test_a_stopped_rank_ends_the_run_with_one_message_and_no_process_left(tmp_pa
         str(spec),
         "--data",
         "synthetic",
-        "--epochs",
-        "500",
         "--batch-size",
         "16",
         "--devices",
@@ -104,11 +102,16 @@ def test_a_stopped_rank_ends_the_run_with_one_message_and_no_process_left(tmp_pa
         "ddp",
         "--accelerator",
         "cpu",
-        "--ddp-timeout",
-        "60",  # long enough for the second rank to start on a loaded machine
         "--out",
-        str(tmp_path / "run"),
+        str(folder / "run"),
+        *extra,
     ]
+
+
+@pytest.mark.timeout(240)
+def test_a_stopped_rank_ends_the_run_with_one_message_and_no_process_left(tmp_path):
+    command = _ddp_train(tmp_path, "--epochs", "500", "--ddp-timeout", "60")
+    # 60 s: long enough for the second rank to start on a loaded machine
     main = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in main.stderr:  # wait until both ranks train
@@ -127,34 +130,8 @@ def test_a_stopped_rank_ends_the_run_with_one_message_and_no_process_left(tmp_pa
 
 @pytest.mark.timeout(240)
 def test_a_diverging_ddp_run_stops_on_both_ranks_with_one_report(tmp_path):
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text(json.dumps(TINY))
     out = tmp_path / "run"
-    command = [
-        sys.executable,
-        "-m",
-        "convzoo.cli",
-        "train",
-        str(spec),
-        "--data",
-        "synthetic",
-        "--epochs",
-        "5",
-        "--batch-size",
-        "16",
-        "--devices",
-        "2",
-        "--strategy",
-        "ddp",
-        "--accelerator",
-        "cpu",
-        "--lr",
-        "1e20",
-        "--schedule",
-        "constant",
-        "--out",
-        str(out),
-    ]
+    command = _ddp_train(tmp_path, "--epochs", "5", "--lr", "1e20", "--schedule", "constant")
     done = subprocess.run(command, capture_output=True, text=True, timeout=200)
     assert done.returncode == 1, done.stderr
     assert done.stderr.count("convzoo: error: training diverged") == 2  # each rank says so once
