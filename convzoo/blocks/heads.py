@@ -4,8 +4,8 @@
 classifier written as convolutions, so a trained network becomes fully
 convolutional and can be swept densely over an input wider than it was built
 for (multiple-character recognition). ``rbf`` is LeNet-5's output layer: a
-distance to one fixed code per class. The capsule head lives in
-``capsule_head.py``.
+distance to one fixed code per class (the paper's digit bitmaps), trained with
+the paper's loss. The capsule head lives in ``capsule_head.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
+from convzoo.blocks._lenet_bitmaps import DIGITS, HEIGHT, WIDTH, bitmap_codes
 from convzoo.blocks._util import by_dims
 from convzoo.blocks.nonlinear import create_act
 from convzoo.registry import register
@@ -149,6 +151,24 @@ def rbf_codes(classes: int, units: int, seed: int = 0) -> torch.Tensor:
     return torch.stack(rows).float() * 2 - 1
 
 
+CODES = ("auto", "bitmap", "random")
+LOSSES = ("paper", "cross_entropy")
+
+
+def rbf_loss(scores: torch.Tensor, target: torch.Tensor, j: float) -> torch.Tensor:
+    """LeCun et al. 1998, eq. 9, on RBF scores ``-y`` (``y`` the squared distances):
+    ``mean_p [ y_target + log(exp(-j) + sum_i exp(-y_i)) ]``.
+
+    The first term pulls the output onto the right code; the second pushes the
+    other codes away, but only while their distance is below about ``j``: the
+    constant ``exp(-j)`` is a rubbish class that keeps already distant codes from
+    being pushed further (the paper calls j "a positive constant" and gives no value).
+    """
+    rubbish = scores.new_full((scores.shape[0], 1), -j)
+    spread = torch.logsumexp(torch.cat([scores, rubbish], dim=1), dim=1)
+    return (spread - scores.gather(1, target.unsqueeze(1)).squeeze(1)).mean()
+
+
 @register(
     "head",
     "rbf",
@@ -157,24 +177,61 @@ def rbf_codes(classes: int, units: int, seed: int = 0) -> torch.Tensor:
     example={},
 )
 class RBF(nn.Module):
-    """LeNet-5's output layer: ``logit_c = -||x - code_c||^2`` for the flattened input x.
+    """LeNet-5's output layer: ``score_c = -||x - code_c||^2`` for the flattened input x.
 
-    The paper drew its codes by hand as stylized 7x12 bitmaps of the characters;
-    here they are random +-1 vectors from ``rbf_codes(classes, units, seed)``,
-    kept in the ``codes`` buffer. They are fixed: the layer has no parameters,
-    the layers before it learn to put each class near its code.
+    ``codes``: ``bitmap`` takes the paper's stylized 7x12 bitmaps of the digits
+    (``_lenet_bitmaps.py``; 84 input units, at most 10 classes), ``random`` the
+    +-1 vectors of ``rbf_codes(classes, units, seed)``, ``auto`` the bitmaps
+    where they fit and random codes elsewhere. The codes are fixed (the
+    ``codes`` buffer): the layer has no parameters, the layers before it learn to
+    put each class near its code. ``loss``: ``paper`` trains with eq. 9
+    (``rbf_loss`` with constant ``j``), ``cross_entropy`` with the softmax of
+    the scores.
     """
 
-    def __init__(self, in_shape: tuple[int, ...], classes: int, seed: int = 0) -> None:
+    def __init__(
+        self,
+        in_shape: tuple[int, ...],
+        classes: int,
+        codes: str = "auto",
+        seed: int = 0,
+        loss: str = "paper",
+        j: float = 1.0,
+    ) -> None:
         super().__init__()
-        codes = rbf_codes(classes, math.prod(in_shape), seed)
-        self.register_buffer("codes", codes.to(torch.get_default_device()))
+        if codes not in CODES:
+            raise ValueError(f"codes must be one of {', '.join(CODES)}, got {codes!r}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        if not j > 0:
+            raise ValueError(f"j must be a positive number, got {j}")
+        units = math.prod(in_shape)
+        fits = units == WIDTH * HEIGHT and classes <= len(DIGITS)
+        if codes == "bitmap" and not fits:
+            raise ValueError(
+                f"the bitmap codes are {WIDTH}x{HEIGHT} = {WIDTH * HEIGHT} units for at most "
+                f"{len(DIGITS)} classes; this head gets {units} units for {classes} classes: "
+                "use codes: random"
+            )
+        use_bitmaps = codes == "bitmap" or (codes == "auto" and fits)
+        table = bitmap_codes(classes) if use_bitmaps else rbf_codes(classes, units, seed)
+        self.register_buffer("codes", table.to(torch.get_default_device()))
+        self.kind = "bitmap" if use_bitmaps else "random"
+        self.loss_name, self.j = loss, j
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Minus the squared Euclidean distance of each sample to each class code."""
         diff = x.flatten(1).unsqueeze(1) - self.codes
         return -diff.square().sum(-1)
 
+    def loss(
+        self, scores: torch.Tensor, target: torch.Tensor, inputs: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The training loss of ``scores``: eq. 9, or cross-entropy (``inputs`` unused)."""
+        if self.loss_name == "cross_entropy":
+            return F.cross_entropy(scores, target)
+        return rbf_loss(scores, target, self.j)
+
     def extra_repr(self) -> str:
         classes, units = self.codes.shape
-        return f"classes={classes}, units={units}"
+        return f"classes={classes}, units={units}, codes={self.kind!r}, loss={self.loss_name!r}"

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 import convzoo as cz
 import convzoo.blocks.capsule  # registers capsule.primary and capsule.routing
 from convzoo.blocks.capsule_head import CapsuleHead, margin_loss
-from convzoo.blocks.heads import RBF, rbf_codes
+from convzoo.blocks.heads import RBF, rbf_codes, rbf_loss
 
 
 def _spec(head: dict, input_shape: list[int], classes: int = 3, before=()) -> dict:
@@ -100,20 +100,106 @@ def test_conv1x1_needs_a_feature_map():
 # -- rbf ---------------------------------------------------------------------------------
 
 
-def test_rbf_has_no_parameters_and_fixed_codes():
-    head = RBF(in_shape=(84,), classes=10)
+def test_rbf_has_no_parameters_and_fixed_random_codes():
+    head = RBF(in_shape=(84,), classes=10, codes="random")
     assert list(head.parameters()) == []
     assert head.codes.shape == (10, 84)
     assert set(head.codes.unique().tolist()) == {-1.0, 1.0}
     assert len(head.codes.unique(dim=0)) == 10
-    torch.testing.assert_close(head.codes, RBF(in_shape=(84,), classes=10).codes, rtol=0, atol=0)
-    assert not torch.equal(head.codes, RBF(in_shape=(84,), classes=10, seed=1).codes)
+    again = RBF(in_shape=(84,), classes=10, codes="random").codes
+    torch.testing.assert_close(head.codes, again, rtol=0, atol=0)
+    other = RBF(in_shape=(84,), classes=10, codes="random", seed=1).codes
+    assert not torch.equal(head.codes, other)
     assert "codes" in head.state_dict()
 
 
+SEVEN = (
+    ".......",
+    "#######",
+    ".....##",
+    "....##.",
+    "....##.",
+    "...##..",
+    "...##..",
+    "..##...",
+    "..##...",
+    "..##...",
+    ".......",
+    ".......",
+)
+
+
+def test_rbf_bitmap_codes_are_the_digits_drawn_on_7x12():
+    codes = RBF(in_shape=(84,), classes=10, codes="bitmap").codes
+    drawn = ["".join("#" if v > 0 else "." for v in row) for row in codes[7].view(12, 7).tolist()]
+    assert tuple(drawn) == SEVEN
+    assert (codes > 0).sum(1).tolist() == [34, 25, 28, 30, 30, 32, 32, 23, 39, 32]
+    hamming = torch.cdist(codes, codes, p=0) + 99 * torch.eye(10)
+    assert hamming.min() >= 13, "every two digits' codes differ in at least 13 pixels"
+    assert set(codes.unique().tolist()) == {-1.0, 1.0}
+
+
+def test_rbf_auto_takes_the_bitmaps_where_they_fit_and_random_codes_elsewhere():
+    bitmaps = RBF(in_shape=(84,), classes=10, codes="bitmap").codes
+    torch.testing.assert_close(RBF(in_shape=(84, 1, 1), classes=10).codes, bitmaps)
+    torch.testing.assert_close(RBF(in_shape=(84,), classes=4).codes, bitmaps[:4])
+    torch.testing.assert_close(RBF(in_shape=(18,), classes=4).codes, rbf_codes(4, 18))
+    torch.testing.assert_close(RBF(in_shape=(84,), classes=11).codes, rbf_codes(11, 84))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"in_shape": (18,), "classes": 4, "codes": "bitmap"}, "gets 18 units.*codes: random"),
+        ({"in_shape": (84,), "classes": 11, "codes": "bitmap"}, "at most 10 classes"),
+        ({"in_shape": (84,), "classes": 10, "codes": "ascii"}, "codes must be one of"),
+        ({"in_shape": (84,), "classes": 10, "loss": "mse"}, "loss must be one of"),
+        ({"in_shape": (84,), "classes": 10, "j": 0.0}, "j must be a positive number"),
+    ],
+)
+def test_rbf_refuses_what_it_cannot_build(args, message):
+    with pytest.raises(ValueError, match=message):
+        RBF(**args)
+
+
+def test_rbf_paper_loss_is_equation_9():
+    torch.manual_seed(0)
+    head = RBF(in_shape=(84,), classes=10, j=2.5)
+    x = torch.randn(5, 84)
+    target = torch.tensor([3, 1, 4, 1, 5])
+    y = torch.cdist(x, head.codes).square()  # the RBF outputs, penalties
+    by_hand = (
+        sum(
+            y[p, target[p]] + torch.log(torch.exp(torch.tensor(-2.5)) + torch.exp(-y[p]).sum())
+            for p in range(5)
+        )
+        / 5
+    )
+    torch.testing.assert_close(head.loss(head(x), target), by_hand, rtol=1e-5, atol=1e-4)
+
+
+def test_rbf_paper_loss_stops_pushing_codes_that_are_far_already():
+    near = torch.tensor([[0.0, -1.0, -1.0]])
+    far = torch.tensor([[0.0, -50.0, -50.0]])
+    target = torch.tensor([0])
+    assert rbf_loss(far, target, j=1.0) < rbf_loss(near, target, j=1.0)
+    scores = far.clone().requires_grad_()
+    rbf_loss(scores, target, j=1.0).backward()
+    assert scores.grad[0, 1:].abs().max() < 1e-20
+    floor = torch.log1p(torch.exp(-torch.tensor(1.0)))  # the rubbish class alone
+    torch.testing.assert_close(rbf_loss(far, target, j=1.0), floor)
+
+
+def test_rbf_cross_entropy_loss_is_the_softmax_of_the_scores():
+    head = RBF(in_shape=(84,), classes=10, loss="cross_entropy")
+    x, target = torch.randn(4, 84), torch.tensor([0, 9, 2, 2])
+    torch.testing.assert_close(head.loss(head(x), target), F.cross_entropy(head(x), target))
+
+
 def test_rbf_logits_are_minus_squared_distances():
-    head = RBF(in_shape=(4, 3, 7), classes=5)
-    x = torch.randn(6, 4, 3, 7)
+    head = RBF(in_shape=(4, 3, 5), classes=5)
+    assert head.kind == "random"
+    x = torch.randn(6, 4, 3, 5)
     logits = head(x)
     assert logits.shape == (6, 5)
     for n in range(6):
@@ -122,8 +208,9 @@ def test_rbf_logits_are_minus_squared_distances():
             torch.testing.assert_close(logits[n, c], -distance, rtol=1e-6, atol=1e-5)
 
 
-def test_rbf_the_class_whose_code_is_the_input_wins():
-    head = RBF(in_shape=(84,), classes=10)
+@pytest.mark.parametrize("codes", ["bitmap", "random"])
+def test_rbf_the_class_whose_code_is_the_input_wins(codes):
+    head = RBF(in_shape=(84,), classes=10, codes=codes)
     logits = head(head.codes + 0.3 * torch.randn(10, 84))
     assert logits.argmax(1).tolist() == list(range(10))
     assert head(head.codes).diagonal().abs().max() == 0
