@@ -4,6 +4,9 @@ The checkpoint (a file, or a run directory holding ``checkpoints/last.ckpt``) mu
 end with a ``conv1x1`` head. Strips are made from the test split of the run's own
 dataset (from ``report.json`` next to the checkpoint) unless ``--data`` names
 another; ``scan.png`` shows the first strip, and the sequence accuracy is printed.
+A run trained on windows of strips (``mnist_windows``) is found out from its
+dataset: the strips are made of its base's test images (mnist), and its
+background class counts as no digit when the score map is decoded.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from convzoo.cli._common import parser
+from convzoo.data.strips import make_strips
 from convzoo.errors import ConvzooError
 from convzoo.evaluate.scan import (
     decode,
@@ -20,13 +24,12 @@ from convzoo.evaluate.scan import (
     digit_accuracy,
     exact_share,
     geometry,
-    make_strips,
     plot_scan,
     scan_model,
     score_map,
 )
 from convzoo.train.checkpoint import load
-from convzoo.train.rundir import data_settings, locate, prepared_test_split, read_report
+from convzoo.train.rundir import data_settings, locate, prepared_scan_split, read_report
 
 NAMES = ("scan",)
 
@@ -56,18 +59,24 @@ def run(args: Any) -> int:
     scanner = scan_model(load(ckpt))
     settings = data_settings({} if args.data else read_report(run_dir))
     data = args.data or settings["data"] or "mnist"
-    split = prepared_test_split(settings, scanner.spec.input, data, args.data_dir)
+    split = prepared_scan_split(settings, scanner.spec.input, data, args.data_dir)
     strips, sequences = make_strips(
         split.x, split.y, args.digits, args.strips, seed=args.seed, fill=split.fill
     )
     grid = geometry(scanner)
     scores = score_map(scanner, strips)
-    decoded = decode(scores, default_spacing(grid))
+    spacing = default_spacing(grid, split.background is not None)
+    decoded = decode(scores, spacing, background=split.background)
     out = Path(args.out) if args.out else run_dir or ckpt.parent
-    plot = plot_scan(out / "scan.png", strips[0], scores[0], decoded[0], sequences[0], grid)
+    plot = plot_scan(
+        out / "scan.png", strips[0], scores[0], decoded[0], sequences[0], grid, split.background
+    )
     right = round(exact_share(decoded, sequences) * len(decoded))
+    made = "" if split.data == data else f" of {split.data}'s test images"
+    if split.background is not None:
+        made += f", class {split.background} = background"
     sys.stdout.write(
-        f"{scanner.spec.name} on {data}: {args.strips} strips of {args.digits} digits\n"
+        f"{scanner.spec.name} on {data}: {args.strips} strips of {args.digits} digits{made}\n"
         f"sequence accuracy: {right / len(decoded):.1%} ({right}/{len(decoded)} read exactly)\n"
         f"digit accuracy:    {digit_accuracy(decoded, sequences):.1%} (1 - edit distance)\n"
         f"plot: {plot}\n"

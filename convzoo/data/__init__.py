@@ -3,11 +3,12 @@
 from convzoo.data import DataModule, load_dataset, dataset_names
 """
 
-from convzoo.data import sources
+from convzoo.data import sources, windows
 from convzoo.data.catalog import DATASETS, Dataset, dataset_names, load_dataset, register_dataset
 from convzoo.data.idx import DataError
 from convzoo.data.module import DataModule
 from convzoo.data.resident import ResidentLoader
+from convzoo.data.strips import make_strips, paste, strip_layout
 from convzoo.data.transforms import Augment, fit_canvas, permute_pixels, pixel_permutation, warp
 
 __all__ = [
@@ -20,9 +21,13 @@ __all__ = [
     "dataset_names",
     "fit_canvas",
     "load_dataset",
+    "make_strips",
+    "paste",
     "permute_pixels",
     "pixel_permutation",
     "register_dataset",
     "sources",
+    "strip_layout",
     "warp",
+    "windows",
 ]

@@ -4,7 +4,9 @@ Datasets use the same ``Registry`` as blocks -- lookups with suggestions,
 metadata, natural-order listing -- in a separate instance with the single
 family ``data``, so that a dataset can never be mistaken for a layer of a spec.
 A loader returns a ``Dataset``: the train and test tensors on the CPU, images
-scaled to [0, 1], labels as int64.
+scaled to [0, 1], labels as int64. A dataset cut from another one (the windows
+of ``convzoo.data.windows``) names that one as its ``base`` and, when one of its
+classes means "no object here", that class as its ``background``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ DATASETS = Registry(("data",))
 
 @dataclass
 class Dataset:
-    """A whole dataset in memory: ``shape`` is one sample's [C, H, W] or [C, L]."""
+    """A whole dataset in memory: ``shape`` is one sample's [C, H, W] or [C, L].
+
+    ``background`` is the class of samples that show no object (None: every class is
+    one), ``base`` the name of the dataset the samples were cut from (None: none).
+    """
 
     name: str
     train_x: torch.Tensor
@@ -32,6 +38,8 @@ class Dataset:
     test_y: torch.Tensor
     classes: int
     flips: bool = False
+    background: int | None = None
+    base: str | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:

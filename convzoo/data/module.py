@@ -95,7 +95,7 @@ class DataModule(L.LightningDataModule):
         device = self._device() if self.resident else torch.device("cpu")
 
         def prepared(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return ((x - self.mean) / self.std).to(device), y.to(device)
+            return self.standardize(x).to(device), y.to(device)
 
         self.splits = {
             "train": prepared(ds.train_x[train_idx], ds.train_y[train_idx]),
@@ -105,6 +105,10 @@ class DataModule(L.LightningDataModule):
         settings = dict(self.augment_settings)
         settings["flip"] = bool(settings["flip"]) and ds.flips
         self.augment = Augment(**settings, fill=self.background)
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` scaled as the splits are: less the training split's mean, over its std."""
+        return (x - self.mean) / self.std
 
     @property
     def background(self) -> float:

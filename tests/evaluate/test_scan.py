@@ -11,10 +11,13 @@ import yaml
 import convzoo as cz
 from convzoo.cli import make_parser
 from convzoo.cli.scan import run
+from convzoo.data import DATASETS, DataModule, load_dataset, register_dataset
+from convzoo.data.windows import window_dataset
 from convzoo.errors import ConvzooError
 from convzoo.evaluate.scan import (
     Geometry,
     decode,
+    default_spacing,
     digit_accuracy,
     geometry,
     make_strips,
@@ -26,6 +29,7 @@ from convzoo.evaluate.scan import (
     windowed_score_map,
 )
 from convzoo.train import TrainConfig, train
+from convzoo.train.rundir import data_settings, prepared_scan_split, read_report
 
 
 def small(dims: int) -> dict:
@@ -180,6 +184,37 @@ def test_decode_prefers_the_longer_run_over_a_single_spike():
     assert decode(peaked(12, peaks), spacing=5) == [[8]]
 
 
+def test_decode_drops_background_runs_and_applies_nms():
+    strong, weak = 8.0, 4.0
+    peaks = {k: (10, strong) for k in range(22)}  # class 10 everywhere, but for:
+    peaks |= {2: (3, strong), 3: (3, strong), 4: (3, weak)}  # a 3
+    peaks |= {9: (3, strong), 10: (3, strong)}  # another 3, after background
+    peaks |= {15: (5, weak), 17: (8, strong), 18: (8, strong)}  # a weak 5 beside an 8
+    scores = peaked(22, peaks, classes=11)
+    assert decode(scores, spacing=6, background=10) == [[3, 3, 8]]
+    assert decode(scores, spacing=8, background=10) == [[3, 8]]  # the second 3 is too close
+    assert decode(scores, spacing=1, background=10) == [[3, 3, 5, 8]]
+    assert 10 in decode(scores, spacing=1)[0]  # without a background class 10 is a class
+    nothing = peaked(22, {k: (10, strong) for k in range(22)}, classes=11)
+    assert decode(nothing, spacing=6, background=10) == [[]]
+    assert (default_spacing(Geometry(28, 4)), default_spacing(Geometry(28, 4), True)) == (6, 4)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"background": 11}, r"decode: background class 11 is not one of the score map's 11 "),
+        ({"background": -1}, r"classes \(0\.\.10\); pass the index of the class that means"),
+        ({"background": True}, r"background class True"),
+        ({"spacing": 0}, r"decode: spacing 0 must be a whole number of positions, at least 1"),
+        ({"threshold": 0.0}, r"decode: threshold 0\.0 must be a probability in \(0, 1\]"),
+    ],
+)
+def test_decode_refuses_bad_arguments(kw, message):
+    with pytest.raises(ConvzooError, match=message):
+        decode(peaked(8, {}, classes=11), **{"spacing": 5, **kw})
+
+
 def test_digit_accuracy_counts_edits():
     truth = torch.tensor([[1, 2, 3, 4], [5, 6, 7, 8]])
     assert digit_accuracy([[1, 2, 3, 4], [5, 6, 7, 8]], truth) == 1.0
@@ -194,6 +229,9 @@ def test_the_plot_is_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000
     plain = plot_scan(tmp_path / "plain.png", torch.rand(2, 40), torch.randn(5, 7), [])
     assert plain.stat().st_size > 1000
+    scores = torch.randn(11, 24)
+    marked = plot_scan(tmp_path / "bg.png", strip, scores, [1], truth, Geometry(28, 4), 10)
+    assert marked.stat().st_size > 1000
 
 
 # -- convzoo scan ----------------------------------------------------------------------------
@@ -230,6 +268,7 @@ def test_scan_writes_the_plot_into_the_run_and_prints_the_accuracy(run_dir, caps
     printed = capsys.readouterr().out
     assert "scan_tiny on synthetic: 6 strips of 3 digits" in printed  # data from report.json
     assert "sequence accuracy:" in printed and "digit accuracy:" in printed
+    assert "background" not in printed  # a net without a background class reads as before
     assert (run_dir / "scan.png").stat().st_size > 0
 
 
@@ -245,6 +284,52 @@ def test_sequence_accuracy_is_a_share():
     images, labels = torch.rand(8, 1, 12, 12), torch.arange(8) % 4
     strips, sequences = make_strips(images, labels, digits=3, count=5)
     assert 0.0 <= sequence_accuracy(model, strips, sequences) <= 1.0
+    assert 0.0 <= sequence_accuracy(model, strips, sequences, background=3) <= 1.0
+
+
+@pytest.fixture(scope="module")
+def windows_run(tmp_path_factory):
+    """A conv1x1 net with a background class (4), trained one epoch on windows of strips
+    of the synthetic images, registered for this module as ``synthetic_windows``."""
+
+    @register_dataset("synthetic_windows", description="windows of synthetic strips", dims=[2])
+    def synthetic_windows(data_dir, download):
+        return window_dataset("synthetic_windows", load_dataset("synthetic"), shift=1, margin=4)
+
+    tmp = tmp_path_factory.mktemp("scan_windows")
+    spec = tmp / "scan_tiny_bg.yaml"
+    spec.write_text(yaml.safe_dump({**SYNTHETIC, "name": "scan_tiny_bg", "classes": 5}))
+    try:
+        train(
+            TrainConfig(
+                str(spec),
+                data="synthetic_windows",
+                epochs=1,
+                batch_size=32,
+                out=str(tmp / "run"),
+                accelerator="cpu",
+                progress=False,
+            )
+        )
+        yield tmp / "run"
+    finally:
+        DATASETS.unregister("data", "synthetic_windows")
+
+
+def test_a_window_run_is_scanned_on_strips_of_its_base_with_its_background(windows_run, capsys):
+    assert run(scan_args(str(windows_run), "--digits", "3", "--strips", "6")) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(
+        "scan_tiny_bg on synthetic_windows: 6 strips of 3 digits of synthetic's test images, "
+        "class 4 = background\n"
+    )
+    split = prepared_scan_split(data_settings(read_report(windows_run)), (1, 12, 12))
+    module = DataModule("synthetic_windows", (1, 12, 12), val_fraction=0.1)
+    module.setup()
+    base = load_dataset("synthetic")
+    assert (split.data, split.background, split.fill) == ("synthetic", 4, module.background)
+    assert torch.equal(split.x, module.standardize(base.test_x)) and split.x.shape[-1] == 12
+    assert torch.equal(split.y, base.test_y)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ def test_the_classics_carry_recipes():
 def test_every_shipped_recipe_is_valid_and_names_its_source(name):
     made, source = recipe(cz.load_spec(name))
     assert source and len(source) > 10, f"{name}: a recipe names where it comes from"
-    assert made["data"] in {d for d in ("mnist", "mnist1d", "fashion_mnist")}
+    assert made["data"] in {d for d in ("mnist", "mnist1d", "fashion_mnist", "mnist_windows")}
     assert settings.TrainConfig(name, **made).data == made["data"]
 
 
