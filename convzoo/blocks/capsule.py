@@ -147,15 +147,28 @@ class DynamicRouting(nn.Module):
 
     def route(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The output capsules ``[N, capsules, dim]`` and the final coupling coefficients
-        ``[N, in_caps, capsules]`` (they sum to 1 over the output capsules)."""
-        u_hat = torch.einsum("ijdk,nik->nijd", self.weight, u)
-        logits = u_hat.new_zeros(u_hat.shape[:3])
+        ``[N, in_caps, capsules]`` (they sum to 1 over the output capsules).
+
+        The predictions are laid out as one contiguous ``[in_caps, dim]`` matrix per
+        (sample, output capsule), so that both sums of a round -- ``s_j`` over the input
+        capsules and the agreement over ``dim`` -- are batched matrix products over
+        contiguous memory, and the routing logits stay contiguous for the softmax. On a CPU
+        this routing, forward and backward, takes 15-30% less time than einsum over
+        ``[N, in, out, dim]``, whose products and softmax work on strided copies
+        (``benchmarks/capsnet_step.py``)."""
+        n = u.shape[0]
+        in_caps, out_caps, dim, in_dim = self.weight.shape
+        weight = self.weight.reshape(in_caps, out_caps * dim, in_dim).transpose(1, 2)
+        u_hat = torch.bmm(u.transpose(0, 1), weight)  # [in_caps, N, capsules * dim]
+        u_hat = u_hat.view(in_caps, n * out_caps, dim).transpose(0, 1).contiguous()
+        logits = u.new_zeros(n, out_caps, in_caps)
         for step in range(self.iterations):
-            coupling = logits.softmax(dim=2)
-            v = squash(torch.einsum("nij,nijd->njd", coupling, u_hat))
+            coupling = logits.softmax(dim=1)
+            v = squash(torch.bmm(coupling.view(n * out_caps, 1, in_caps), u_hat))
             if step + 1 < self.iterations:
-                logits = logits + torch.einsum("nijd,njd->nij", u_hat, v)
-        return v, coupling
+                agreement = torch.bmm(u_hat, v.transpose(1, 2))  # [N * capsules, in_caps, 1]
+                logits = logits + agreement.view(n, out_caps, in_caps)
+        return v.view(n, out_caps, dim), coupling.transpose(1, 2)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """``[N, in_caps, in_dim]`` -> ``[N, capsules, dim]``."""

@@ -1,5 +1,6 @@
 """Capsule layers: primary capsules group and squash a convolution's maps, routing
-matches a loop-by-loop reference of the paper's algorithm, CapsNet has its counts."""
+matches a loop-by-loop reference of the paper's algorithm (values and gradients),
+CapsNet has its counts."""
 
 from __future__ import annotations
 
@@ -122,6 +123,22 @@ def test_routing_matches_a_loop_reference(iterations):
     u = squash(torch.randn(3, 5, 3, dtype=torch.float64))
     expected = _slow_routing(layer.weight.detach(), u, iterations)
     torch.testing.assert_close(layer(u), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_routing_gradients_match_the_loop_reference(layout):
+    torch.manual_seed(1)
+    layer = DynamicRouting(in_shape=(6, 3), capsules=4, dim=5, iterations=3).double()
+    layer = layer.to(memory_format=layout)  # what --channels-last does to the 4-D weight
+    with torch.no_grad():
+        layer.weight.normal_(std=1.0)
+    u = torch.randn(2, 3, 6, dtype=torch.float64).transpose(1, 2).requires_grad_()  # strided
+    weight = layer.weight.detach().clone().requires_grad_()
+    u_ref = u.detach().clone().requires_grad_()
+    layer(u).square().sum().backward()
+    _slow_routing(weight, u_ref, 3).square().sum().backward()
+    torch.testing.assert_close(layer.weight.grad, weight.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(u.grad, u_ref.grad, rtol=1e-10, atol=1e-12)
 
 
 def test_routing_changes_the_coupling_by_agreement():
