@@ -45,6 +45,7 @@ class DataModule(L.LightningDataModule):
         resident: bool = True,
         download: bool = True,
         permute: int | None = None,
+        steps: int = 1,
     ) -> None:
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
@@ -53,7 +54,7 @@ class DataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_fraction, self.seed = val_fraction, seed
         self.resident, self.download = resident, download
-        self.permute = permute
+        self.permute, self.steps = permute, steps
         self.augment_settings = {"translate": translate, "scale": scale, "flip": flip}
         self.dataset: Dataset | None = None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -147,6 +148,7 @@ class DataModule(L.LightningDataModule):
             seed=self.seed,
             rank=rank,
             world_size=world,
+            steps=self.steps if train else 1,
             epoch_source=(lambda: trainer.current_epoch) if trainer is not None else None,
         )
 

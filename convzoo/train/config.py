@@ -30,7 +30,8 @@ from convzoo.errors import ConvzooError, ConvzooWarning, did_you_mean, is_int, i
 from convzoo.spec import Spec, load_spec
 
 OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("onecycle", "cosine", "constant")
+SCHEDULES = ("onecycle", "cosine", "constant", "exponential")
+WHOLE_RUN = ("onecycle", "cosine")  # laid out over the run's steps: a resume keeps its epochs
 LOGGERS = ("csv", "tensorboard", "wandb")
 ACCELERATORS = ("auto", "cpu", "gpu")
 PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "bf16-true", "64-true")
@@ -48,6 +49,7 @@ POSITIVE = Rule("a positive number", lambda v: v > 0)
 AT_LEAST_ONE = Rule("at least 1", lambda v: v >= 1)
 NON_NEGATIVE = Rule("zero or more", lambda v: v >= 0)
 FRACTION = Rule("in [0, 1)", lambda v: 0 <= v < 1)
+DECAY = Rule("in (0, 1]", lambda v: 0 < v <= 1)
 SEED = Rule("in [0, 2**32)", lambda v: 0 <= v < 2**32)
 SCALE_RANGE = Rule("two sizes LO <= HI, both above 0", lambda v: 0 < v[0] <= v[1])
 
@@ -78,6 +80,12 @@ class TrainConfig:
     lr: float = setting(0.1, "(peak) learning rate", rule=POSITIVE)
     optimizer: str = setting("sgd", "optimizer", choices=OPTIMIZERS)
     schedule: str = setting("onecycle", "learning-rate schedule", choices=SCHEDULES)
+    lr_decay: float = setting(
+        0.95,
+        "exponential schedule: the learning rate's factor per epoch, applied a little at "
+        "every optimizer step (lr * lr_decay ** (step / steps per epoch))",
+        rule=DECAY,
+    )
     momentum: float = setting(0.9, "SGD momentum (Nesterov)", rule=FRACTION)
     weight_decay: float = setting(5e-4, "weight decay of weights, not biases", rule=NON_NEGATIVE)
     label_smoothing: float = setting(0.0, "label smoothing of cross-entropy", rule=FRACTION)
@@ -105,6 +113,12 @@ class TrainConfig:
     )
     val_fraction: float = setting(0.1, "share of the training split held out", rule=FRACTION)
     resident: bool = setting(True, "keep the data on the training device (no: a DataLoader)")
+    steps_per_call: int = setting(
+        10,
+        "optimizer steps per Lightning training step on resident data: Lightning's fixed "
+        "cost per step is paid once for them all",
+        rule=AT_LEAST_ONE,
+    )
     memory_limit: float | None = setting(
         None, "GiB the run may need", rule=POSITIVE, shown="the device's free memory"
     )

@@ -2,8 +2,10 @@
 
 A learning rate far too high drives the loss to NaN or infinity; training on
 would only write a checkpoint full of NaN and a report of chance accuracy. The
-guard checks the loss of every step in a single CPU process, and otherwise at
-every log interval and at each epoch's last batch (reading a value back from a
+guard looks at the loss of every optimizer step (a ``training_step`` may take
+several and returns all their losses and learning rates), and reads the result
+back in a single CPU process after every call, otherwise at every log interval
+and at each epoch's last batch (reading a value back from a
 GPU waits for it, and under DDP each check is an all-reduce, so not every
 step); at each epoch's last batch it checks the weights too, before the epoch's
 checkpoint is written -- so the last checkpoint on disk is the last finite one.
@@ -42,12 +44,12 @@ class DivergenceGuard(Callback):
         self.every = max(1, every)
         self._first: torch.Tensor | None = None
         self._step = 0
-        self._lrs: deque[tuple[int, float]] = deque(maxlen=self.every + 1)
+        self._lrs: deque[tuple[int, float]] = deque(maxlen=64 * (self.every + 1))
 
     def on_train_batch_start(
         self, trainer: L.Trainer, module: L.LightningModule, batch: Any, index: int
     ) -> None:
-        """Note the learning rate this step uses (the scheduler moves it afterwards)."""
+        """Note the first step of this call (1-based) and the learning rate it uses."""
         self._step = trainer.global_step + 1
         self._lrs.append((self._step, float(trainer.optimizers[0].param_groups[0]["lr"])))
 
@@ -56,15 +58,20 @@ class DivergenceGuard(Callback):
     ) -> None:
         """Record the first step (1-based) whose loss is not finite; check now and then."""
         loss = outputs["loss"] if isinstance(outputs, Mapping) else outputs
-        here = torch.tensor(-float(self._step), device=loss.device)
+        losses = loss.detach().reshape(-1)
+        lrs = outputs.get("lr", []) if isinstance(outputs, Mapping) else []
+        self._lrs.extend((self._step + k, float(lr)) for k, lr in enumerate(lrs))
         if self._first is None:
             self._first = torch.full((), NONE, device=loss.device)
-        bad = ~torch.isfinite(loss.detach())
-        self._first = torch.where(bad & (self._first == NONE), here, self._first)
+        bad = ~torch.isfinite(losses)
+        offsets = torch.arange(len(losses), device=loss.device, dtype=torch.float32)
+        here = -(self._step + torch.where(bad, offsets, float(len(losses))).min())
+        self._first = torch.where(bad.any() & (self._first == NONE), here, self._first)
         last = index + 1 >= trainer.num_training_batches
         if last:  # the epoch's checkpoint comes next: the weights must be finite too
             finite = torch.stack([torch.isfinite(p).all() for p in module.parameters()]).all()
-            self._first = torch.where(~finite & (self._first == NONE), here, self._first)
+            final = torch.tensor(-float(self._step + len(losses) - 1), device=loss.device)
+            self._first = torch.where(~finite & (self._first == NONE), final, self._first)
         if last or (index + 1) % self.every == 0:
             self._check(trainer)
 

@@ -13,6 +13,7 @@ NaN stops there (``divergence``) with a report that says so.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from convzoo.assemble import apply_swaps
 from convzoo.data import DATASETS, DataModule
@@ -31,7 +32,7 @@ from convzoo.spec import Spec, load_spec
 from convzoo.train import ddp, report
 from convzoo.train.atomic import AtomicCheckpointIO
 from convzoo.train.checkpoint import read_checkpoint
-from convzoo.train.config import TrainConfig
+from convzoo.train.config import WHOLE_RUN, TrainConfig
 from convzoo.train.divergence import DivergenceGuard, RunDiverged
 from convzoo.train.loggers import make_logger
 from convzoo.train.memory import check_fits
@@ -93,7 +94,29 @@ def last_checkpoint(out: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def _check_run_dir(out: Path, resume: bool, epochs: int) -> Path | None:
+def _check_schedule_kept(out: Path, planned: dict[str, Any], config: TrainConfig) -> None:
+    """A resumed run continues the learning-rate schedule its checkpoint was laid out for."""
+    schedule = planned.get("schedule", config.schedule)
+    if schedule != config.schedule:
+        raise ConvzooError(
+            f"--resume: the run in {out} was trained with the {schedule} schedule; resume with "
+            f"--schedule {schedule}"
+        )
+    if schedule in WHOLE_RUN and planned.get("epochs") != config.epochs:
+        raise ConvzooError(
+            f"--resume: the run in {out} was planned for {planned.get('epochs')} epochs and "
+            f"its {schedule} schedule is laid out for them; resume with "
+            f"--epochs {planned.get('epochs')}"
+        )
+    if schedule == "exponential" and planned.get("lr_decay", config.lr_decay) != config.lr_decay:
+        raise ConvzooError(
+            f"--resume: the run in {out} decays its learning rate by {planned['lr_decay']} an "
+            f"epoch; resume with --lr-decay {planned['lr_decay']}"
+        )
+
+
+def _check_run_dir(out: Path, config: TrainConfig) -> Path | None:
+    resume = config.resume
     if resume and (out / REPORT).exists():
         raise ConvzooError(
             f"--resume: {out} holds a run that has ended ({REPORT}); there is nothing to "
@@ -107,12 +130,7 @@ def _check_run_dir(out: Path, resume: bool, epochs: int) -> Path | None:
                 f"{out / CHECKPOINT}); start the run without --resume"
             )
         planned = read_checkpoint(ckpt).get("convzoo", {})  # a corrupt file fails here
-        if planned.get("schedule", "constant") != "constant" and planned.get("epochs") != epochs:
-            raise ConvzooError(
-                f"--resume: the run in {out} was planned for {planned.get('epochs')} epochs and "
-                f"its {planned['schedule']} schedule is laid out for them; resume with "
-                f"--epochs {planned.get('epochs')}"
-            )
+        _check_schedule_kept(out, planned, config)
         return ckpt
     if (out / REPORT).exists():
         raise ConvzooError(
@@ -145,9 +163,7 @@ def _plan(config: TrainConfig) -> _Run:
     accelerator, devices = _resolve_accelerator(config)
     check_fits(spec, config.batch_size, accelerator, config.memory_limit)
     out = run_dir(config, spec.name)
-    return _Run(
-        config, spec, accelerator, devices, out, _check_run_dir(out, config.resume, config.epochs)
-    )
+    return _Run(config, spec, accelerator, devices, out, _check_run_dir(out, config))
 
 
 def _datamodule(run: _Run) -> DataModule:
@@ -164,6 +180,7 @@ def _datamodule(run: _Run) -> DataModule:
         scale=tuple(c.scale) if c.scale else None,
         flip=c.flip,
         resident=c.resident,
+        steps=c.steps_per_call,
         permute=c.permute,
     )
     datamodule.load()
@@ -180,13 +197,15 @@ def _module(run: _Run) -> ConvzooModule:
         momentum=c.momentum,
         weight_decay=c.weight_decay,
         schedule=c.schedule,
+        lr_decay=c.lr_decay,
         label_smoothing=c.label_smoothing,
         channels_last=c.channels_last,
         compile=c.compile,
+        grad_clip=c.grad_clip,
     )
 
 
-def _trainer(run: _Run, throughput: Throughput) -> L.Trainer:
+def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.Trainer:
     c = run.config
     run.out.mkdir(parents=True, exist_ok=True)
     last = ModelCheckpoint(
@@ -194,7 +213,7 @@ def _trainer(run: _Run, throughput: Throughput) -> L.Trainer:
     )
     shown, bar = progress_callbacks(throughput, c.progress)
     one_cpu = run.accelerator == "cpu" and run.devices == 1  # no device to wait for, no collective
-    guard = DivergenceGuard(every=1 if one_cpu else LOG_EVERY)
+    guard = DivergenceGuard(every=1 if one_cpu else max(1, LOG_EVERY // c.steps_per_call))
     return L.Trainer(
         max_epochs=c.epochs,
         accelerator=run.accelerator,
@@ -203,13 +222,12 @@ def _trainer(run: _Run, throughput: Throughput) -> L.Trainer:
         plugins=[AtomicCheckpointIO()],
         precision=_precision(c, run.accelerator),
         logger=make_logger(c.logger, run.out),
-        callbacks=[guard, last, throughput, *shown],
+        callbacks=[guard, last, throughput, *shown, *extra],
         enable_progress_bar=bar,
         enable_model_summary=False,
-        log_every_n_steps=LOG_EVERY,
+        log_every_n_steps=LOG_EVERY if c.steps_per_call == 1 else 1,
         limit_val_batches=0 if c.val_fraction == 0 else 1.0,  # no split held out: no validation
         default_root_dir=str(run.out),
-        gradient_clip_val=c.grad_clip,
     )
 
 
@@ -231,11 +249,13 @@ def _fit(run: _Run, trainer: L.Trainer, module: ConvzooModule, data: DataModule)
         )
 
 
-def _run_parts(run: _Run, throughput: Throughput) -> tuple[L.Trainer, dict[str, Any]]:
+def _run_parts(
+    run: _Run, throughput: Throughput, extra: Sequence[Callback]
+) -> tuple[L.Trainer, dict[str, Any]]:
     data = _datamodule(run)
     module = _module(run)
     with quiet_lightning(run.config.verbose):
-        trainer = _trainer(run, throughput)
+        trainer = _trainer(run, throughput, extra)
         _fit(run, trainer, module, data)
         tested = trainer.test(module, datamodule=data, verbose=False)[0]
     return trainer, tested
@@ -248,11 +268,17 @@ def _diverged(run: _Run, exc: RunDiverged) -> None:
         report.write({**result, "epochs": exc.epochs}, run.out)
 
 
-def train(config: TrainConfig, origins: dict[str, str] | None = None) -> dict[str, Any]:
+def train(
+    config: TrainConfig,
+    origins: dict[str, str] | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
     """Train, test and report; returns the report (also written under the run directory).
 
     ``origins`` (from ``config.for_arch``) says where each setting came from; the
-    report keeps it. Rank zero holds the run directory's lock from start to end, so a
+    report keeps it. ``callbacks`` are Lightning callbacks added after convzoo's
+    own (which time the epochs first, so a callback's epoch-end work is not
+    counted as training time). Rank zero holds the run directory's lock from start to end, so a
     second run into the same ``--out`` is refused; temporary files a killed run left
     are removed.
     """
@@ -262,7 +288,7 @@ def train(config: TrainConfig, origins: dict[str, str] | None = None) -> dict[st
             remove_orphans(run.out / CHECKPOINT.parent)
         throughput = Throughput()
         try:
-            trainer, tested = _run_parts(run, throughput)
+            trainer, tested = _run_parts(run, throughput, callbacks)
         except RunDiverged as exc:
             _diverged(run, exc)
             raise

@@ -163,6 +163,7 @@ def _train_help() -> str:
         (["--scale", "2", "1"], "--scale: must be two sizes"),
         (["--strategy", "bogus"], "--strategy: 'bogus' is not one of"),
         (["--grad-clip", "-1"], "--grad-clip: must be a positive number"),
+        (["--lr-decay", "1.5"], "--lr-decay: must be in (0, 1], got 1.5"),
     ],
 )
 def test_flags_out_of_range_are_refused_before_anything_runs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from convzoo.data import ResidentLoader
@@ -69,3 +70,29 @@ def test_augmentation_runs_on_the_batch():
 
     xs = torch.cat([x for x, _ in loader(augment=augment)])
     assert calls[0] == 10 and xs.min() >= 1000
+
+
+def test_items_of_several_batches_hold_the_same_samples_in_the_same_order():
+    for drop_last in (False, True):
+        single = loader(shuffle=True, seed=2, drop_last=drop_last)
+        chunked = loader(shuffle=True, seed=2, drop_last=drop_last, steps=4)
+        assert chunked.batches == single.batches == (10 if drop_last else 11)
+        assert len(chunked) == 3
+        sizes = [len(y) for _, y in chunked]
+        assert sizes == ([40, 40, 20] if drop_last else [40, 40, 23])
+        chunked.set_epoch(0)
+        assert seen(chunked) == seen(single)
+
+
+def test_items_of_several_batches_are_augmented_once_each():
+    calls = []
+
+    def augment(x, generator):
+        calls.append(len(x))
+        return x + 1
+
+    ld = loader(steps=5, augment=augment)
+    assert torch.cat([x for x, _ in ld]).flatten().tolist() == [i + 1.0 for i in range(103)]
+    assert calls == [50, 50, 3]
+    with pytest.raises(ValueError, match="steps"):
+        loader(steps=0)

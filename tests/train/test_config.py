@@ -23,6 +23,7 @@ BAD = {
     "precision": ["8-true"],
     "optimizer": ["adam"],
     "schedule": ["linear"],
+    "lr_decay": [0, -0.5, 1.5, "slow"],
     "logger": ["mlflow"],
     "seed": [-1, 2**32],
     "translate": [-3],
@@ -33,6 +34,7 @@ BAD = {
     "flip": ["yes"],
     "memory_limit": [0, -1],
     "ddp_timeout": [0],
+    "steps_per_call": [0, 1.5],
 }
 
 

@@ -18,7 +18,7 @@ WITH_RECIPE = [name for name in cz.arch_names() if cz.load_spec(name).recipe is 
 
 
 def test_the_classics_carry_recipes():
-    assert {"lenet5", "lenet5_modern", "mnist1d_cnn", "convnet2"} <= set(WITH_RECIPE)
+    assert {"lenet5", "lenet5_modern", "mnist1d_cnn", "convnet2", "capsnet"} <= set(WITH_RECIPE)
 
 
 @pytest.mark.parametrize("name", WITH_RECIPE)
@@ -106,3 +106,31 @@ def test_the_mnist1d_recipe_learns_in_a_few_epochs(tmp_path):
     report = train(result, origins)
     assert report["test_acc"] > 0.3  # ten classes: chance is 0.1
     assert report["settings_from"]["optimizer"] == "recipe"
+
+
+def test_the_capsnet_recipe_makes_a_small_capsnet_learn(tmp_path):
+    made, source = recipe(cz.load_spec("capsnet"))
+    assert (made["optimizer"], made["schedule"], made["translate"]) == ("adamw", "exponential", 2)
+    small = {  # CapsNet's layers, narrower, on the 12x12 synthetic images: the recipe as it is
+        "name": "capsnet_small",
+        "input": [1, 12, 12],
+        "classes": 4,
+        "layers": [
+            {"filter": "conv", "out": 16, "kernel": 3},
+            {"act": "relu"},
+            {"capsule": "primary", "capsules": 4, "dim": 8, "kernel": 3, "stride": 2},
+            {"capsule": "routing", "dim": 16, "iterations": 3},
+            {"head": "capsule"},
+        ],
+        "train": {**made, "source": source, "data": "synthetic"},
+    }
+    path = tmp_path / "capsnet_small.yaml"
+    path.write_text(yaml.safe_dump(small, sort_keys=False))
+    result, origins = for_arch(
+        str(path),
+        {},
+        {"epochs": 4, "out": str(tmp_path / "run"), "progress": False, "accelerator": "cpu"},
+    )
+    report = train(result, origins)
+    assert report["test_acc"] > 0.5  # four classes: chance is 0.25
+    assert {origins[k] for k in ("lr", "lr_decay", "batch_size", "translate")} == {"recipe"}

@@ -216,7 +216,7 @@ def test_the_memory_estimate_refuses_a_huge_network_before_allocating(config, tm
 
 
 def test_an_interrupted_run_resumes_to_bit_identical_weights(config, tmp_path, monkeypatch):
-    settings = {"epochs": 3, "translate": 2, "schedule": "cosine"}
+    settings = {"epochs": 3, "translate": 2, "schedule": "cosine", "steps_per_call": 2}
     whole = train(config(out=str(tmp_path / "whole"), **settings))
     step = ConvzooModule.training_step
 
