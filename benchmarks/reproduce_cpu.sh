@@ -13,6 +13,8 @@ convzoo=(.venv/bin/convzoo)
     --out "$OUT/mnist1d_cnn-perm0-seed$SEED"
 "${convzoo[@]}" train lenet5_modern --data-dir "$MNIST" --seed "$SEED" --accelerator cpu \
     --out "$OUT/lenet5_modern-seed$SEED"
+"${convzoo[@]}" train lenet5 --data-dir "$MNIST" --seed "$SEED" --accelerator cpu \
+    --out "$OUT/lenet5-seed$SEED"
 "${convzoo[@]}" train mlp1d --seed "$SEED" --accelerator cpu --out "$OUT/mlp1d-seed$SEED"
 "${convzoo[@]}" train mlp1d --permute 0 --seed "$SEED" --accelerator cpu \
     --out "$OUT/mlp1d-perm0-seed$SEED"
