@@ -302,6 +302,7 @@ def train(
             throughput.seconds,
             throughput.images,
             devices,
+            throughput.first_call,
         )
         if origins is not None:
             result["settings_from"] = origins

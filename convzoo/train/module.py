@@ -27,6 +27,12 @@ from convzoo.errors import ConvzooError
 from convzoo.train.config import OPTIMIZERS, SCHEDULES, problem
 
 
+def compiled(model: torch.nn.Module, device: torch.device) -> Any:
+    """``torch.compile(model)``; on a GPU in ``reduce-overhead`` mode, which records the
+    step's kernels as CUDA graphs and replays them, so the GPU does not wait on Python."""
+    return torch.compile(model, mode="reduce-overhead" if device.type == "cuda" else None)
+
+
 class ConvzooModule(L.LightningModule):
     """Trains ``build(spec)``; the loss comes from the network's head."""
 
@@ -66,7 +72,7 @@ class ConvzooModule(L.LightningModule):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last and self.model.spec.dims == 2:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self._net = torch.compile(self.model) if compile else self.model
+        self._net = compiled(self.model, torch.device("cpu")) if compile else self.model
         accuracy = {"num_classes": classes, "average": "micro", "validate_args": False}
         self.train_acc = MulticlassAccuracy(**accuracy)
         self.val_acc = MulticlassAccuracy(**accuracy)
@@ -97,6 +103,8 @@ class ConvzooModule(L.LightningModule):
         data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         self._mean = float(getattr(data, "mean", 0.0))
         self._std = float(getattr(data, "std", 1.0)) or 1.0
+        if self.hparams.compile and self._trainer is not None:
+            self._net = compiled(self.model, self.trainer.strategy.root_device)
 
     def _batch_size(self, rows: int) -> int:
         data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None

@@ -35,11 +35,18 @@ HARMLESS = (
 
 
 class Throughput(Callback):
-    """Training time and images per second over all ranks; validation time is left out."""
+    """Training time and images per second over all ranks; validation time is left out.
+
+    ``first_call`` is the wall time of the run's first training call (None after a
+    resume): it holds ``torch.compile``'s compilation and the warm-up, which the
+    report shows apart.
+    """
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.images = 0
+        self.first_call: float | None = None
+        self._first_start: float | None = None
         self._start = 0.0
         self._validation_start = 0.0
         self._epoch_images = 0
@@ -49,10 +56,20 @@ class Throughput(Callback):
         self._epoch_images = 0
         self._start = time.perf_counter()
 
+    def on_train_batch_start(
+        self, trainer: L.Trainer, module: L.LightningModule, batch: Any, index: int
+    ) -> None:
+        if trainer.global_step == 0 and self._first_start is None:
+            self._sync(module)
+            self._first_start = time.perf_counter()
+
     def on_train_batch_end(
         self, trainer: L.Trainer, module: L.LightningModule, outputs: Any, batch: Any, index: int
     ) -> None:
         self._epoch_images += len(batch[1]) * trainer.world_size
+        if self.first_call is None and self._first_start is not None:
+            self._sync(module)
+            self.first_call = time.perf_counter() - self._first_start
 
     def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.training:

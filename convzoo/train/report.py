@@ -46,6 +46,15 @@ def report_markdown(report: dict[str, Any]) -> str:
             ("images/s", f"{report['images_per_s']:,.0f}"),
             ("device(s)", report["devices"]),
         ]
+        if report.get("first_call_seconds") is not None:
+            rows.insert(
+                -2,
+                (
+                    "first training call",
+                    f"{report['first_call_seconds']:.2f} s (compilation and warm-up, "
+                    "part of the train time)",
+                ),
+            )
     origins = report.get("settings_from", {})
     for origin, label in (
         ("recipe", "from the recipe"),
@@ -96,8 +105,10 @@ def finished(
     seconds: float,
     images: int,
     devices: str,
+    first_call: float | None = None,
 ) -> dict[str, Any]:
-    """The report of a finished run; time and images/s add up over every resumed part."""
+    """The report of a finished run; time and images/s add up over every resumed part.
+    ``first_call`` (seconds, part of the training time) holds compilation and warm-up."""
     return {
         "status": "ok",
         **_common(config, spec, out),
@@ -106,6 +117,7 @@ def finished(
         "epochs": trainer.current_epoch,
         "train_seconds": seconds,
         "images_per_s": images / max(seconds, 1e-9),
+        "first_call_seconds": first_call,
         "devices": devices,
         "world_size": trainer.world_size,
         "precision": str(trainer.precision),

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from convzoo.train import ddp
 from tests.train.conftest import TINY
 
 SCRIPT = """
@@ -137,3 +138,19 @@ def test_a_diverging_ddp_run_stops_on_both_ranks_with_one_report(tmp_path):
     assert done.stderr.count("convzoo: error: training diverged") == 2  # each rank says so once
     report = json.loads((out / "report.json").read_text())
     assert report["status"] == "diverged" and report["lr_at_divergence"] == 1e20
+
+
+@pytest.mark.parametrize(
+    ("name", "static", "unused"),
+    [
+        ("ddp", True, False),
+        ("ddp_spawn", True, False),
+        ("ddp_find_unused_parameters_true", False, True),
+    ],
+)
+def test_ddp_strategies_take_the_settings_for_small_nets(name, static, unused):
+    made = ddp.strategy(name, timeout=60)
+    assert made._ddp_kwargs["gradient_as_bucket_view"] is True
+    assert made._ddp_kwargs["static_graph"] is static
+    assert made._ddp_kwargs["find_unused_parameters"] is unused
+    assert made._timeout.total_seconds() == 60

@@ -145,7 +145,7 @@ def test_compiled_channels_last_run_saves_plain_weights(config, tmp_path, monkey
     # convzoo's part is the wiring (the compiled wrapper must not register the weights
     # twice); torch's eager backend exercises it without a C++ build of the graph
     compile_ = torch.compile
-    monkeypatch.setattr(torch, "compile", lambda model: compile_(model, backend="eager"))
+    monkeypatch.setattr(torch, "compile", lambda model, mode: compile_(model, backend="eager"))
     report = train(config(epochs=1, compile=True, channels_last=True))
     assert report["test_acc"] > 0.25
     ckpt = torch.load(last_checkpoint(tmp_path / "run"), weights_only=True)

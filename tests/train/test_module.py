@@ -15,6 +15,7 @@ import torch
 
 from convzoo.train import train
 from convzoo.train.fit import last_checkpoint
+from convzoo.train.module import compiled
 
 STEPS_PER_EPOCH = 14  # 512 synthetic images, 460 after the split: 14 full batches of 32
 
@@ -62,3 +63,23 @@ def test_gradient_clipping_applies_to_every_step(config, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recorded)
     train(config(epochs=1, steps_per_call=4, grad_clip=0.5, lr=5.0))
     assert norms == [0.5] * STEPS_PER_EPOCH
+
+
+@pytest.mark.parametrize(("device", "mode"), [("cuda", "reduce-overhead"), ("cpu", None)])
+def test_compile_records_cuda_graphs_on_a_gpu_only(monkeypatch, device, mode):
+    seen = {}
+
+    def fake_compile(model, **kwargs):
+        seen.update(kwargs)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    net = torch.nn.Linear(2, 2)
+    assert compiled(net, torch.device(device)) is net
+    assert seen == {"mode": mode}
+
+
+def test_the_report_shows_the_first_call_apart(config, tmp_path):
+    report = train(config(epochs=1))
+    assert 0 < report["first_call_seconds"] < report["train_seconds"]
+    assert "first training call" in (tmp_path / "run" / "report.md").read_text()
