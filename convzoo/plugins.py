@@ -6,10 +6,13 @@ A plugin package declares, in its ``pyproject.toml``::
     my_blocks = "my_package.blocks"          # a module whose import registers blocks
     # or "my_package.blocks:register_all"    # a function called with the registry
 
-Plugins load once, before the registry's first lookup. A plugin that fails to
-load -- ImportError, SyntaxError, a duplicate name, any exception -- is reported
-once (distribution, entry point, error) and everything else keeps working; a
-spec that asks for a name the registry lacks is told which plugins failed.
+Plugins load once, before the registry's first lookup. A plugin loads as a
+whole or not at all: one that fails -- ImportError, SyntaxError, a duplicate
+name, any exception, even after it registered some blocks -- leaves none of its
+blocks behind (``Registry.transaction``). It is reported once (distribution,
+entry point, error), kept in ``failures(registry)`` (``convzoo list blocks
+--json`` shows them as ``plugin_failures``), and everything else keeps working;
+a spec that asks for a name the registry lacks is told which plugins failed.
 ``KeyboardInterrupt`` and ``SystemExit`` are never swallowed.
 ``CONVZOO_NO_PLUGINS=1`` switches plugin loading off.
 """
@@ -19,8 +22,10 @@ from __future__ import annotations
 import os
 import types
 import warnings
+import weakref
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
 from convzoo.errors import ConvzooWarning
 from convzoo.registry import REGISTRY, Registry
@@ -49,9 +54,17 @@ class PluginFailure:
             f"({self.target}) failed to load: {self.error}"
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The failure for programs: ``name`` and ``entry_point`` as the plugin declares them."""
+        return {
+            "name": self.entry_point,
+            "entry_point": self.target,
+            "distribution": self.distribution,
+            "error": self.error,
+        }
 
-FAILURES: list[PluginFailure] = []
-LOADED: list[str] = []
+
+_FAILED: weakref.WeakKeyDictionary[Registry, list[PluginFailure]] = weakref.WeakKeyDictionary()
 
 
 def plugins_disabled() -> bool:
@@ -67,28 +80,32 @@ def _distribution_label(ep: metadata.EntryPoint) -> str:
 
 
 def load_plugins(registry: Registry = REGISTRY, group: str = GROUP) -> list[PluginFailure]:
-    """Import every entry point of ``group``; return the failures (also kept in ``FAILURES``)."""
+    """Import every entry point of ``group``, each as one transaction of ``registry``; return
+    the failures (also kept for ``failures(registry)``)."""
     if plugins_disabled():
         return []
-    failures = []
+    found = []
     for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
         label = _distribution_label(ep)
         try:
-            with registry.source_scope(label):
+            with registry.source_scope(label), registry.transaction():
                 loaded = ep.load()
                 if callable(loaded) and not isinstance(loaded, types.ModuleType):
                     loaded(registry)
         except Exception as exc:  # a plugin's bug must not take convzoo down
             failure = PluginFailure(label, ep.name, ep.value, f"{type(exc).__name__}: {exc}")
-            failures.append(failure)
+            found.append(failure)
             registry.add_hint(
                 "It may come from a plugin that failed to load: " + failure.describe() + "."
             )
             warnings.warn(failure.describe(), PluginWarning, stacklevel=2)
-        else:
-            LOADED.append(f"{ep.name} ({label})")
-    FAILURES.extend(failures)
-    return failures
+    _FAILED.setdefault(registry, []).extend(found)
+    return found
+
+
+def failures(registry: Registry = REGISTRY) -> list[PluginFailure]:
+    """The plugins that failed to load into ``registry``; plugins load on its first lookup."""
+    return list(_FAILED.get(registry, []))
 
 
 def install(registry: Registry = REGISTRY) -> None:

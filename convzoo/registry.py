@@ -7,8 +7,8 @@ name that is not here fail with the family, the closest names and, where a
 plugin failed to load, which plugin might have provided it.
 
 This module sits just above ``errors`` at the bottom of convzoo's one-way flow:
-it imports nothing else of convzoo. Plugin discovery (``convzoo.plugins``) plugs in
-through ``add_loader``.
+it imports nothing else of convzoo. The built-in blocks (``convzoo/__init__.py``)
+and plugin discovery (``convzoo.plugins``) plug in through ``add_loader``.
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ def natural_key(text: str) -> list[Any]:
 class Registry:
     """Blocks by family and name, with decorator-or-call registration.
 
-    Loaders (plugin discovery) run once, before the first lookup or listing, so
-    that importing convzoo stays cheap and plugins see the built-in blocks.
+    Loaders (the built-in blocks, then plugin discovery) run once, before the
+    first lookup or listing, so that importing convzoo stays cheap and plugins see
+    the built-in blocks.
     """
 
     def __init__(self, families: Iterable[str] = FAMILIES) -> None:
@@ -141,8 +142,11 @@ class Registry:
 
         Used as ``@register("pool", "median")`` on a class or function, or called
         directly as ``register("pool", "median", MedianPool)``. Registering a name
-        twice raises an error naming both definitions unless ``override=True``.
+        twice raises an error naming both definitions unless ``override=True``,
+        which first runs the loaders, so that no loader replaces the replacement.
         """
+        if override:
+            self._ensure_loaded()
         self._check_name(name, "block name")
         table = self._family(family)
         dims = tuple(sorted(set(dims)))
@@ -185,6 +189,21 @@ class Registry:
             yield
         finally:
             self._source = previous
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: when the block raises, every block and family registered inside it
+        is removed again, and a block it replaced (``override=True``) comes back."""
+        saved = {family: dict(table) for family, table in self._blocks.items()}
+        try:
+            yield
+        except BaseException:
+            for family in [f for f in self._blocks if f not in saved]:
+                del self._blocks[family]
+            for family, table in saved.items():
+                self._blocks[family].clear()
+                self._blocks[family].update(table)
+            raise
 
     def unregister(self, family: str, name: str) -> None:
         """Remove a block (tests and interactive sessions use this)."""

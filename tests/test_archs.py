@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -42,29 +41,8 @@ def test_extra_folders_come_first(tmp_path, monkeypatch):
 
 
 @pytest.mark.timeout(300)
-def test_the_wheel_ships_the_registry(tmp_path):
-    source = tmp_path / "source"  # a clean copy: no stale build/ from earlier builds
-    skip = shutil.ignore_patterns(".venv", "build", "dist", "*.egg-info", ".git", ".*cache*")
-    shutil.copytree(ROOT, source, ignore=skip)
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path / "dist"),
-            str(source),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert build.returncode == 0, build.stderr
-    wheel = next((tmp_path / "dist").glob("convzoo-*.whl"))
+def test_the_wheel_ships_the_registry(tmp_path, dists):
+    wheel = dists.wheel
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {Path(n).stem for n in names if n.startswith("convzoo/zoo/") and n.endswith(".yaml")}
     assert shipped == {p.stem for p in (ROOT / "registry").glob("*.yaml")}

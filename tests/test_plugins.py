@@ -16,8 +16,9 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from torch import nn
 
-from convzoo.plugins import load_plugins
+from convzoo.plugins import failures, load_plugins
 from convzoo.registry import Registry
 
 
@@ -42,6 +43,15 @@ def good_act() -> nn.Module:
     return nn.Tanh()
 """
 
+HALF = """
+from torch import nn
+import convzoo
+
+convzoo.register("act", "half_first", lambda: nn.Tanh(), description="before the error")
+convzoo.register("act", "tanh", lambda: nn.ReLU(), description="replaced", override=True)
+raise RuntimeError("gave up half-way")
+"""
+
 FUNC = """
 from torch import nn
 
@@ -61,6 +71,7 @@ def site(tmp_path: Path) -> Path:
         "broken = brokenplug",
         {"brokenplug/__init__.py": "import a_module_that_is_not_there\n"},
     )
+    make_dist(site, "half-blocks", "half = halfplug", {"halfplug/__init__.py": HALF})
     make_dist(
         site, "syntax-blocks", "syntax = syntaxplug", {"syntaxplug/__init__.py": "def oops(:\n"}
     )
@@ -94,12 +105,25 @@ def run(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
 def test_broken_plugins_are_reported_once_and_the_rest_works(site):
     result = run(site, "list", "blocks", "--json")
     assert result.returncode == 0, result.stderr
-    blocks = {(b["family"], b["name"]): b for b in json.loads(result.stdout)}
+    listing = json.loads(result.stdout)
+    blocks = {(b["family"], b["name"]): b for b in listing["blocks"]}
     assert blocks[("act", "good_act")]["source"] == "good-blocks 1.0"
     assert blocks[("act", "func_act")]["source"] == "func-blocks 1.0"
     assert ("filter", "conv") in blocks and ("act", "relu") in blocks
     warnings = [ln for ln in result.stderr.splitlines() if "failed to load" in ln]
-    assert len(warnings) == 3, result.stderr
+    assert len(warnings) == 4, result.stderr
+    failed = {f["name"]: f for f in listing["plugin_failures"]}
+    assert set(failed) == {"broken", "dup", "half", "syntax"}
+    assert failed["half"] == {
+        "name": "half",
+        "entry_point": "halfplug",
+        "distribution": "half-blocks 1.0",
+        "error": "RuntimeError: gave up half-way",
+    }
+    assert "ModuleNotFoundError" in failed["broken"]["error"]
+    # the plugin that raised half-way left nothing behind, not even its override
+    assert ("act", "half_first") not in blocks
+    assert blocks[("act", "tanh")]["source"] == "convzoo.blocks.nonlinear"
     text = "\n".join(warnings)
     assert text.count("broken-blocks 1.0") == 1 and "ModuleNotFoundError" in text
     assert text.count("syntax-blocks 1.0") == 1 and "SyntaxError" in text
@@ -137,8 +161,10 @@ def test_a_spec_can_use_a_plugin_block(site, tmp_path):
 def test_env_switch_turns_plugins_off(site):
     result = run(site, "list", "blocks", "--json", CONVZOO_NO_PLUGINS="1")
     assert result.returncode == 0
-    names = {b["name"] for b in json.loads(result.stdout)}
+    listing = json.loads(result.stdout)
+    names = {b["name"] for b in listing["blocks"]}
     assert "good_act" not in names and "relu" in names
+    assert listing["plugin_failures"] == []
     assert "failed to load" not in result.stderr
 
 
@@ -165,3 +191,38 @@ def test_failure_in_process_is_a_warning_and_a_hint(monkeypatch):
     assert len(failures) == 1 and "unknown distribution" in failures[0].describe()
     with pytest.raises(LookupError, match="failed to load.*nope"):
         reg.get("act", "whatever")
+
+
+class _HalfWay:
+    """An entry point whose function registers a block, replaces one, then raises."""
+
+    name, value, dist = "half", "halfplug:setup", None
+
+    def load(self):
+        def setup(registry: Registry) -> None:
+            registry.register("act", "first", nn.Tanh, description="before the error")
+            registry.register("act", "kept", nn.Sigmoid, description="replaced", override=True)
+            registry.add_family("extra")
+            raise RuntimeError("gave up half-way")
+
+        return setup
+
+
+def test_a_plugin_that_raises_half_way_leaves_nothing_registered(monkeypatch):
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [_HalfWay()])
+    reg = Registry()
+    reg.register("act", "kept", nn.ReLU, description="there before")
+    with pytest.warns(UserWarning, match="gave up half-way"):
+        found = load_plugins(reg)
+    assert [f.to_dict() for f in found] == [
+        {
+            "name": "half",
+            "entry_point": "halfplug:setup",
+            "distribution": "unknown distribution",
+            "error": "RuntimeError: gave up half-way",
+        }
+    ]
+    assert failures(reg) == found
+    assert ("act", "first") not in reg
+    assert reg.get("act", "kept").description == "there before"
+    assert "extra" not in reg.families

@@ -1,13 +1,15 @@
 """Benchmark suites: a grid of (architecture x swaps x data x seeds) training runs, reported.
 
 ``suite`` reads and checks a suite file (``checks`` holds one parser per key)
-and expands it into cells; ``runner`` trains and evaluates them one by one, or
-``parallel`` one per device in worker processes; ``files`` is the folder layout
+and expands it into cells; ``shipped`` finds the suites convzoo ships by name;
+``runner`` trains and evaluates the cells one by one, or ``parallel`` one per
+device in worker processes; ``files`` is the folder layout
 every cell leaves on disk; ``report`` turns the cells into CSV, JSON, Markdown
 and plots.
 """
 
 from convzoo.bench.runner import BenchOptions, print_log, run_bench, run_cell
+from convzoo.bench.shipped import suite_names, suite_path
 from convzoo.bench.suite import Cell, Suite, SuiteError, load_suite
 
 __all__ = [
@@ -19,4 +21,6 @@ __all__ = [
     "print_log",
     "run_bench",
     "run_cell",
+    "suite_names",
+    "suite_path",
 ]

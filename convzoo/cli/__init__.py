@@ -1,7 +1,12 @@
 """The ``convzoo`` command: one table of subcommands, one place where errors become messages.
 
 Each subcommand is a module with the same contract: ``NAMES`` (the subcommands
-it adds), ``add_parser(sub)`` and ``run(args) -> int``. Bad input -- an unknown
+it adds, each with its one-line help), ``add_parser(sub)`` and ``run(args) -> int``.
+A subcommand module imports what its command needs (torch, Lightning,
+matplotlib) inside ``run`` or ``add_parser``, never at its top: ``main`` builds
+the full parser of the one subcommand named on the command line only, and a
+placeholder with the one-line help for each other one, so that ``convzoo --help``
+imports no torch and ``convzoo list`` no Lightning. Bad input -- an unknown
 name, malformed YAML, a shape that does not fit, an unknown argument, a setting
 out of range -- ends here as one message on stderr and exit status 2, never a
 traceback (``--debug`` shows it). A run that stopped exits with its error's
@@ -13,7 +18,7 @@ from __future__ import annotations
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -21,26 +26,40 @@ from jsonargparse import ArgumentParser
 
 import convzoo
 from convzoo.cli import bench, evaluate, listing, scan, train
-from convzoo.cli._common import HelpFormatter, add_debug
+from convzoo.cli._common import HelpFormatter, add_debug, parser
 from convzoo.errors import ConvzooError, ConvzooWarning
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (listing, train, evaluate, scan, bench)
 
 
-def make_parser() -> ArgumentParser:
-    """The argument parser of the ``convzoo`` command."""
-    parser = ArgumentParser(
+def make_parser(full: Collection[str] | None = None) -> ArgumentParser:
+    """The argument parser of the ``convzoo`` command.
+
+    ``full`` names the subcommands whose parsers are built in full (default: all);
+    each other one gets a placeholder that knows only its one-line help.
+    """
+    top = ArgumentParser(
         prog="convzoo",
         description="Assemble convolutional networks from registered blocks, train and measure "
         "them.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"convzoo {convzoo.__version__}")
-    add_debug(parser)
-    sub = parser.add_subcommands(dest="command", metavar="COMMAND")
+    top.add_argument("--version", action="version", version=f"convzoo {convzoo.__version__}")
+    add_debug(top)
+    sub = top.add_subcommands(dest="command", metavar="COMMAND")
     for module in SUBCOMMANDS:
-        module.add_parser(sub)
-    return parser
+        if full is None or any(name in full for name in module.NAMES):
+            module.add_parser(sub)
+        else:
+            for name, help in module.NAMES.items():
+                sub.add_subcommand(name, parser(help), help=help)
+    return top
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option (``convzoo``'s
+    own options take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def _handler(command: str) -> ModuleType:
@@ -59,7 +78,9 @@ _default_showwarning = warnings.showwarning
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parsed = make_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command(argv)
+    parsed = make_parser(() if command is None else (command,)).parse_args(argv)
     args = parsed[parsed.command]
     args.command = parsed.command
     debug = parsed.debug or args.debug

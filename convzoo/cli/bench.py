@@ -1,4 +1,7 @@
-"""``convzoo bench SUITE.yaml``: train a grid of cells and write one report of them.
+"""``convzoo bench SUITE``: train a grid of cells and write one report of them.
+
+SUITE is a suite file or the name of a suite convzoo ships (``smoke``; see
+``convzoo.bench.shipped``).
 
 The suite is validated as a whole first (every problem in one message, exit
 status 2). Cells already finished in ``--out`` are kept; the exit status is 1
@@ -12,17 +15,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from convzoo.bench import BenchOptions, load_suite, print_log, run_bench
 from convzoo.cli._common import parser
 
 EXIT_FAILED_CELLS = 1
-NAMES = ("bench",)
+NAMES = {"bench": "train a grid of architectures x swaps x data x seeds and report it"}
 
 
 def add_parser(sub: Any) -> None:
     """The ``bench`` subcommand."""
     p = parser("Train and evaluate every cell of a suite and write one report of them.")
-    p.add_argument("suite", metavar="SUITE", help="suite YAML file (see benchmarks/suites/)")
+    p.add_argument(
+        "suite",
+        metavar="SUITE",
+        help="suite YAML file, or the name of a suite shipped with convzoo, e.g. smoke "
+        "(the suites of benchmarks/suites/; a wrong name lists them)",
+    )
     p.add_argument(
         "--out",
         help="output folder (default runs/bench-NAME); rerun into the same "
@@ -53,14 +60,14 @@ def add_parser(sub: Any) -> None:
         help="run only this cell (repeatable); writes no report",
     )
     p.add_argument("--list", action="store_true", help="list the suite's cells and exit")
-    sub.add_subcommand(
-        "bench", p, help="train a grid of architectures x swaps x data x seeds and report it"
-    )
+    sub.add_subcommand("bench", p, help=NAMES["bench"])
 
 
 def run(args: Any) -> int:
     """Run the suite as the arguments say; the exit status (1 when a cell failed)."""
-    suite = load_suite(args.suite, epochs=args.epochs)
+    from convzoo.bench import BenchOptions, load_suite, print_log, run_bench, suite_path
+
+    suite = load_suite(suite_path(args.suite), epochs=args.epochs)
     if args.list:
         for cell in suite.select(args.only) if args.only else suite.cells:
             sys.stdout.write(f"{cell.id}\n")

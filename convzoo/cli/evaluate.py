@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from convzoo.cli._common import parser
-from convzoo.evaluate.report import evaluate
-from convzoo.evaluate.robustness import DEFAULT_SCALES
 
-NAMES = ("evaluate",)
+NAMES = {"evaluate": "robustness of a trained run"}
 
 
 def add_parser(sub: Any) -> None:
     """The ``evaluate`` subcommand."""
+    from convzoo.evaluate.robustness import DEFAULT_SCALES
+
     p = parser("Scale curve, shift curve, shift consistency and per-layer equivariance of a run.")
     p.add_argument("run", metavar="RUN_DIR|CKPT", help="a run directory or a checkpoint")
     p.add_argument("--data", help="dataset (default: the run's)")
@@ -28,11 +28,14 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--max-shift", type=int, default=4, help="largest shift in pixels (default: 4)")
     p.add_argument("--out", help="where to write (default: the run directory)")
-    sub.add_subcommand("evaluate", p, help="robustness of a trained run")
+    sub.add_subcommand("evaluate", p, help=NAMES["evaluate"])
 
 
 def run(args: Any) -> int:
     """Evaluate, write the files, print the summary line and where they are."""
+    from convzoo.evaluate.report import evaluate
+    from convzoo.evaluate.robustness import DEFAULT_SCALES
+
     result = evaluate(
         args.run,
         data=args.data,

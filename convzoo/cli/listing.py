@@ -2,8 +2,10 @@
 
 ``show`` prints the per-layer table and, where the spec carries one, its recipe.
 
-``--json`` gives the same data for programs. An architecture that fails to
-build is listed with its error instead of taking the listing down.
+``--json`` gives the same data for programs; for blocks it is an object with
+the ``blocks`` and the ``plugin_failures`` (plugins that failed to load, which
+registered nothing). An architecture that fails to build is listed with its
+error instead of taking the listing down.
 """
 
 from __future__ import annotations
@@ -14,32 +16,40 @@ from typing import Any
 from jsonargparse import ArgumentParser
 
 import convzoo
+from convzoo import plugins
 from convzoo.archs import list_archs
-from convzoo.assemble import build_meta
 from convzoo.cli._common import add_swap, parse_swaps, parser, print_json, print_table
-from convzoo.data import DATASETS
 from convzoo.errors import ConvzooError
+from convzoo.registry import REGISTRY
 from convzoo.spec import load_spec
-from convzoo.summary import summary
 from convzoo.train.config import recipe
 
-NAMES = ("list", "show")
+NAMES = {
+    "list": "list blocks, architectures or data",
+    "show": "the per-layer table of a network",
+}
 
 
-def _lister(description: str, pattern: str) -> ArgumentParser:
+def _lister(
+    description: str, pattern: str, json: str = "a JSON list for programs"
+) -> ArgumentParser:
     p = parser(description)
     p.add_argument("pattern", nargs="?", help=f"glob on {pattern} names, e.g. 'conv*'")
-    p.add_argument("--json", action="store_true", help="a JSON list for programs")
+    p.add_argument("--json", action="store_true", help=json)
     return p
 
 
 def add_parser(sub: Any) -> None:
     """The ``list`` subcommand (blocks, archs, data) and ``show``."""
     listing = parser("List registered blocks, named architectures or datasets.")
-    sub.add_subcommand("list", listing, help="list blocks, architectures or data")
+    sub.add_subcommand("list", listing, help=NAMES["list"])
     what = listing.add_subcommands(dest="what", metavar="blocks|archs|data")
-    blocks = _lister("Registered blocks with their metadata.", "block")
-    blocks.add_argument("--family", choices=convzoo.REGISTRY.families, help="one family only")
+    blocks = _lister(
+        "Registered blocks with their metadata.",
+        "block",
+        "a JSON object for programs: blocks, and plugin_failures (plugins that did not load)",
+    )
+    blocks.add_argument("--family", choices=REGISTRY.families, help="one family only")
     what.add_subcommand("blocks", blocks, help="registered blocks")
     what.add_subcommand(
         "archs", _lister("Named architectures and their sizes.", "arch"), help="named architectures"
@@ -49,25 +59,25 @@ def add_parser(sub: Any) -> None:
     show.add_argument("arch", metavar="NAME|FILE", help="registry name or YAML spec file")
     add_swap(show)
     show.add_argument("--json", action="store_true", help="the table as JSON")
-    sub.add_subcommand("show", show, help="the per-layer table of a network")
+    sub.add_subcommand("show", show, help=NAMES["show"])
 
 
 def _blocks(args: Any) -> int:
     found = convzoo.list_blocks(args.pattern, family=args.family)
     if args.json:
-        print_json(
-            [
-                {
-                    "family": b.family,
-                    "name": b.name,
-                    "description": b.description,
-                    "dims": list(b.dims),
-                    "source": b.source,
-                    "reference": b.reference,
-                }
-                for b in found
-            ]
-        )
+        blocks = [
+            {
+                "family": b.family,
+                "name": b.name,
+                "description": b.description,
+                "dims": list(b.dims),
+                "source": b.source,
+                "reference": b.reference,
+            }
+            for b in found
+        ]
+        failed = [f.to_dict() for f in plugins.failures(REGISTRY)]
+        print_json({"blocks": blocks, "plugin_failures": failed})
         return 0
     rows = [[b.family, b.name, ",".join(map(str, b.dims)), b.description, b.source] for b in found]
     print_table(None, ["family", "name", "dims", "description", "source"], rows)
@@ -75,6 +85,8 @@ def _blocks(args: Any) -> int:
 
 
 def _arch_entry(name: str) -> dict[str, Any]:
+    from convzoo.assemble import build_meta
+
     try:
         spec = load_spec(name)
         params = sum(p.numel() for p in build_meta(spec).parameters())
@@ -101,6 +113,8 @@ def _archs(args: Any) -> int:
 
 
 def _data(args: Any) -> int:
+    from convzoo.data import DATASETS
+
     found = DATASETS.list(args.pattern, family="data")
     if args.json:
         print_json(
@@ -124,6 +138,8 @@ def _data(args: Any) -> int:
 
 
 def _show(args: Any) -> int:
+    from convzoo.summary import summary
+
     spec = load_spec(args.arch)
     made, source = recipe(spec)
     result = summary(spec, swap=parse_swaps(args.swap))

@@ -16,22 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from convzoo.cli._common import parser
-from convzoo.data.strips import make_strips
 from convzoo.errors import ConvzooError
-from convzoo.evaluate.scan import (
-    decode,
-    default_spacing,
-    digit_accuracy,
-    exact_share,
-    geometry,
-    plot_scan,
-    scan_model,
-    score_map,
-)
-from convzoo.train.checkpoint import load
-from convzoo.train.rundir import data_settings, locate, prepared_scan_split, read_report
 
-NAMES = ("scan",)
+NAMES = {"scan": "read strips of digits with one dense pass of a conv1x1 net"}
 
 
 def add_parser(sub: Any) -> None:
@@ -46,11 +33,25 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the strips' random draw (default: 0)"
     )
-    sub.add_subcommand("scan", p, help="read strips of digits with one dense pass of a conv1x1 net")
+    sub.add_subcommand("scan", p, help=NAMES["scan"])
 
 
 def run(args: Any) -> int:
     """Scan ``args.strips`` strips, write ``scan.png`` and print the accuracies."""
+    from convzoo.data.strips import make_strips
+    from convzoo.evaluate.scan import (
+        decode,
+        default_spacing,
+        digit_accuracy,
+        exact_share,
+        geometry,
+        plot_scan,
+        scan_model,
+        score_map,
+    )
+    from convzoo.train.checkpoint import load
+    from convzoo.train.rundir import data_settings, locate, prepared_scan_split, read_report
+
     if args.digits < 1:
         raise ConvzooError(f"--digits {args.digits}: give at least 1 digit per strip")
     if args.strips < 1:

@@ -22,14 +22,11 @@ from jsonargparse import ActionYesNo, ArgumentParser
 
 from convzoo.cli._common import add_swap, parse_swaps, parser, print_table
 from convzoo.errors import ConvzooError
-from convzoo.evaluate.report import evaluate
 from convzoo.io import read_yaml
 from convzoo.train import config as settings
 from convzoo.train.config import TrainConfig
-from convzoo.train.fit import train
-from convzoo.train.report import report_markdown
 
-NAMES = ("train",)
+NAMES = {"train": "train a network and write a report"}
 
 
 def _flag(name: str) -> str:
@@ -84,7 +81,7 @@ def add_parser(sub: Any) -> None:
             _add_setting(p, f)
     p.add_argument("--config", help="YAML file of settings (the flags override it)")
     p.add_argument("--evaluate", action="store_true", help="run `convzoo evaluate` afterwards")
-    sub.add_subcommand("train", p, help="train a network and write a report")
+    sub.add_subcommand("train", p, help=NAMES["train"])
 
 
 def _check(values: dict[str, Any], where: str) -> None:
@@ -125,6 +122,10 @@ def config_from(args: Any) -> tuple[TrainConfig, dict[str, str]]:
 
 def run(args: Any) -> int:
     """Train as the arguments say, print the report's table, evaluate if asked."""
+    from convzoo.evaluate.report import evaluate
+    from convzoo.train.fit import train
+    from convzoo.train.report import report_markdown
+
     config, origins = config_from(args)
     report = train(config, origins)
     rows = [line.strip("|").split("|") for line in report_markdown(report).splitlines()[4:]]

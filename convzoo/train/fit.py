@@ -34,7 +34,7 @@ from convzoo.train.atomic import AtomicCheckpointIO
 from convzoo.train.checkpoint import read_checkpoint
 from convzoo.train.config import WHOLE_RUN, TrainConfig
 from convzoo.train.divergence import DivergenceGuard, RunDiverged
-from convzoo.train.loggers import make_logger
+from convzoo.train.loggers import learning_rate_monitor, log_settings, make_logger
 from convzoo.train.memory import check_fits
 from convzoo.train.module import ConvzooModule
 from convzoo.train.progress import Throughput, progress_callbacks, quiet_lightning
@@ -222,7 +222,7 @@ def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.
         plugins=[AtomicCheckpointIO()],
         precision=_precision(c, run.accelerator),
         logger=make_logger(c.logger, run.out),
-        callbacks=[guard, last, throughput, *shown, *extra],
+        callbacks=[guard, last, throughput, learning_rate_monitor(), *shown, *extra],
         enable_progress_bar=bar,
         enable_model_summary=False,
         log_every_n_steps=LOG_EVERY if c.steps_per_call == 1 else 1,
@@ -256,6 +256,7 @@ def _run_parts(
     module = _module(run)
     with quiet_lightning(run.config.verbose):
         trainer = _trainer(run, throughput, extra)
+        log_settings(trainer, run.config)
         _fit(run, trainer, module, data)
         tested = trainer.test(module, datamodule=data, verbose=False)[0]
     return trainer, tested

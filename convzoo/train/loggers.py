@@ -2,17 +2,29 @@
 
 Each resumed part of a run logs into a folder of its own (``logs``, ``logs-2``,
 ...), so no part's log is overwritten. W&B runs offline unless ``WANDB_API_KEY``
-is set; a logger whose package is missing says what to install.
+is set, in the project ``WANDB_PROJECT`` (default ``convzoo``); a logger whose
+package is missing says what to install. Every logger gets the run's settings as
+hyperparameters (``log_settings``), so a run can be told from another in any of
+them, and the learning rate at every logged step (``learning_rate_monitor``),
+which the CSV log otherwise lacks.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convzoo.errors import ConvzooError
-from convzoo.train.config import LOGGERS
+from convzoo.train.config import LOGGERS, TrainConfig
+
+if TYPE_CHECKING:
+    import lightning as L
+    from lightning.pytorch.callbacks import LearningRateMonitor
+
+WANDB_PROJECT = "convzoo"  # when WANDB_PROJECT is not set
 
 
 def _log_version(out: Path, base: str) -> str:
@@ -47,5 +59,48 @@ def make_logger(name: str, out: Path) -> Any:
         from lightning.pytorch.loggers import WandbLogger
 
         offline = not os.environ.get("WANDB_API_KEY")
-        return WandbLogger(save_dir=str(out), offline=offline, project="convzoo")
+        project = os.environ.get("WANDB_PROJECT") or WANDB_PROJECT
+        return WandbLogger(save_dir=str(out), offline=offline, project=project)
     raise ConvzooError(f"unknown logger {name!r}; use one of {', '.join(LOGGERS)}")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as data every logger stores and a safe YAML loader reads back: tuples as
+    lists, paths as strings."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def run_settings(config: TrainConfig, trainer: L.Trainer) -> dict[str, Any]:
+    """Every setting of the run as plain data: ``config``'s fields, with the accelerator,
+    devices and precision that ``trainer`` resolved ``auto`` to, and its number of nodes."""
+    settings = {f.name: _plain(getattr(config, f.name)) for f in fields(config)}
+    device = trainer.strategy.root_device.type
+    settings.update(
+        accelerator="gpu" if device == "cuda" else device,
+        devices=trainer.num_devices,
+        num_nodes=trainer.num_nodes,
+        precision=str(trainer.precision),
+    )
+    return settings
+
+
+def log_settings(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
+    """Log ``run_settings`` as hyperparameters to every logger of ``trainer``; returns them."""
+    settings = run_settings(config, trainer)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(settings)
+    return settings
+
+
+def learning_rate_monitor() -> LearningRateMonitor:
+    """Lightning's callback that logs each optimizer's learning rate (``lr-SGD``, one column
+    per parameter group) at every logged step."""
+    from lightning.pytorch.callbacks import LearningRateMonitor
+
+    return LearningRateMonitor(logging_interval="step")

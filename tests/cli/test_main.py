@@ -22,7 +22,10 @@ def run(capsys, *argv):
 def test_list_blocks_json_has_the_documented_keys(capsys):
     code, out, _ = run(capsys, "list", "blocks", "--json")
     assert code == 0
-    blocks = json.loads(out)
+    listing = json.loads(out)
+    assert set(listing) == {"blocks", "plugin_failures"}
+    assert isinstance(listing["plugin_failures"], list)
+    blocks = listing["blocks"]
     assert {(b["family"], b["name"]) for b in blocks} == {
         (b.family, b.name) for b in cz.list_blocks()
     }
@@ -31,9 +34,9 @@ def test_list_blocks_json_has_the_documented_keys(capsys):
 
 def test_list_blocks_filters_by_pattern_and_family(capsys):
     _, out, _ = run(capsys, "list", "blocks", "av*", "--json")
-    assert {b["name"] for b in json.loads(out)} == {"avg"}
+    assert {b["name"] for b in json.loads(out)["blocks"]} == {"avg"}
     _, out, _ = run(capsys, "list", "blocks", "--family", "pool", "--json")
-    assert {b["family"] for b in json.loads(out)} == {"pool"}
+    assert {b["family"] for b in json.loads(out)["blocks"]} == {"pool"}
     code, out, _ = run(capsys, "list", "blocks")
     assert code == 0 and "conv" in out and "description" in out
 

@@ -1,0 +1,91 @@
+"""What the sdist and the wheel carry, and that each works where it is unpacked.
+
+Both come from the session's one build (``dists`` in conftest.py). The wheel
+carries the licence, ``py.typed`` and the shipped suites, and runs ``convzoo
+bench smoke`` outside the tree; the sdist carries the licence and the whole
+``tests/`` tree, whose tests collect where it is unpacked.
+"""
+
+from __future__ import annotations
+
+import email
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+from convzoo.bench import load_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITES = ROOT / "benchmarks" / "suites"
+
+
+def wheel_metadata(wheel: Path) -> email.message.Message:
+    """The wheel's METADATA, parsed."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return email.message_from_bytes(archive.read(name))
+
+
+def test_the_wheel_carries_the_licence_py_typed_and_the_suites(dists):
+    names = set(zipfile.ZipFile(dists.wheel).namelist())
+    assert "convzoo/py.typed" in names
+    licences = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    assert len(licences) == 1
+    assert "MIT License" in zipfile.ZipFile(dists.wheel).read(licences[0]).decode()
+    shipped = {Path(n).name for n in names if n.startswith("convzoo/suites/")}
+    assert shipped == {p.name for p in SUITES.glob("*.yaml")}
+    meta = wheel_metadata(dists.wheel)
+    assert meta["License-Expression"] == "MIT"
+    assert "Typing :: Typed" in meta.get_all("Classifier")
+
+
+def test_the_sdist_carries_the_licence_and_the_whole_tests_tree(dists):
+    with tarfile.open(dists.sdist) as archive:
+        names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
+    assert {"LICENSE", "README.md", "CONTRIBUTING.md", "convzoo/py.typed"} <= names
+    tests = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("*.py")}
+    assert {t for t in tests if t.count("/") > 1}, "tests/ has no subfolders to check"
+    assert tests <= names, f"missing from the sdist: {sorted(tests - names)}"
+    assert {f"benchmarks/suites/{p.name}" for p in SUITES.glob("*.yaml")} <= names
+
+
+def test_the_sdist_tests_collect(dists, tmp_path):
+    with tarfile.open(dists.sdist) as archive:
+        archive.extractall(tmp_path, filter="data")
+    unpacked = next(tmp_path.glob("convzoo-*"))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        cwd=unpacked,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    collected = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
+    expected = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py")}
+    assert collected == expected
+
+
+def test_bench_finds_the_shipped_suites_in_an_installed_wheel(dists, tmp_path):
+    site = tmp_path / "site"
+    zipfile.ZipFile(dists.wheel).extractall(site)
+    script = (
+        "import sys; from convzoo.bench import suite_path; print(suite_path('smoke')); "
+        "from convzoo.cli import main; sys.exit(main(['bench', 'smoke', '--list']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    where, *cells = result.stdout.splitlines()
+    assert Path(where) == site / "convzoo" / "suites" / "smoke.yaml"
+    assert cells == [cell.id for cell in load_suite(SUITES / "smoke.yaml").cells]

@@ -1,0 +1,85 @@
+"""The loggers: W&B's project from WANDB_PROJECT, every setting as hyperparameters, the
+learning rate in the CSV log."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import lightning as L
+import pytest
+import yaml
+from lightning.pytorch.loggers import CSVLogger
+
+from convzoo.train import train
+from convzoo.train.loggers import (
+    WANDB_PROJECT,
+    learning_rate_monitor,
+    log_settings,
+    make_logger,
+)
+
+
+def test_the_wandb_project_comes_from_wandb_project(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_PROJECT", "my-ablation")
+    assert make_logger("wandb", tmp_path).name == "my-ablation"
+    monkeypatch.delenv("WANDB_PROJECT")
+    assert make_logger("wandb", tmp_path).name == WANDB_PROJECT == "convzoo"
+
+
+def test_every_logger_gets_every_resolved_setting(config, tmp_path):
+    run = config(seed=3, translate=2, scale=(0.9, 1.1), flip=True, swap={"act": "tanh"})
+    loggers = [CSVLogger(str(tmp_path / name), name="", version="logs") for name in "ab"]
+    trainer = L.Trainer(
+        logger=loggers,
+        accelerator="cpu",
+        devices=1,
+        precision="32-true",
+        max_epochs=run.epochs,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    settings = log_settings(trainer, run)
+    expected = {
+        "data": "synthetic",
+        "epochs": 2,
+        "batch_size": 32,
+        "seed": 3,
+        "translate": 2,
+        "scale": [0.9, 1.1],
+        "flip": True,
+        "swap": {"act": "tanh"},
+        "precision": "32-true",
+        "accelerator": "cpu",
+        "devices": 1,
+        "num_nodes": 1,
+    }
+    assert expected.items() <= settings.items()
+    for logger in loggers:
+        logger.save()
+        saved = yaml.safe_load((Path(logger.log_dir) / "hparams.yaml").read_text())
+        assert saved == settings
+
+
+def test_the_csv_log_has_the_learning_rate_of_every_logged_step(config, tmp_path):
+    train(config(epochs=2, schedule="cosine"), callbacks=[learning_rate_monitor()])
+    rows = list(csv.DictReader((tmp_path / "run" / "logs" / "metrics.csv").open()))
+    columns = [c for c in rows[0] if c.startswith("lr-")]
+    assert columns, f"no learning-rate column in {list(rows[0])}"
+    rates = [float(r[columns[0]]) for r in rows if r[columns[0]]]
+    assert len(rates) >= 2 and all(0 <= r <= 0.1 for r in rates)
+    assert rates == sorted(rates, reverse=True) and rates[-1] < rates[0]  # cosine decays
+
+
+def test_a_run_logs_its_settings_and_learning_rate_to_the_csv_log(config, tmp_path):
+    train(config(epochs=1, schedule="cosine"))
+    logs = tmp_path / "run" / "logs"
+    hparams = yaml.safe_load((logs / "hparams.yaml").read_text())
+    assert (hparams["data"], hparams["batch_size"], hparams["epochs"]) == ("synthetic", 32, 1)
+    assert hparams["precision"] == "32-true" and hparams["accelerator"] == "cpu"
+    with open(logs / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    lrs = [float(r[k]) for r in rows for k in r if k.startswith("lr-") and r[k]]
+    assert lrs and lrs == sorted(lrs, reverse=True) and lrs[0] <= 0.1
