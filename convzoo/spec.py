@@ -346,7 +346,17 @@ def load_spec(source: SpecLike) -> Spec:
     if isinstance(source, Mapping):
         return parse(source)
     path = spec_file(os.fspath(source))
-    return load_file(path if path is not None else arch_path(os.fspath(source)))
+    if path is not None:
+        return load_file(path)
+    name = os.fspath(source)
+    spec = load_file(arch_path(name))
+    if spec.name != name:
+        raise ConvzooError(
+            f"{arch_path(name)} is found as the architecture {name!r} but its spec is named "
+            f"{spec.name!r}: an architecture has one name, its file's. Rename the file to "
+            f"{spec.name}.yaml or set 'name: {name}' in it"
+        )
+    return spec
 
 
 def spec_file(text: str, folder: str | os.PathLike | None = None) -> Path | None:

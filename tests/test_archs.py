@@ -40,6 +40,15 @@ def test_extra_folders_come_first(tmp_path, monkeypatch):
     assert cz.load_spec("mine").name == "mine"
 
 
+def test_an_architecture_has_one_name_its_files(tmp_path, monkeypatch):
+    assert all(cz.load_spec(name).name == name for name in cz.arch_names())
+    (tmp_path / "mine.yaml").write_text("name: other\ninput: [1, 4, 4]\nlayers: [{act: relu}]\n")
+    monkeypatch.setenv(PATH_ENV, str(tmp_path))
+    with pytest.raises(cz.ConvzooError, match=r"named 'other'.*Rename the file to other\.yaml"):
+        cz.load_spec("mine")
+    assert cz.load_spec(str(tmp_path / "mine.yaml")).name == "other"  # a file path keeps it
+
+
 @pytest.mark.timeout(300)
 def test_the_wheel_ships_the_registry(tmp_path, dists):
     wheel = dists.wheel

@@ -79,8 +79,11 @@ def _blocks(args: Any) -> int:
         failed = [f.to_dict() for f in plugins.failures(REGISTRY)]
         print_json({"blocks": blocks, "plugin_failures": failed})
         return 0
-    rows = [[b.family, b.name, ",".join(map(str, b.dims)), b.description, b.source] for b in found]
-    print_table(None, ["family", "name", "dims", "description", "source"], rows)
+    rows = [
+        [b.family, b.name, ",".join(map(str, b.dims)), b.description, b.reference or "", b.source]
+        for b in found
+    ]
+    print_table(None, ["family", "name", "dims", "description", "reference", "source"], rows)
     return 0
 
 

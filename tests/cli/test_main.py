@@ -41,6 +41,12 @@ def test_list_blocks_filters_by_pattern_and_family(capsys):
     assert code == 0 and "conv" in out and "description" in out
 
 
+def test_the_text_table_of_blocks_shows_their_references(capsys):
+    code, out, _ = run(capsys, "list", "blocks", "--family", "capsule")
+    assert code == 0 and "reference" in out
+    assert "Sabour" in out  # capsule.routing's reference
+
+
 def test_list_archs(capsys):
     code, out, _ = run(capsys, "list", "archs", "--json")
     assert code == 0
