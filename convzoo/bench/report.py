@@ -77,6 +77,7 @@ def write_results(suite: Suite, rows: list[Row], out: Path) -> None:
         **suite.settings(),
         "seeds": suite.seeds,
         "permute": suite.permute,
+        "overrides": suite.overrides,
     }
     cells = [{k: v for k, v in row.items() if k != "details"} for row in rows]
     write_json(out / "results.json", {"suite": summary, "cells": cells})
@@ -93,8 +94,12 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
 
 
 def _mean_curve(curves: list[dict[str, Any]], axis: str) -> dict[str, Any]:
-    columns = list(zip(*(c["accuracy"] for c in curves)))
-    return {axis: curves[0][axis], "accuracy": [statistics.fmean(c) for c in columns]}
+    """The mean curve over seeds, with the sample standard deviation where there are two."""
+    columns = [_mean_std(c) for c in zip(*(c["accuracy"] for c in curves))]
+    curve = {axis: curves[0][axis], "accuracy": [mean for mean, _ in columns]}
+    if len(curves) > 1:
+        curve["std"] = [std for _, std in columns]
+    return curve
 
 
 def _mean_equivariance(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -132,6 +137,8 @@ def configurations(rows: list[Row]) -> list[dict[str, Any]]:
             entry["scale"] = _mean_curve([e["scale"] for e in evaluations], "scales")
             entry["shift"] = _mean_curve([e["shift"] for e in evaluations], "shifts")
             entry["equivariance"] = _mean_equivariance([e["equivariance"] for e in evaluations])
+            entry["equivariance_left_out"] = evaluations[0].get("equivariance_left_out")
+            entry["equivariance_samples"] = evaluations[0].get("samples", {}).get("equivariance")
         entries.append(entry)
     return entries
 
@@ -224,6 +231,11 @@ def report_markdown(
     lines += [
         f"- cells: {len(rows)} ({len(rows) - len(failed)} finished, {len(failed)} failed); "
         f"seeds {', '.join(map(str, suite.seeds))}; {epochs} epoch(s); training: {settings}",
+        *(
+            [f"- overridden on the command line (the suite file says otherwise): {changed}"]
+            if (changed := ", ".join(f"{k}={v}" for k, v in suite.overrides.items()))
+            else []
+        ),
         f"- evaluation: scales {scales}; shifts up to {suite.max_shift} px",
         *_stamps(rows),
         "- per cell (spec hash, seed, versions, device): results.csv and results.json",
@@ -255,7 +267,29 @@ def report_markdown(
     if images:
         lines += ["## Plots", ""]
         lines += [f"![{title}]({path})" for title, path in images.items()]
-        lines.append("")
+        lines += ["", *_equivariance_notes(entries), ""]
+    return "\n".join(lines)
+
+
+def _equivariance_notes(entries: list[dict[str, Any]]) -> list[str]:
+    """Per configuration: the samples its equivariance used and the layers it left out."""
+    lines = []
+    many = len({e["data"] for e in entries}) > 1
+    for e in entries:
+        if not e["finished"]:
+            continue
+        name = _name(e, many)
+        left_out = e.get("equivariance_left_out")
+        samples = e.get("equivariance_samples")
+        if left_out is None:
+            lines.append(f"- equivariance of {name}: layers left out not recorded")
+            continue
+        skipped = "; ".join(f"{x['path']} {x['block']} ({x['reason']})" for x in left_out)
+        lines.append(
+            f"- equivariance of {name} ({samples} samples): "
+            + (f"not measured: {skipped}" if skipped else "every layer measured")
+        )
+    return lines
     return "\n".join(lines)
 
 
@@ -312,7 +346,11 @@ def write_plots(entries: list[dict[str, Any]], out: Path) -> dict[str, str]:
     for name, e in named:
         if e["equivariance"]:
             paths[f"Equivariance: {name}"] = plots.plot_equivariance(
-                out / "equivariance" / _file_name(e, many), e["equivariance"]
+                out / "equivariance" / _file_name(e, many),
+                e["equivariance"],
+                title=f"Shift equivariance per layer: {name}",
+                left_out=e.get("equivariance_left_out") or (),
+                samples=e.get("equivariance_samples"),
             )
     return {title: str(path.relative_to(out)) for title, path in paths.items()}
 

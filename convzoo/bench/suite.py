@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,7 @@ class Suite:
     seeds: list[int]
     permute: list[int | None]
     cells: list[Cell]
+    overrides: dict[str, Any] = field(default_factory=dict)  # what the command line changed
 
     def select(self, ids: list[str]) -> list[Cell]:
         """The cells with these ids; an unknown id is an error with the closest ones."""
@@ -294,6 +295,7 @@ def load_suite(path: str | Path, epochs: int | None = None) -> Suite:
         check.add(f"name: expected a plain name (letters, digits, _ . -), got {name!r}")
     if not isinstance(description, str):
         check.add(f"description: expected a string, got {description!r}")
+    overrides = {"epochs": epochs} if epochs is not None and epochs != raw.get("epochs") else {}
     epochs = raw.get("epochs") if epochs is None else epochs
     if epochs is not None and (not is_int(epochs) or epochs < 1):
         check.add(f"epochs: expected a positive integer, got {epochs!r}")
@@ -334,4 +336,5 @@ def load_suite(path: str | Path, epochs: int | None = None) -> Suite:
         seeds=seeds,
         permute=permute,
         cells=cells,
+        overrides=overrides,
     )
