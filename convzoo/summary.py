@@ -7,36 +7,54 @@ no memory. Definitions, so numbers are comparable:
   layers'); what several layers share (``model.shared``: tied weights, a
   hypernetwork's generator) is one row of its own, ``shared``, so the rows add
   up to ``sum(p.numel() for p in model.parameters())``.
-- ``flops``: per sample, as ``torch.utils.flop_counter`` counts them -- two per
-  multiply-add of convolutions and matrix products; element-wise operations,
-  poolings and activations count zero.
+- ``flops``: per sample, two per multiply-add of the layer's weighted sums, as
+  ``torch.utils.flop_counter`` counts those of convolutions and matrix products;
+  a block whose arithmetic the counter cannot see right says it with a
+  ``multiply_adds(out_shape) -> int`` method (per sample): a connection table
+  counts only its connected kernels, not the zeros of the dense kernel it runs;
+  LeNet-5's trainable subsampling counts its window sums, the RBF head its
+  distances. Bias additions, element-wise operations, untrained poolings and
+  activations count zero.
+- ``connections``: per sample, the multiply-adds plus one per output unit of a
+  layer that adds a learned bias to a weighted sum: every link from an input to
+  an output unit that carries a weight or a bias, as LeCun et al. (1998) count
+  LeNet-5's 340,908 connections.
 - ``rf``: the receptive field after the layer, in input pixels per spatial
-  dimension; ``stride``: the cumulative stride (distance in input pixels between
-  neighbouring outputs). A layer whose output has no spatial dimension (a
-  flatten) sees the whole input. A block that changes the grid tells its window
-  through ``kernel_size``/``stride``/``dilation`` attributes, as torch's
-  convolutions and poolings do; where none can be found the value is unknown.
+  dimension, clipped to the input's size; "all" where it spans the whole input
+  in every dimension, or where the layer or one before it depends on the whole
+  input: a flat output (after a flatten), or a block that says so with a
+  ``sees_all = True`` attribute (global pooling's statistics, LCN's divisive
+  floor, capsule routing). ``stride``: the cumulative stride (distance in input
+  pixels between neighbouring outputs). A block that changes the grid tells its
+  window through ``kernel_size``/``stride``/``dilation`` attributes, as torch's
+  convolutions and poolings do; where none can be found the value is unknown
+  ("?", ``null`` in JSON).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from convzoo.assemble import ConvNet, Row, build
 from convzoo.spec import SpecLike
 
 Window = tuple[tuple[int, int, int], ...]  # (kernel, stride, dilation) per spatial dim
+ALL = "all"  # the receptive field of a layer that sees the whole input
+Field = tuple[int, ...] | str | None
 
 
 @dataclass(frozen=True)
 class LayerSummary:
-    """One row of the table."""
+    """One row of the table; ``window`` is the receptive field before clipping (the span of
+    input pixels, padding included, that one output's window covers), for code that needs
+    the geometry (positions away from the borders); None where unknown or flat."""
 
     path: str
     block: str
@@ -45,11 +63,13 @@ class LayerSummary:
     out_shape: tuple[int, ...]
     params: int
     flops: int
-    rf: tuple[int, ...] | None
+    connections: int
+    rf: Field
     stride: tuple[int, ...] | None
+    window: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: ``path, block, in, out, params, flops, rf, stride``."""
+        """The JSON form: ``path, block, in, out, params, flops, connections, rf, stride``."""
         return {
             "path": self.path,
             "block": self.block,
@@ -57,7 +77,8 @@ class LayerSummary:
             "out": list(self.out_shape),
             "params": self.params,
             "flops": self.flops,
-            "rf": None if self.rf is None else list(self.rf),
+            "connections": self.connections,
+            "rf": self.rf if self.rf is None or self.rf == ALL else list(self.rf),
             "stride": None if self.stride is None else list(self.stride),
         }
 
@@ -71,6 +92,7 @@ class Summary:
     output: tuple[int, ...]
     params: int
     flops: int
+    connections: int
     layers: tuple[LayerSummary, ...]
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,12 +103,13 @@ class Summary:
             "output": list(self.output),
             "params": self.params,
             "flops": self.flops,
+            "connections": self.connections,
             "layers": [layer.to_dict() for layer in self.layers],
         }
 
     def rows(self) -> list[list[str]]:
         """The table's cells as text, header first, totals last."""
-        head = ["path", "block", "in", "out", "params", "FLOPs", "rf", "stride"]
+        head = ["path", "block", "in", "out", "params", "FLOPs", "connections", "rf", "stride"]
         body = [
             [
                 "  " * r.depth + r.path,
@@ -95,7 +118,8 @@ class Summary:
                 _dims(r.out_shape) if r.out_shape else "",
                 f"{r.params:,}",
                 human(r.flops),
-                _dims(r.rf, "x") if r.rf is not None else "?" if r.in_shape else "",
+                f"{r.connections:,}",
+                _field(r.rf) if r.in_shape else "",
                 _dims(r.stride, "x") if r.stride is not None else "-" if r.in_shape else "",
             ]
             for r in self.layers
@@ -107,6 +131,7 @@ class Summary:
             _dims(self.output),
             f"{self.params:,}",
             human(self.flops),
+            f"{self.connections:,}",
             "",
             "",
         ]
@@ -127,6 +152,12 @@ def human(n: int) -> str:
         if n >= size:
             return f"{n / size:.3g}{unit}"
     return str(n)
+
+
+def _field(rf: Field) -> str:
+    if rf is None:
+        return "?"
+    return rf if isinstance(rf, str) else _dims(rf, "x")
 
 
 def _dims(shape: Sequence[int], sep: str = ", ") -> str:
@@ -165,30 +196,39 @@ def _window(module: nn.Module, n: int) -> Window | None:
     return None
 
 
-def _geometry(model: ConvNet, rows: list[Row]) -> dict[str, tuple[Any, Any]]:
+def _shown(rf: tuple[int, ...] | None, whole: tuple[int, ...], sees_all: bool) -> Field:
+    """The receptive field as reported: "all", clipped to the input, or None (unknown)."""
+    if sees_all or (rf is not None and all(r >= w for r, w in zip(rf, whole))):
+        return ALL
+    return None if rf is None else tuple(min(r, w) for r, w in zip(rf, whole))
+
+
+def _geometry(model: ConvNet, rows: list[Row]) -> dict[str, tuple[Any, Any, Any]]:
     n = model.spec.dims
-    rf, jump = (1,) * n, (1,) * n
+    rf: tuple[int, ...] | None = (1,) * n
+    jump: tuple[int, ...] | None = (1,) * n
     whole = tuple(model.spec.input[1:])
-    out: dict[str, tuple[Any, Any]] = {}
+    sees_all = False
+    out: dict[str, tuple[Any, Any, Any]] = {}
     for i, row in enumerate(rows):
         has_children = i + 1 < len(rows) and rows[i + 1].path.startswith(row.path + ".")
         if has_children:
             continue
-        if rf is not None and len(row.out_shape) == 1:
-            rf, jump = whole, None
+        module = model.get_submodule(row.path)
+        sees_all = sees_all or getattr(module, "sees_all", False) or len(row.out_shape) == 1
+        if len(row.out_shape) == 1:
+            jump = None
         elif rf is not None and jump is not None:
-            if row.out_shape[1:] == row.in_shape[1:] and not hasattr(
-                model.get_submodule(row.path), "kernel_size"
-            ):
+            if row.out_shape[1:] == row.in_shape[1:] and not hasattr(module, "kernel_size"):
                 window: Window | None = ((1, 1, 1),) * n
             else:
-                window = _window(model.get_submodule(row.path), n)
+                window = _window(module, n)
             if window is None:
                 rf, jump = None, None
             else:
                 rf = tuple(r + d * (k - 1) * j for r, j, (k, _, d) in zip(rf, jump, window))
                 jump = tuple(j * s for j, (_, s, _) in zip(jump, window))
-        out[row.path] = (rf, jump)
+        out[row.path] = (_shown(rf, whole, sees_all), jump, None if jump is None else rf)
     for row in reversed(rows):  # a composite takes the geometry after its last descendant
         if row.path not in out:
             last = [r.path for r in rows if r.path.startswith(row.path + ".")][-1]
@@ -216,26 +256,60 @@ def _own_params(model: ConvNet, rows: list[Row]) -> dict[str, int]:
     return counts
 
 
-def _flops(model: ConvNet, rows: list[Row]) -> dict[str, int]:
+def _owner(name: str, paths: list[str]) -> str | None:
+    """The deepest row path that is ``name`` or holds it."""
+    holders = [p for p in paths if name == p or name.startswith(p + ".")]
+    return max(holders, key=len) if holders else None
+
+
+def _arithmetic(model: ConvNet, rows: list[Row]) -> tuple[dict[str, int], dict[str, int]]:
+    """Each row's own FLOPs and connections per sample (the module docstring defines them)."""
     x = torch.empty((1, *model.spec.input), device="meta")
     meta = model if _on_meta(model) else build(model.spec, device="meta")
+    outputs: dict[str, tuple[int, ...]] = {}
+    hooks = [
+        module.register_forward_hook(
+            lambda _m, _i, out, name=name: outputs.__setitem__(name, tuple(out.shape[1:]))
+        )
+        for name, module in meta.named_modules()
+        if hasattr(module, "multiply_adds") or isinstance(getattr(module, "bias", None), Tensor)
+    ]
     was_training = meta.training
     meta.eval()
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        meta(x)
-    meta.train(was_training)
-    totals = {k: sum(v.values()) for k, v in counter.get_flop_counts().items()}
+    try:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            meta(x)
+    finally:
+        meta.train(was_training)
+        for hook in hooks:
+            hook.remove()
     root = type(meta).__name__
-    inclusive = {r.path: int(totals.get(f"{root}.{r.path}", 0)) for r in rows}
-    own = {}
+    totals = {k: int(sum(v.values())) for k, v in counter.get_flop_counts().items()}
+    counted = {name: totals.get(f"{root}.{name}", 0) for name in outputs}
+    inclusive = {r.path: totals.get(f"{root}.{r.path}", 0) for r in rows}
+    flops = {}
     for i, row in enumerate(rows):
         children = [
             o.path
             for o in rows[i + 1 :]
             if o.path.startswith(row.path + ".") and o.depth == row.depth + 1
         ]
-        own[row.path] = inclusive[row.path] - sum(inclusive[c] for c in children)
-    return own
+        flops[row.path] = inclusive[row.path] - sum(inclusive[c] for c in children)
+    biases = dict.fromkeys(flops, 0)
+    paths = [r.path for r in rows]
+    for name, shape in outputs.items():
+        owner = _owner(name, paths)
+        if owner is None:
+            continue
+        module = meta.get_submodule(name)
+        if hasattr(module, "multiply_adds"):
+            declared = 2 * int(module.multiply_adds(shape))
+            flops[owner] += declared - counted[name]
+            counted[name] = declared
+        if counted[name] and isinstance(getattr(module, "bias", None), Tensor):
+            biases[owner] += math.prod(shape)
+    connections = {path: flops[path] // 2 + biases[path] for path in flops}
+    return flops, connections
 
 
 def _on_meta(model: nn.Module) -> bool:
@@ -252,7 +326,7 @@ def summary(source: SpecLike | ConvNet, swap: Mapping[str, str] | None = None) -
         model = build(source, swap, device="meta")
     rows = model.rows
     params = _own_params(model, rows)
-    flops = _flops(model, rows)
+    flops, connections = _arithmetic(model, rows)
     geometry = _geometry(model, rows)
     layers = tuple(
         LayerSummary(
@@ -263,14 +337,16 @@ def summary(source: SpecLike | ConvNet, swap: Mapping[str, str] | None = None) -
             out_shape=r.out_shape or (),
             params=params[r.path],
             flops=flops[r.path],
+            connections=connections[r.path],
             rf=geometry[r.path][0],
             stride=geometry[r.path][1],
+            window=geometry[r.path][2],
         )
         for r in rows
     )
     shared = sum(p.numel() for p in model.shared.parameters())
     if shared:
-        layers += (LayerSummary("shared", "shared", 0, (), (), shared, 0, None, None),)
+        layers += (LayerSummary("shared", "shared", 0, (), (), shared, 0, 0, None, None),)
     top = [r for r in rows if r.depth == 0]
     return Summary(
         name=model.spec.name,
@@ -278,5 +354,6 @@ def summary(source: SpecLike | ConvNet, swap: Mapping[str, str] | None = None) -
         output=top[-1].out_shape or (),
         params=sum(p.numel() for p in model.parameters()),
         flops=sum(layer.flops for layer in layers),
+        connections=sum(layer.connections for layer in layers),
         layers=layers,
     )

@@ -11,7 +11,11 @@ block's ``example_before`` layers) on a tiny input, checks the real output shape
 against the meta-device inference, runs forward and backward and checks that a
 gradient reaches the input and every parameter, checks that a deterministic
 block gives equal outputs for equal inputs, and gradchecks it in float64 (in
-eval mode, where stochastic blocks are deterministic). In the dims it does not
+eval mode, where stochastic blocks are deterministic). It checks float64 against
+a float64 reference: the block built in float32 and moved with ``.double()``
+must hold only float64 tensors and compute, to 1e-12, what the same block built
+in float64 computes -- a buffer derived in float32 (a window, a filter) fails
+this. In the dims it does not
 claim, building must fail with a clear ``SpecError``. Its metadata must be
 complete. Any failure raises ``AssertionError`` naming the block and the check.
 """
@@ -51,6 +55,31 @@ def _check_metadata(info: BlockInfo) -> None:
     assert info.dims and set(info.dims) <= {1, 2}, f"{info.key}: dims {info.dims}"
 
 
+def _check_float64(info: BlockInfo, dims: int, data: dict) -> None:
+    torch.manual_seed(0)
+    moved = build(data).double().eval()
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(0)
+        native = build(data).eval()
+    finally:
+        torch.set_default_dtype(previous)
+    native.load_state_dict(moved.state_dict())
+    for name, t in [*moved.named_parameters(), *moved.named_buffers()]:
+        assert not t.is_floating_point() or t.dtype == torch.float64, (
+            f"{info.key} ({dims}-D): {name} is {t.dtype} after .double()"
+        )
+    x = torch.randn(2, *data["input"], dtype=torch.float64)
+    with torch.no_grad():
+        got, expected = moved(x), native(x)
+    assert got.dtype == torch.float64, f"{info.key} ({dims}-D): float64 input gives {got.dtype}"
+    assert torch.allclose(got, expected, rtol=1e-12, atol=1e-12), (
+        f"{info.key} ({dims}-D): moved to float64 it differs from the block built in float64 "
+        f"by {(got - expected).abs().max().item():.2e}; build buffers in the module's dtype"
+    )
+
+
 def _check_dims(info: BlockInfo, dims: int, args: dict[str, Any] | None) -> None:
     data = example_spec(info, dims, args)
     torch.manual_seed(0)
@@ -83,6 +112,7 @@ def _check_dims(info: BlockInfo, dims: int, args: dict[str, Any] | None) -> None
     except RuntimeError as exc:
         raise AssertionError(f"{info.key} ({dims}-D): gradcheck failed: {exc}") from exc
     assert ok, f"{info.key} ({dims}-D): gradcheck failed"
+    _check_float64(info, dims, data)
 
 
 def check_block(family: str, name: str, **args: Any) -> None:

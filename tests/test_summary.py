@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -46,9 +48,9 @@ def test_receptive_field_and_stride_by_hand():
         (14, 14),
         (14, 14),
         (16, 16),
-        (32, 32),
-        (32, 32),
-        (28, 28),
+        "all",  # a 32-pixel window on the 28-pixel input
+        "all",
+        "all",
     ]
     assert [layer.stride for layer in table.layers] == [
         (1, 1),
@@ -122,7 +124,7 @@ def test_summary_of_a_built_model_equals_that_of_its_spec():
 
 def test_json_form_has_the_documented_keys():
     data = cz.summary("lenet5_modern").to_dict()
-    assert set(data) == {"name", "input", "output", "params", "flops", "layers"}
+    assert set(data) == {"name", "input", "output", "params", "flops", "connections", "layers"}
     assert set(data["layers"][0]) == {
         "path",
         "block",
@@ -130,12 +132,55 @@ def test_json_form_has_the_documented_keys():
         "out",
         "params",
         "flops",
+        "connections",
         "rf",
         "stride",
     }
+    assert json.loads(json.dumps(data))["layers"][-1]["rf"] == "all"
+    assert data["layers"][0]["rf"] == [5, 5]
 
 
 def test_text_table_has_totals():
     text = str(cz.summary("lenet5_modern"))
     assert text.splitlines()[-1].startswith("total")
     assert f"{cz.summary('lenet5_modern').params:,}" in text.splitlines()[-1]
+
+
+# LeCun et al. 1998, Sec. II-B: the connections of each layer of LeNet-5, and the RBF
+# output layer's 10 x 84, which make up the paper's total of 340,908.
+LENET5_CONNECTIONS = [122_304, 5_880, 151_600, 2_000, 48_120, 10_164, 840]
+
+
+def test_lenet5_counts_the_papers_connections():
+    table = cz.summary("lenet5")
+    weighted = [layer for layer in table.layers if not layer.block.startswith("act.")]
+    assert [layer.connections for layer in weighted] == LENET5_CONNECTIONS
+    assert table.connections == 340_908
+    c3 = table.layers[4]
+    assert c3.flops == 2 * 60 * 25 * 10 * 10  # 60 connected 5x5 kernels at 10x10 positions
+    assert "connections" in str(table).splitlines()[1]
+
+
+def test_a_connection_table_counts_the_same_as_the_dense_conv_it_restricts():
+    def c3(connections):
+        layer = {"filter": "conv", "out": 3, "kernel": 3, "connections": connections}
+        return cz.summary({"input": [3, 6, 6], "layers": [layer]}).layers[0]
+
+    full, sparse = c3([[0, 1, 2]] * 3), c3([[0], [1, 2], [0, 1, 2]])
+    assert full.flops == 2 * 9 * 3 * 3 * 16 and full.connections == 9 * 9 * 16 + 3 * 16
+    assert sparse.flops == 2 * 6 * 9 * 16 and sparse.connections == 6 * 9 * 16 + 3 * 16
+
+
+def test_receptive_field_is_clipped_to_the_input_per_dimension():
+    layer = {"filter": "conv", "out": 1, "kernel": 9, "padding": 4}
+    (row,) = cz.summary({"input": [1, 6, 20], "layers": [layer]}).layers
+    assert row.rf == (6, 9)
+
+
+@pytest.mark.parametrize(
+    ("arch", "path"),
+    [("lenet5_tied", "layers.10"), ("resnet", "layers.9"), ("capsnet", "layers.3")],
+)
+def test_layers_that_see_the_whole_input_say_all(arch, path):
+    (row,) = [layer for layer in cz.summary(arch).layers if layer.path == path]
+    assert row.rf == "all", row

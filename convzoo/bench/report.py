@@ -349,7 +349,7 @@ def write_plots(entries: list[dict[str, Any]], out: Path) -> dict[str, str]:
                 out / "equivariance" / _file_name(e, many),
                 e["equivariance"],
                 title=f"Shift equivariance per layer: {name}",
-                left_out=e.get("equivariance_left_out") or (),
+                left_out=e.get("equivariance_left_out"),
                 samples=e.get("equivariance_samples"),
             )
     return {title: str(path.relative_to(out)) for title, path in paths.items()}

@@ -2,7 +2,8 @@
 
 ``FilterBank`` holds what every filter bank shares -- the ``Geometry`` (its
 ``kernel_size``, ``stride``, ``padding``, ``dilation`` and ``groups`` exposed as
-torch's convolutions do, so the summary finds the receptive field), a per-map
+torch's convolutions do, so the summary finds the receptive field; a padding
+mode other than zeros pads the input with ``F.pad`` before the sweep), a per-map
 bias and the choice of operator -- and asks a subclass for its kernel
 ``[out, in/groups, *kernel]``. That split lets the kernel come from a learned
 tensor (with or without a connection table), from a tensor several layers share,
@@ -23,7 +24,7 @@ from torch.nn import functional as F
 
 from convzoo.blocks._connections import connection_table
 from convzoo.blocks._geometry import Geometry, Size
-from convzoo.blocks._unfold import unfold_correlate
+from convzoo.blocks._unfold import same_padding, unfold_correlate
 from convzoo.blocks._util import by_dims, positive_int
 
 
@@ -52,6 +53,15 @@ def _torch_correlate(
 OPERATORS = {"torch": _torch_correlate, "unfold": unfold_correlate}
 
 
+def explicit_padding(geometry: Geometry) -> tuple[int, ...]:
+    """The padding as ``F.pad`` takes it: (before, after) per dimension, last dimension first."""
+    if geometry.padding == "same":
+        pairs = same_padding(geometry.kernel_size, geometry.dilation)
+    else:
+        pairs = tuple((p, p) for p in geometry.padding)
+    return tuple(amount for pair in reversed(pairs) for amount in pair)
+
+
 class FilterBank(nn.Module, metaclass=ABCMeta):
     """``out`` maps, each the (optionally flipped) kernel swept over the input, plus a bias.
 
@@ -74,6 +84,7 @@ class FilterBank(nn.Module, metaclass=ABCMeta):
         self.padding, self.dilation = geometry.padding, geometry.dilation
         self.dims, self.in_channels, self.out_channels = geometry.dims, in_channels, out
         self.groups, self.operator, self.flip = geometry.groups, operator, flip
+        self.padding_mode, self._pads = geometry.padding_mode, explicit_padding(geometry)
         self.bias = nn.Parameter(torch.empty(out)) if geometry.bias else None
 
     @property
@@ -100,13 +111,18 @@ class FilterBank(nn.Module, metaclass=ABCMeta):
         if self.flip:
             weight = weight.flip(tuple(range(2, 2 + self.dims)))
         op = OPERATORS[self.operator]
-        return op(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            x, padding = F.pad(x, self._pads, mode=self.padding_mode), (0,) * self.dims
+        return op(x, weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         text = (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}"
         )
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode!r}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         if self.bias is None:
@@ -160,6 +176,13 @@ class LearnedBank(FilterBank):
             return self.weight
         dense = self.kernels.new_zeros(self.out_channels * self.in_channels, *self.kernel_size)
         return dense.index_copy(0, self.index, self.kernels).view(self.kernel_shape)
+
+    def multiply_adds(self, out_shape: Size) -> int:
+        """Per sample, for the summary: each output position weighs the taps of the kernels it
+        learns -- with a connection table only the connected ones, not the dense kernel's zeros."""
+        out, per_group = self.kernel_shape[:2]
+        kernels = out * per_group if self.connections is None else len(self.index)
+        return math.prod(out_shape[1:]) * kernels * math.prod(self.kernel_size)
 
     def extra_repr(self) -> str:
         if self.connections is None:

@@ -1,7 +1,10 @@
 """The geometry of a filter bank -- how its kernels sweep the input -- checked once.
 
 Every ``filter`` block that sweeps kernels takes the same spec arguments for it:
-``kernel``, ``stride``, ``padding``, ``dilation``, ``groups`` and ``bias``.
+``kernel``, ``stride``, ``padding``, ``padding_mode`` (what the padding holds:
+zeros, or the input continued circularly, mirrored or repeated -- circular
+padding makes a stride-1 bank exactly equivariant to circular shifts),
+``dilation``, ``groups`` and ``bias``.
 ``Geometry.from_spec`` is the one place they are declared (names, defaults) and
 checked; ``takes_geometry`` gives a factory those parameters in its signature --
 which the assembler reads to match spec arguments and to list the accepted ones --
@@ -22,6 +25,7 @@ from convzoo.blocks._util import by_dims, positive_int, sizes
 Size = tuple[int, ...]
 Ints = int | Sequence[int]
 T = TypeVar("T")
+PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 
 
 def _padding(
@@ -42,9 +46,16 @@ def _padding(
     return "same"
 
 
+def _padding_mode(mode: str) -> str:
+    if mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {', '.join(PADDING_MODES)}, got {mode!r}")
+    return mode
+
+
 @dataclass(frozen=True)
 class Geometry:
-    """Checked kernel size, stride, padding (a tuple or "same"), dilation, groups and bias."""
+    """Checked kernel size, stride, padding (a tuple or "same"), dilation, groups, bias and
+    padding mode."""
 
     kernel_size: Size
     stride: Size
@@ -52,6 +63,7 @@ class Geometry:
     dilation: Size
     groups: int
     bias: bool
+    padding_mode: str = "zeros"
 
     @property
     def dims(self) -> int:
@@ -68,6 +80,7 @@ class Geometry:
         dilation: Ints = 1,
         groups: int = 1,
         bias: bool = True,
+        padding_mode: str = "zeros",
     ) -> Geometry:
         """The geometry for ``dims`` spatial dimensions from the spec's values.
 
@@ -79,7 +92,9 @@ class Geometry:
         strides = sizes(stride, dims, "stride", 1)
         dilations = sizes(dilation, dims, "dilation", 1)
         pad = _padding(padding, stride, strides, dims)
-        return cls(kernel_size, strides, pad, dilations, positive_int(groups, "groups"), bias)
+        groups = positive_int(groups, "groups")
+        mode = _padding_mode(padding_mode)
+        return cls(kernel_size, strides, pad, dilations, groups, bias, mode)
 
 
 def takes_geometry(factory: Callable[..., T]) -> Callable[..., T]:

@@ -38,11 +38,15 @@ class LocalContrastNorm(nn.Module):
 
     ``eps`` makes s at least ``eps``: a flat region (s = 0) gives 0, not NaN, and
     the gradient stays finite. Apart from it the output is invariant to the
-    input's scale: y(a x) = y(x) for a > 0. The window is a buffer, not a
-    parameter, and is not saved in the state_dict (it follows from the
-    arguments). ``kernel_size`` and ``stride`` expose the window to the summary's
-    receptive-field computation.
+    input's scale: y(a x) = y(x) for a > 0. The window is no parameter or
+    buffer: it is built on the fly in the input's dtype (computed in float64, then
+    rounded once), so a float64 run is exact to float64 and ``.double()`` needs no
+    buffer to follow. ``kernel_size`` and ``stride`` expose the local window to the
+    summary; ``sees_all`` tells it that the divisive floor c, a mean over the whole
+    map, makes every output depend on every input position.
     """
+
+    sees_all = True
 
     def __init__(
         self, channels: int, dims: int, kernel: int = 9, sigma: float = 2.0, eps: float = 1e-4
@@ -64,18 +68,24 @@ class LocalContrastNorm(nn.Module):
         self.kernel_size = (kernel,) * dims
         self.stride = (1,) * dims
         self.dilation = (1,) * dims
-        offsets = torch.arange(kernel, dtype=torch.float32) - kernel // 2
+        self.channels = channels
+
+    def window(self, like: torch.Tensor) -> torch.Tensor:
+        """The Gaussian window [1, C, *kernel], summing to 1, in ``like``'s dtype and device."""
+        kernel = self.kernel_size[0]
+        offsets = torch.arange(kernel, dtype=torch.float64) - kernel // 2
         taps = torch.exp(-(offsets**2) / (2 * self.sigma**2))
-        spatial = taps if dims == 1 else torch.outer(taps, taps)
-        window = (spatial / spatial.sum() / channels).expand(1, channels, *spatial.shape)
-        self.register_buffer("window", window.contiguous(), persistent=False)
+        spatial = taps if self.dims == 1 else torch.outer(taps, taps)
+        window = (spatial / spatial.sum() / self.channels).expand(1, self.channels, *spatial.shape)
+        return window.to(dtype=like.dtype, device=like.device)
 
     def local_mean(self, x: torch.Tensor) -> torch.Tensor:
         """sum_{j, p, q} w_pq x_{j, i+p, k+q} per position, shape (N, 1, ...); at the
         borders divided by the weight of the window's part inside the input."""
-        total = self.conv(x, self.window, padding=self.padding)
+        window = self.window(x)
+        total = self.conv(x, window, padding=self.padding)
         ones = x.new_ones((1, 1, *x.shape[2:]))
-        inside = self.conv(ones, self.window.sum(dim=1, keepdim=True), padding=self.padding)
+        inside = self.conv(ones, window.sum(dim=1, keepdim=True), padding=self.padding)
         return total / inside
 
     def subtract(self, x: torch.Tensor) -> torch.Tensor:

@@ -122,6 +122,8 @@ class DynamicRouting(nn.Module):
     ``E|s|^2 = 1`` (the paper does not state its initialization).
     """
 
+    sees_all = True  # every output capsule is routed from every input capsule
+
     def __init__(
         self,
         in_shape: tuple[int, ...],

@@ -7,7 +7,7 @@ one idea changed, so a swap shows what that idea does: ``true_conv`` runs the
 kernel index backwards, ``unfold_conv`` computes the sweep with our own im2col
 code, ``tied`` makes layers use one weight, ``hyper`` generates the weight.
 Every block takes the same geometry arguments (``kernel``, ``stride``,
-``padding``, ``dilation``, ``groups``, ``bias``), declared once by
+``padding``, ``padding_mode``, ``dilation``, ``groups``, ``bias``), declared once by
 ``takes_geometry``, and exposes ``kernel_size``, ``stride`` and ``dilation`` for
 the receptive field; the kernels of ``conv``, ``true_conv`` and ``unfold_conv``
 are named and shaped alike, so their state_dicts load into each other.
@@ -60,6 +60,7 @@ def conv(
         g.dilation,
         groups=g.groups,
         bias=g.bias,
+        padding_mode=g.padding_mode,
     )
 
 

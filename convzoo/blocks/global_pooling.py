@@ -6,7 +6,8 @@ positions), so the result no longer depends on where the motif was. The output
 keeps its spatial dimensions as size 1 (``[C, 1]`` or ``[C, 1, 1]``) so any head
 can follow, and the reduction runs over whatever size arrives: a fully
 convolutional net built for one size runs on wider inputs. For the summary,
-``kernel_size`` and ``stride`` are the spatial size the block was built for.
+``kernel_size`` and ``stride`` are the spatial size the block was built for, and
+``sees_all`` says that each output depends on the whole input.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from convzoo.registry import register
 
 class GlobalPool(nn.Module, metaclass=ABCMeta):
     """Base: flattens the positions of each map, reduces them with ``reduce``, keeps size-1 dims."""
+
+    sees_all = True  # every output depends on every position (for the summary's rf)
 
     def __init__(self, in_shape: tuple[int, ...]) -> None:
         super().__init__()

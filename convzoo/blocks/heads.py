@@ -34,6 +34,8 @@ def _check_dropout(dropout: float) -> None:
     "head",
     "linear",
     description="flatten, optional hidden fully connected layers, then logits",
+    reference="Rosenblatt 1958, The perceptron: a probabilistic model for information storage "
+    "and organization in the brain",
     example={"hidden": [5]},
 )
 def linear(
@@ -218,6 +220,10 @@ class RBF(nn.Module):
         self.register_buffer("codes", table.to(torch.get_default_device()))
         self.kind = "bitmap" if use_bitmaps else "random"
         self.loss_name, self.j = loss, j
+
+    def multiply_adds(self, out_shape: tuple[int, ...]) -> int:
+        """Per sample, for the summary: one squared difference per class and input unit."""
+        return self.codes.numel()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Minus the squared Euclidean distance of each sample to each class code."""

@@ -101,8 +101,16 @@ _SIMPLE: dict[str, _Simple] = {
         "Elfwing, Uchibe & Doya 2018, Sigmoid-weighted linear units for neural network "
         "function approximation in reinforcement learning",
     ),
-    "tanh": _Simple(nn.Tanh, "hyperbolic tangent tanh(x)"),
-    "sigmoid": _Simple(nn.Sigmoid, "logistic sigmoid 1 / (1 + exp(-x))"),
+    "tanh": _Simple(
+        nn.Tanh,
+        "hyperbolic tangent tanh(x)",
+        "LeCun, Bottou, Orr & Mueller 1998, Efficient BackProp",
+    ),
+    "sigmoid": _Simple(
+        nn.Sigmoid,
+        "logistic sigmoid 1 / (1 + exp(-x))",
+        "Rumelhart, Hinton & Williams 1986, Learning representations by back-propagating errors",
+    ),
     "softplus": _Simple(
         nn.Softplus,
         "smooth rectifier log(1 + exp(beta * x)) / beta, linear where beta * x > threshold",
@@ -110,7 +118,11 @@ _SIMPLE: dict[str, _Simple] = {
         "knowledge for better option pricing",
         {"beta": POSITIVE, "threshold": POSITIVE},
     ),
-    "identity": _Simple(nn.Identity, "identity f(x) = x (no nonlinearity, for ablations)"),
+    "identity": _Simple(
+        nn.Identity,
+        "identity f(x) = x (no nonlinearity, for ablations)",
+        "standard (no transformation)",
+    ),
     "lecun_tanh": _Simple(
         LeCunTanh,
         "scaled tanh 1.7159 tanh(2x/3), so that f(1) = 1 and f(-1) = -1",

@@ -119,7 +119,13 @@ def instance(
     return cls(in_channels, eps=eps, affine=affine)
 
 
-@register("norm", "none", description="no normalization (identity), for ablations", example={})
+@register(
+    "norm",
+    "none",
+    description="no normalization (identity), for ablations",
+    reference="standard (no transformation)",
+    example={},
+)
 def none() -> nn.Module:
     """The identity: swap a network's norms for this to measure what they bring."""
     return nn.Identity()

@@ -21,7 +21,13 @@ from convzoo.blocks._windows import Knob, WindowPool, lp_norm
 from convzoo.registry import register
 
 
-@register("pool", "max", description="maximum over each window", example={"kernel": 2})
+@register(
+    "pool",
+    "max",
+    description="maximum over each window",
+    reference="Riesenhuber & Poggio 1999, Hierarchical models of object recognition in cortex",
+    example={"kernel": 2},
+)
 def max_pool(
     dims: int,
     kernel: int | Sequence[int],
@@ -41,7 +47,13 @@ def max_pool(
     )
 
 
-@register("pool", "avg", description="mean over each window", example={"kernel": 2})
+@register(
+    "pool",
+    "avg",
+    description="mean over each window",
+    reference="LeCun et al. 1989, Backpropagation applied to handwritten zip code recognition",
+    example={"kernel": 2},
+)
 def avg_pool(
     dims: int,
     kernel: int | Sequence[int],
@@ -225,6 +237,11 @@ class Subsample(WindowPool):
         super().__init__(dims, kernel, stride, padding)
         self.weight = nn.Parameter(torch.full((in_channels,), 1.0 / math.prod(self.kernel_size)))
         self.bias = nn.Parameter(torch.zeros(in_channels))
+
+    def multiply_adds(self, out_shape: tuple[int, ...]) -> int:
+        """Per sample, for the summary: each output weighs its window's inputs (by one shared
+        coefficient), as LeCun et al. 1998 count S2's connections."""
+        return math.prod(out_shape) * math.prod(self.kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Coefficient times window sum plus bias, per map."""

@@ -3,35 +3,61 @@
 Parsers are jsonargparse's (the library LightningCLI is built on), so that a
 subcommand can take its options from a declaration -- ``convzoo train`` takes
 ``TrainConfig``'s fields -- and later from classes such as ``lightning.Trainer``.
-Help shows each option's help as written, with the default it names itself.
+Help shows each option's help as written, with the default it names itself, or else
+the type and default jsonargparse finds (``--trainer.*``). An abbreviated option is
+refused, and an unknown one is answered with the closest ones.
 """
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NoReturn
 
 from jsonargparse import ArgumentParser, DefaultHelpFormatter
 from rich.console import Console
 from rich.table import Table
 
-from convzoo.errors import ConvzooError
+from convzoo.errors import ConvzooError, did_you_mean
 from convzoo.io import dumps_json
 
-NUMERIC = {"params", "FLOPs", "rf", "stride"}
+NUMERIC = {"params", "FLOPs", "connections", "rf", "stride"}
 
 
 class HelpFormatter(DefaultHelpFormatter):
     """jsonargparse's formatter without the ``(type: ..., default: ...)`` it appends."""
 
     def _get_help_string(self, action: Any) -> str:
-        return action.help or ""
+        if "(default:" in (action.help or "") or action.default == "==SUPPRESS==":
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class Parser(ArgumentParser):
+    """jsonargparse's parser with no abbreviations, whose "unrecognized arguments" error
+    names the closest options."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_abbrev=False, formatter_class=HelpFormatter, **kwargs)
+
+    def _options(self) -> Iterator[str]:
+        yield from self._option_string_actions
+        for action in self._actions:
+            for sub in (getattr(action, "_name_parser_map", None) or {}).values():
+                yield from sub._option_string_actions
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        unknown = re.match(r"unrecognized arguments: (--[^\s=]+)", message, re.IGNORECASE)
+        if unknown:
+            options = [o for o in set(self._options()) if o.startswith("--")]
+            message = f"{message.rstrip()}.{did_you_mean(unknown.group(1), options)}"
+        super().error(message, ex)
 
 
 def parser(description: str) -> ArgumentParser:
     """A subcommand's parser, with ``--debug``."""
-    p = ArgumentParser(description=description, formatter_class=HelpFormatter)
+    p = Parser(description=description)
     add_debug(p)
     return p
 

@@ -32,7 +32,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: Any) -> int:
-    """Evaluate, write the files, print the summary line and where they are."""
+    """Evaluate with progress on stderr, write the files, print the summary line and where
+    they are."""
+    from convzoo.evaluate.progress import Progress
     from convzoo.evaluate.report import evaluate
     from convzoo.evaluate.robustness import DEFAULT_SCALES
 
@@ -43,6 +45,7 @@ def run(args: Any) -> int:
         scales=args.scales or DEFAULT_SCALES,
         max_shift=args.max_shift,
         out=args.out,
+        progress=Progress(),
     )
     sys.stdout.write(
         f"{result['arch']} on {result['data']}: clean accuracy {100 * result['clean_acc']:.2f}%, "

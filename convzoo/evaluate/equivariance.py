@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -22,6 +22,7 @@ from convzoo.assemble import ConvNet
 from convzoo.data.transforms import shift
 from convzoo.evaluate._checks import check_batch_size, check_convnet, check_data, check_shifts
 from convzoo.evaluate._inference import inference
+from convzoo.evaluate.progress import Tick, no_tick
 from convzoo.summary import summary
 
 EQUIVARIANCE_SAMPLES = 64
@@ -49,15 +50,33 @@ class _Sums:
     count: int = 0
 
 
+@dataclass
+class Equivariance:
+    """What ``measure`` found: one row per measured (layer, shift), the layers it left out
+    (``{"path", "block", "reason"}``) and how many samples it ran on."""
+
+    rows: list[dict[str, Any]]
+    left_out: list[dict[str, str]]
+    samples: int
+
+
+@dataclass
+class _Pass:
+    """The running sums per (stage index, shift) and the stages whose output was spatial."""
+
+    sums: dict[tuple[int, int], _Sums] = field(default_factory=dict)
+    spatial: set[int] = field(default_factory=set)
+
+
 def _stages(model: ConvNet) -> list[_Stage]:
     """The network's top-level layers, in order, with their geometry from the summary."""
     geometry = {layer.path: layer for layer in summary(model).layers}
     stages = []
     for row, module in zip([r for r in model.rows if r.depth == 0], model.layers):
         info = geometry[row.path]
-        known = info.stride is not None and info.rf is not None
+        known = info.stride is not None and info.window is not None
         stride = info.stride[-1] if known else None
-        rf = info.rf[-1] if known else None
+        rf = info.window[-1] if known else None
         stages.append(_Stage(module, row.path, row.block, stride, rf))
     return stages
 
@@ -120,7 +139,7 @@ def _add_stage(
 
 
 def _add_chunk(
-    sums: dict[tuple[int, int], _Sums],
+    found: _Pass,
     stages: Sequence[_Stage],
     clean: torch.Tensor,
     shifts: Sequence[int],
@@ -133,23 +152,48 @@ def _add_chunk(
     h = torch.cat([clean, *(shift(clean, o, fill) for o in offsets)])
     for index, stage in enumerate(stages):
         h = stage.module(h)
-        if h.dim() == clean.dim() and stage.stride is not None:
-            _add_stage(sums, index, stage, h.split(len(clean)), shifts, width)
+        if h.dim() == clean.dim():
+            found.spatial.add(index)
+            if stage.stride is not None:
+                _add_stage(found.sums, index, stage, h.split(len(clean)), shifts, width)
+
+
+def chunk_size(shifts: Sequence[int], batch_size: int) -> int:
+    """Samples per chunk: a chunk and its shifted copies make at most ``batch_size`` samples
+    (at least one each)."""
+    return max(1, batch_size // (1 + len(shifts)))
 
 
 def _accumulate(
-    model: ConvNet, x: torch.Tensor, shifts: Sequence[int], fill: float, batch_size: int
-) -> tuple[list[_Stage], dict[tuple[int, int], _Sums]]:
-    """The stages and their sums per (stage index, shift), over chunks of ``x`` sized so that
-    a chunk and its shifted copies make at most ``batch_size`` samples (at least one each)."""
+    model: ConvNet,
+    x: torch.Tensor,
+    shifts: Sequence[int],
+    fill: float,
+    batch_size: int,
+    tick: Tick,
+) -> tuple[list[_Stage], _Pass]:
+    """The stages and what one pass over ``x`` in chunks found; ``tick`` after each chunk."""
     stages = _stages(model)
-    chunk = max(1, batch_size // (1 + len(shifts)))
-    sums: dict[tuple[int, int], _Sums] = {}
+    chunk = chunk_size(shifts, batch_size)
+    found = _Pass()
     with inference(model) as place:
         for start in range(0, len(x), chunk):
             clean = place(x[start : start + chunk])
-            _add_chunk(sums, stages, clean, shifts, fill, x.shape[-1])
-    return stages, sums
+            _add_chunk(found, stages, clean, shifts, fill, x.shape[-1])
+            tick()
+    return stages, found
+
+
+def _reason(stage: _Stage, spatial: bool, width: int) -> str:
+    """Why a stage has no measured shift."""
+    if not spatial:
+        return "its output has no spatial axis"
+    if stage.stride is None:
+        return "the summary does not know its stride"
+    return (
+        f"no position is away from the borders (receptive field {stage.rf} px, "
+        f"stride {stage.stride}, input {width} px)"
+    )
 
 
 def _result(stage: _Stage, s: int, total: _Sums) -> dict[str, Any]:
@@ -166,6 +210,36 @@ def _result(stage: _Stage, s: int, total: _Sums) -> dict[str, Any]:
         "multiple": s % stage.stride == 0,
         "error": error,
     }
+
+
+def measure(
+    model: nn.Module,
+    x: torch.Tensor,
+    shifts: Sequence[int] = (1, 2, 3, 4),
+    fill: float = 0.0,
+    batch_size: int = 512,
+    tick: Tick = no_tick,
+) -> Equivariance:
+    """``equivariance``'s rows, with the layers it left out and why, and the sample count;
+    ``tick`` is called after each chunk of samples (``chunk_size``)."""
+    model = check_convnet(model)
+    check_data(x)
+    shifts = check_shifts(shifts, x)
+    check_batch_size(batch_size)
+    x = x[:EQUIVARIANCE_SAMPLES]
+    stages, found = _accumulate(model, x, shifts, fill, batch_size, tick)
+    rows = [_result(stages[i], s, total) for (i, s), total in found.sums.items() if total.count]
+    measured = {row["path"] for row in rows}
+    left_out = [
+        {
+            "path": stage.path,
+            "block": stage.block,
+            "reason": _reason(stage, i in found.spatial, x.shape[-1]),
+        }
+        for i, stage in enumerate(stages)
+        if stage.path not in measured
+    ]
+    return Equivariance(rows, left_out, len(x))
 
 
 def equivariance(
@@ -192,11 +266,6 @@ def equivariance(
     shift's fill nor padding) and the windows of the one or two positions of F(x)
     it is compared with lie in [0, W - 1]. Layers without spatial dimensions or
     with an unknown stride, and (layer, shift) pairs with no interior position,
-    are left out.
+    are left out (``measure`` says which and why).
     """
-    model = check_convnet(model)
-    check_data(x)
-    shifts = check_shifts(shifts, x)
-    check_batch_size(batch_size)
-    stages, sums = _accumulate(model, x[:EQUIVARIANCE_SAMPLES], shifts, fill, batch_size)
-    return [_result(stages[i], s, total) for (i, s), total in sums.items() if total.count]
+    return measure(model, x, shifts, fill, batch_size).rows

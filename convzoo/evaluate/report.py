@@ -6,7 +6,9 @@ dataset, canvas, permutation, split and standardization, from the run's report),
 every measure of ``robustness.evaluate_all`` and writes ``evaluate.json``,
 ``evaluate.md`` and PNG plots (scale curve, shift curve, per-layer equivariance)
 next to the run. The JSON is written last, through a temporary file, so a run
-with an ``evaluate.json`` has all of it.
+with an ``evaluate.json`` has all of it. Each measure reports its progress as it
+runs (``progress.Progress``), and the Markdown and the equivariance chart say how
+many samples each measure used and which layers were left out, and why.
 """
 
 from __future__ import annotations
@@ -17,10 +19,25 @@ from typing import Any
 
 from convzoo.errors import ConvzooError
 from convzoo.evaluate import plots
+from convzoo.evaluate.progress import Progress
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.io import write_atomic, write_json
 from convzoo.train.checkpoint import load
 from convzoo.train.rundir import data_settings, locate, prepared_test_split, read_report
+
+
+def _coverage(result: dict[str, Any]) -> str:
+    """The line that says what the measures ran on and which layers were left out."""
+    samples = result["samples"]
+    measured = ", ".join(dict.fromkeys(e["path"] for e in result["equivariance"])) or "none"
+    left_out = "; ".join(
+        f"{e['path']} {e['block']} ({e['reason']})" for e in result["equivariance_left_out"]
+    )
+    return (
+        f"Samples: {samples['accuracy']:,} test samples for the accuracy measures, the first "
+        f"{samples['equivariance']} for equivariance. Layers measured: {measured}. "
+        f"Left out: {left_out or 'none'}."
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -41,6 +58,8 @@ def markdown(result: dict[str, Any]) -> str:
         "| shift (px) | " + " | ".join(str(s) for s in shift["shifts"]) + " |",
         "|---|" + "---:|" * len(shift["shifts"]),
         "| accuracy | " + " | ".join(f"{100 * a:.1f}" for a in shift["accuracy"]) + " |",
+        "",
+        _coverage(result),
         "",
         "Equivariance error ||F(shift x) - shift F(x)|| / ||F(x)|| per layer:",
         "",
@@ -69,8 +88,10 @@ def evaluate(
     scales: Sequence[float] = DEFAULT_SCALES,
     max_shift: int = 4,
     out: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a run directory or checkpoint; returns the result (also written to disk)."""
+    """Evaluate a run directory or checkpoint; returns the result (also written to disk).
+    ``progress`` (default: none shown) reports each measure as it runs."""
     ckpt, run = locate(path)
     settings = data_settings(read_report(run))
     if not (data or settings["data"]):
@@ -82,7 +103,13 @@ def evaluate(
         "data": split.data,
         "checkpoint": str(ckpt),
         **evaluate_all(
-            model, split.x, split.y, fill=split.fill, scales=tuple(scales), max_shift=max_shift
+            model,
+            split.x,
+            split.y,
+            fill=split.fill,
+            scales=tuple(scales),
+            max_shift=max_shift,
+            progress=progress,
         ),
     }
     folder = Path(out) if out else (run or ckpt.parent)
@@ -90,7 +117,13 @@ def evaluate(
     label = model.spec.name
     plots.plot_scale_curves(folder / "scale_curve.png", {label: result["scale"]})
     plots.plot_shift_curves(folder / "shift_curve.png", {label: result["shift"]})
-    plots.plot_equivariance(folder / "equivariance.png", result["equivariance"])
+    plots.plot_equivariance(
+        folder / "equivariance.png",
+        result["equivariance"],
+        title=f"Shift equivariance per layer: {label} on {split.data}",
+        left_out=result["equivariance_left_out"],
+        samples=result["samples"]["equivariance"],
+    )
     write_atomic(folder / "evaluate.md", markdown(result))
     write_json(folder / "evaluate.json", result)
     result["out"] = str(folder)

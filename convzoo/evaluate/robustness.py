@@ -19,6 +19,8 @@ Uncovered pixels get ``fill``, the background (a zero pixel after
 standardization). The model runs in eval mode without gradients, in batches on
 its own device, and the transforms run there too; its training mode is restored
 afterwards. Every result is plain Python numbers and lists, ready for JSON.
+``evaluate_all`` reports each measure to a ``progress.Progress`` as it runs, and
+says which layers the equivariance left out and how many samples each measure used.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from convzoo.evaluate._checks import (
     check_scales,
 )
 from convzoo.evaluate._inference import inference
-from convzoo.evaluate.equivariance import equivariance
+from convzoo.evaluate.equivariance import EQUIVARIANCE_SAMPLES, chunk_size, measure
+from convzoo.evaluate.progress import Progress, Silent, Tick, no_tick
 
 DEFAULT_SCALES = (0.5, 0.625, 0.75, 0.875, 1.0, 1.25, 1.5, 1.75, 2.0)
 DIRECTIONS = {
@@ -54,9 +57,14 @@ View = Callable[[torch.Tensor, slice], torch.Tensor]  # (batch on the device, it
 
 
 def _predictions(
-    model: nn.Module, x: torch.Tensor, views: Sequence[View], batch_size: int
+    model: nn.Module,
+    x: torch.Tensor,
+    views: Sequence[View],
+    batch_size: int,
+    tick: Tick = no_tick,
 ) -> list[torch.Tensor]:
-    """Top-1 classes (CPU) of every sample under each view; each batch is moved once."""
+    """Top-1 classes (CPU) of every sample under each view; each batch is moved once and
+    ``tick`` called after it."""
     check_batch_size(batch_size)
     out: list[list[torch.Tensor]] = [[] for _ in views]
     with inference(model) as place:
@@ -65,6 +73,7 @@ def _predictions(
             batch = place(x[rows])
             for preds, view in zip(out, views):
                 preds.append(model(view(batch, rows)).argmax(dim=1).cpu())
+            tick()
     return [torch.cat(preds) for preds in out]
 
 
@@ -108,6 +117,8 @@ def scale_curve(
     scales: Sequence[float] = DEFAULT_SCALES,
     fill: float = 0.0,
     batch_size: int = 512,
+    *,
+    tick: Tick = no_tick,
 ) -> dict[str, Any]:
     """Accuracy with every sample resized by each scale, and the summary.
 
@@ -118,7 +129,7 @@ def scale_curve(
     check_data(x, y)
     scales = check_scales(scales)
     grid = scales if 1.0 in scales else [*scales, 1.0]
-    preds = _predictions(model, x, [_rescaled(s, fill) for s in grid], batch_size)
+    preds = _predictions(model, x, [_rescaled(s, fill) for s in grid], batch_size, tick)
     acc = [_share(p, y) for p in preds]
     clean = acc[grid.index(1.0)]
     curve = acc[: len(scales)]
@@ -138,6 +149,8 @@ def shift_curve(
     max_shift: int = 4,
     fill: float = 0.0,
     batch_size: int = 512,
+    *,
+    tick: Tick = no_tick,
 ) -> dict[str, Any]:
     """Accuracy under a shift of d = 0..max_shift pixels, averaged over the directions.
 
@@ -151,7 +164,7 @@ def shift_curve(
         for d in range(1, max_shift + 1)
         for unit in directions
     ]
-    acc = [_share(p, y) for p in _predictions(model, x, views, batch_size)]
+    acc = [_share(p, y) for p in _predictions(model, x, views, batch_size, tick)]
     per_shift = [acc[0]] + [
         sum(acc[1 + i : 1 + i + len(directions)]) / len(directions)
         for i in range(0, max_shift * len(directions), len(directions))
@@ -166,6 +179,8 @@ def shift_consistency(
     fill: float = 0.0,
     seed: int = 0,
     batch_size: int = 512,
+    *,
+    tick: Tick = no_tick,
 ) -> float:
     """The share of samples whose top-1 class is the same under two random shifts.
 
@@ -180,8 +195,12 @@ def shift_consistency(
         -max_shift, max_shift + 1, (2, len(x), x.dim() - 2), generator=generator
     )
     views = [_shifted(first, fill), _shifted(second, fill)]
-    a, b = _predictions(model, x, views, batch_size)
+    a, b = _predictions(model, x, views, batch_size, tick)
     return (a == b).double().mean().item()
+
+
+def _batches(samples: int, size: int) -> int:
+    return -(-samples // size)
 
 
 def evaluate_all(
@@ -192,19 +211,37 @@ def evaluate_all(
     scales: Sequence[float] = DEFAULT_SCALES,
     max_shift: int = 4,
     batch_size: int = 512,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Every measure: clean accuracy, scale and shift curves, shift consistency, and the
-    equivariance errors for shifts 1..max_shift."""
+    equivariance errors for shifts 1..max_shift, with the layers it left out
+    (``equivariance_left_out``) and the samples each measure used (``samples``).
+    ``progress`` (default: none shown) reports each measure as it runs."""
     check_convnet(model)
     check_data(x, y)
-    check_scales(scales)
-    check_max_shift(max_shift, x)
+    scales = check_scales(scales)
+    max_shift = check_max_shift(max_shift, x)
     check_batch_size(batch_size)
-    scale = scale_curve(model, x, y, scales, fill, batch_size)
+    show = progress or Silent()
+    n, batches = len(x), _batches(len(x), batch_size)
+    shifts = range(1, max_shift + 1)
+    with show.measure(f"scale curve: {len(scales)} scales x {n:,} samples", batches) as tick:
+        scale = scale_curve(model, x, y, scales, fill, batch_size, tick=tick)
+    with show.measure(f"shift curve: shifts 0..{max_shift} x {n:,} samples", batches) as tick:
+        shifted = shift_curve(model, x, y, max_shift, fill, batch_size, tick=tick)
+    with show.measure(f"shift consistency: {n:,} samples", batches) as tick:
+        consistency = shift_consistency(model, x, max_shift, fill, batch_size=batch_size, tick=tick)
+    eq_samples = min(n, EQUIVARIANCE_SAMPLES)
+    eq_batches = _batches(eq_samples, chunk_size(shifts, batch_size))
+    name = f"equivariance: shifts 1..{max_shift} x {eq_samples} samples, per layer"
+    with show.measure(name, eq_batches) as tick:
+        found = measure(model, x, shifts, fill, batch_size, tick)
     return {
         "clean_acc": scale["clean"],
         "scale": scale,
-        "shift": shift_curve(model, x, y, max_shift, fill, batch_size),
-        "shift_consistency": shift_consistency(model, x, max_shift, fill, batch_size=batch_size),
-        "equivariance": equivariance(model, x, range(1, max_shift + 1), fill, batch_size),
+        "shift": shifted,
+        "shift_consistency": consistency,
+        "equivariance": found.rows,
+        "equivariance_left_out": found.left_out,
+        "samples": {"accuracy": n, "equivariance": found.samples},
     }

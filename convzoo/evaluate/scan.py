@@ -39,7 +39,7 @@ from convzoo.blocks.heads import ConvHead
 from convzoo.data.strips import make_strips as make_strips
 from convzoo.data.strips import strip_layout as strip_layout
 from convzoo.errors import ConvzooError, is_int
-from convzoo.evaluate.plots import save_png
+from convzoo.evaluate._figures import save_png
 from convzoo.spec import Spec
 from convzoo.summary import summary
 

@@ -22,6 +22,14 @@ def test_block_conforms(info):
     check_block(info.family, info.name)
 
 
+BUILT_IN = [b for b in BLOCKS if b.source.startswith("convzoo.")]
+
+
+@pytest.mark.parametrize("info", BUILT_IN, ids=[b.key for b in BUILT_IN])
+def test_every_built_in_block_names_its_reference(info):
+    assert info.reference and info.reference.strip(), f"{info.key} has no reference"
+
+
 def test_arguments_replace_the_example():
     check_block("pool", "max", kernel=3, stride=1)
     with pytest.raises(cz.SpecError):

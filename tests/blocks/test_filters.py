@@ -208,7 +208,7 @@ def test_every_filter_bank_declares_the_same_geometry():
 
 def test_the_geometry_is_one_frozen_value():
     geometry = Geometry.from_spec(dims=1, kernel=3, padding="valid", groups=2)
-    assert geometry == Geometry((3,), (1,), (0,), (1,), 2, True) and geometry.dims == 1
+    assert geometry == Geometry((3,), (1,), (0,), (1,), 2, True, "zeros") and geometry.dims == 1
     with pytest.raises(dataclasses.FrozenInstanceError):
         geometry.groups = 1  # type: ignore[misc]
     assert Geometry.from_spec(dims=2, kernel=[3, 2], padding="same").padding == "same"

@@ -221,12 +221,32 @@ def test_lcn_has_a_fixed_window_and_no_parameters():
     net = _net({"norm": "lcn", "kernel": 7, "sigma": 1.5}, [4, 12, 12])
     lcn = net.layers[0]
     assert _params(net) == 0
-    assert lcn.window.shape == (1, 4, 7, 7)
-    torch.testing.assert_close(lcn.window.sum().item(), 1.0)
-    torch.testing.assert_close(lcn.window[0, 0], lcn.window[0, 3])  # the same for every map
-    assert lcn.window[0, 0, 3, 3] == lcn.window.max()
-    assert "window" in dict(lcn.named_buffers()) and not net.state_dict()
+    window = lcn.window(torch.empty(0))
+    assert window.shape == (1, 4, 7, 7)
+    torch.testing.assert_close(window.sum().item(), 1.0)
+    torch.testing.assert_close(window[0, 0], window[0, 3])  # the same for every map
+    assert window[0, 0, 3, 3] == window.max()
+    assert not list(lcn.buffers()) and not net.state_dict()
     assert lcn.kernel_size == (7, 7) and lcn.stride == (1, 1)
+
+
+def test_lcn_window_is_built_in_the_inputs_dtype():
+    lcn = _net({"norm": "lcn"}, [2, 9, 9]).layers[0]
+    assert lcn.window(torch.empty(0, dtype=torch.float64)).dtype == torch.float64
+    assert lcn.window(torch.empty(0, dtype=torch.float32)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("shape", [[2, 11], [2, 7, 6]])
+def test_lcn_moved_to_float64_matches_a_float64_reference_to_1e12(shape):
+    torch.manual_seed(0)
+    net = cz.build({"name": "t", "input": shape, "layers": [{"norm": "lcn", "kernel": 5}]})
+    net = net.double()  # built in float32, then moved
+    x = torch.randn(2, *shape, dtype=torch.float64)
+    out = net(x)
+    assert out.dtype == torch.float64
+    for n in range(2):
+        expected = _direct_lcn(x[n], 5, 2.0, 1e-4)
+        torch.testing.assert_close(out[n], expected, rtol=1e-12, atol=1e-12)
 
 
 def test_lcn_keeps_the_size_even_with_a_window_larger_than_the_input():
@@ -237,10 +257,16 @@ def test_lcn_keeps_the_size_even_with_a_window_larger_than_the_input():
     torch.testing.assert_close(out[0], _direct_lcn(x[0], 9, 2.0, 1e-4))
 
 
-def test_lcn_widens_the_receptive_field_by_its_window():
+def test_lcn_sees_the_whole_input_through_its_divisive_floor():
     spec = {"name": "rf", "input": [1, 20, 20], "layers": [{"norm": "lcn", "kernel": 5}]}
     row = cz.summary(spec).layers[0]
-    assert tuple(row.rf) == (5, 5) and tuple(row.stride) == (1, 1) and row.params == 0
+    assert row.rf == "all" and tuple(row.stride) == (1, 1) and row.params == 0
+    lcn = cz.build(spec).double()
+    x = torch.rand(1, 1, 20, 20, dtype=torch.float64)
+    changed = x.clone()
+    changed[0, 0, 0, 0] += 1.0
+    far = (lcn(changed) - lcn(x))[0, 0, 10:, 10:]  # outside the 5x5 window of the change
+    assert far.abs().max() > 1e-6
 
 
 @pytest.mark.parametrize(("channels", "groups"), [(64, 32), (6, 6), (48, 24), (7, 7), (96, 32)])

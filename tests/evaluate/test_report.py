@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 import yaml
 
+from convzoo.cli import main
 from convzoo.errors import ConvzooError
+from convzoo.evaluate.progress import Progress
 from convzoo.evaluate.report import evaluate
 from convzoo.train import TrainConfig, train
 from tests.train.conftest import TINY
@@ -45,6 +48,31 @@ def test_evaluating_a_run_writes_everything(run_dir):
     for name in ("evaluate.md", "scale_curve.png", "shift_curve.png", "equivariance.png"):
         assert (run_dir / name).stat().st_size > 0
     assert "Shift consistency" in (run_dir / "evaluate.md").read_text()
+
+
+def test_the_command_prints_one_line_per_measure_on_stderr(run_dir, tmp_path, capsys):
+    argv = ["evaluate", str(run_dir), "--scales", "0.5", "1", "--max-shift", "1"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    measures = [line for line in lines if line.startswith("evaluate: ")]
+    assert [m.split(":")[1].strip() for m in measures] == [
+        "scale curve",
+        "shift curve",
+        "shift consistency",
+        "equivariance",
+    ]
+
+
+def test_the_report_says_what_each_measure_used(run_dir, tmp_path):
+    stream = io.StringIO()
+    result = evaluate(run_dir, scales=(1.0,), max_shift=1, out=tmp_path, progress=Progress(stream))
+    assert "equivariance: shifts 1..1 x" in stream.getvalue()
+    text = (tmp_path / "evaluate.md").read_text()
+    measured = dict.fromkeys(e["path"] for e in result["equivariance"])
+    assert f"Layers measured: {', '.join(measured)}." in text
+    assert [e["path"] for e in result["equivariance_left_out"]]
+    for left in result["equivariance_left_out"]:
+        assert f"{left['path']} {left['block']} ({left['reason']})" in text
 
 
 def test_a_bare_checkpoint_needs_the_data_name(run_dir, tmp_path):

@@ -11,7 +11,7 @@ from torch import nn
 
 import convzoo as cz
 from convzoo.data.transforms import rescale, shift
-from convzoo.evaluate.equivariance import equivariance
+from convzoo.evaluate.equivariance import equivariance, measure
 from convzoo.evaluate.robustness import (
     accuracy,
     evaluate_all,
@@ -288,7 +288,17 @@ def test_evaluate_all_is_plain_json():
     x = torch.randn(30, 1, 16, 32)
     y = predict(model, x)
     result = evaluate_all(model, x, y, scales=(0.5, 1.0), max_shift=2)
-    assert set(result) == {"clean_acc", "scale", "shift", "shift_consistency", "equivariance"}
+    assert set(result) == {
+        "clean_acc",
+        "scale",
+        "shift",
+        "shift_consistency",
+        "equivariance",
+        "equivariance_left_out",
+        "samples",
+    }
+    assert result["samples"] == {"accuracy": 30, "equivariance": 30}
+    assert [e["path"] for e in result["equivariance_left_out"]] == ["layers.3"]
     assert result["clean_acc"] == 1.0 and result["shift"]["accuracy"][0] == 1.0
     assert result["equivariance"] == equivariance(model, x, (1, 2))
     assert json.loads(json.dumps(result, allow_nan=False)) == result
@@ -317,3 +327,17 @@ def test_bad_input_is_a_clear_error(call, message):
     model, x = net([{"head": "linear"}]), torch.zeros(4, 1, 16, 32)
     with pytest.raises(cz.ConvzooError, match=message):
         call(model, x, torch.zeros(4, dtype=torch.long))
+
+
+def test_measure_says_which_layers_it_left_out_and_why():
+    layers = [
+        {"filter": "conv", "out": 2, "kernel": 9},
+        {"filter": "conv", "out": 2, "kernel": 9},
+        {"head": "linear"},
+    ]
+    found = measure(net(layers, (1, 18)), torch.randn(70, 1, 18), shifts=(1, 2))
+    assert found.samples == 64
+    assert {r["path"] for r in found.rows} == {"layers.0"}
+    reasons = {e["path"]: e["reason"] for e in found.left_out}
+    assert reasons["layers.1"].startswith("no position is away from the borders")
+    assert reasons["layers.2"] == "its output has no spatial axis"
