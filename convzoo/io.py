@@ -125,6 +125,11 @@ def dumps_json(data: Any) -> str:
     return json.dumps(finite(data), indent=2, allow_nan=False) + "\n"
 
 
+def dumps_yaml(data: Any) -> str:
+    """Plain data as block-style YAML, keys in their given order (``yaml.safe_dump``)."""
+    return yaml.safe_dump(data, sort_keys=False)
+
+
 def write_json(path: str | os.PathLike, data: Any) -> Path:
     """Write ``data`` as strict JSON, atomically."""
     return write_atomic(path, dumps_json(data))

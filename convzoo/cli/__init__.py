@@ -26,7 +26,7 @@ from jsonargparse import ArgumentParser
 
 import convzoo
 from convzoo.cli import bench, evaluate, listing, scan, train
-from convzoo.cli._common import HelpFormatter, add_debug, parser
+from convzoo.cli._common import Parser, add_debug, parser
 from convzoo.errors import ConvzooError, ConvzooWarning
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (listing, train, evaluate, scan, bench)
@@ -38,11 +38,10 @@ def make_parser(full: Collection[str] | None = None) -> ArgumentParser:
     ``full`` names the subcommands whose parsers are built in full (default: all);
     each other one gets a placeholder that knows only its one-line help.
     """
-    top = ArgumentParser(
+    top = Parser(
         prog="convzoo",
         description="Assemble convolutional networks from registered blocks, train and measure "
         "them.",
-        formatter_class=HelpFormatter,
     )
     top.add_argument("--version", action="version", version=f"convzoo {convzoo.__version__}")
     add_debug(top)

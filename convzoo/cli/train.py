@@ -3,11 +3,17 @@
 Every field of ``TrainConfig`` (but ``arch``, the positional argument, and the
 ones declared ``flag: False``) is a flag: ``batch_size`` is ``--batch-size``,
 a bool is ``--flip``/``--no-flip``, a pair is ``--scale LO HI``, the swap
-mapping is ``--swap KEY=NAME`` given once per swap. Settings come from the
-declared defaults, then the architecture's recipe (its ``train:`` section), then
-the ``--config`` YAML file (keys named like the fields; ``-`` may stand for
-``_``), then the flags given, each overriding the one before (swaps add up);
-a value of the wrong type or out of range is refused, naming where it came from.
+mapping is ``--swap KEY=NAME`` given once per swap, and the ``trainer`` mapping
+is the group ``--trainer.NAME VALUE`` of ``lightning.Trainer``'s own arguments
+(``train.trainer_args``), callbacks by class path as in LightningCLI
+(``--trainer.callbacks+=EarlyStopping --trainer.callbacks.monitor=val_loss``).
+Settings come from the declared defaults, then the architecture's recipe (its
+``train:`` section), then the ``--config`` YAML file (keys named like the
+fields; ``-`` may stand for ``_``), then the flags given, each overriding the one
+before (swaps and Trainer arguments add up); a value of the wrong type or out of
+range is refused, naming where it came from. ``--print_config`` prints the
+settings so resolved, in the form ``--config`` reads and the run directory's
+``config.yaml`` keeps, and trains nothing.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from jsonargparse import ActionYesNo, ArgumentParser
 
 from convzoo.cli._common import add_swap, parse_swaps, parser, print_table
 from convzoo.errors import ConvzooError
-from convzoo.io import read_yaml
+from convzoo.io import dumps_yaml, read_yaml
 from convzoo.train import config as settings
+from convzoo.train import trainer_args
 from convzoo.train.config import TrainConfig
 
 NAMES = {"train": "train a network and write a report"}
@@ -49,6 +56,8 @@ def _add_setting(p: ArgumentParser, f: Field[Any]) -> None:
     kind = typing.get_origin(plain[0]) or plain[0]
     if f.name == "swap":
         add_swap(p, f.metadata["help"].split(":")[0])
+    elif f.name == "trainer":
+        trainer_args.add_to(p)
     elif kind is bool:
         p.add_argument(
             _flag(f.name), action=ActionYesNo(no_prefix="no-"), default=None, help=_help(f)
@@ -75,11 +84,23 @@ def _add_setting(p: ArgumentParser, f: Field[Any]) -> None:
 def add_parser(sub: Any) -> None:
     """The ``train`` subcommand: one flag per declared setting, ``--config``, ``--evaluate``."""
     p = parser("Train a network, test it, and write a report into its run directory.")
-    p.add_argument("arch", metavar="ARCH|SPEC", help="registry name or YAML spec file")
+    p.add_argument(
+        "arch",
+        nargs="?",
+        metavar="ARCH|SPEC",
+        help="registry name or YAML spec file (default: the --config file's arch)",
+    )
     for f in settings.settings().values():
         if f.metadata.get("flag", True):
             _add_setting(p, f)
-    p.add_argument("--config", help="YAML file of settings (the flags override it)")
+    p.add_argument("--config", help="YAML file of settings (the flags override it; default: none)")
+    p.add_argument(
+        "--print_config",
+        nargs="?",
+        const="",
+        metavar="",
+        help="print the resolved settings as YAML (what --config reads) and exit",
+    )
     p.add_argument("--evaluate", action="store_true", help="run `convzoo evaluate` afterwards")
     sub.add_subcommand("train", p, help=NAMES["train"])
 
@@ -96,7 +117,10 @@ def _from_file(path: Path) -> dict[str, Any]:
     data = read_yaml(path, "the --config file") or {}
     if not isinstance(data, dict):
         raise ConvzooError(f"--config {path}: expected a mapping of settings")
-    accepted = [n for n, f in settings.settings().items() if f.metadata.get("flag", True)]
+    accepted = [
+        "arch",
+        *(n for n, f in settings.settings().items() if f.metadata.get("flag", True)),
+    ]
     values = {str(k).replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(k for k in values if k not in accepted)
     if unknown:
@@ -112,12 +136,21 @@ def config_from(args: Any) -> tuple[TrainConfig, dict[str, str]]:
     """The architecture's recipe, then the ``--config`` file, then the flags given; and where
     each setting came from."""
     values = _from_file(Path(args.config)) if args.config else {}
+    arch = args.arch or values.pop("arch", None)
+    values.pop("arch", None)
+    if arch is None:
+        raise ConvzooError(
+            "convzoo train: name an architecture (ARCH|SPEC) or a --config with arch"
+        )
     given = {k: args[k] for k in settings.settings() if k in args and args[k] is not None}
     given.pop("arch", None)
+    given["trainer"] = trainer_args.given(given.get("trainer"))
+    if not given["trainer"]:
+        del given["trainer"]
     if "swap" in given:
         given["swap"] = parse_swaps(given["swap"])
-    _check(given, _flag)
-    return settings.for_arch(args.arch, values, given)
+    _check(given, lambda name: "--trainer" if name == "trainer" else _flag(name))
+    return settings.for_arch(arch, values, given)
 
 
 def run(args: Any) -> int:
@@ -127,6 +160,9 @@ def run(args: Any) -> int:
     from convzoo.train.report import report_markdown
 
     config, origins = config_from(args)
+    if args.print_config is not None:  # jsonargparse hands it on as --print_config=
+        sys.stdout.write(dumps_yaml(settings.saved(config)))
+        return 0
     report = train(config, origins)
     rows = [line.strip("|").split("|") for line in report_markdown(report).splitlines()[4:]]
     print_table(None, ["", ""], [[a.strip(), b.strip()] for a, b in rows])

@@ -89,7 +89,7 @@ class DataModule(L.LightningDataModule):
         ds = self.load()
         n = len(ds.train_y)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
-        n_val = round(n * self.val_fraction)
+        n_val = n - self.train_samples
         val_idx, train_idx = order[:n_val], order[n_val:]
         self.mean = float(ds.train_x[train_idx].mean())
         self.std = float(ds.train_x[train_idx].std()) or 1.0
@@ -106,6 +106,12 @@ class DataModule(L.LightningDataModule):
         settings = dict(self.augment_settings)
         settings["flip"] = bool(settings["flip"]) and ds.flips
         self.augment = Augment(**settings, fill=self.background)
+
+    @property
+    def train_samples(self) -> int:
+        """Samples in the training split: the dataset's training set less the held-out share."""
+        n = len(self.load().train_y)
+        return n - round(n * self.val_fraction)
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` scaled as the splits are: less the training split's mean, over its std."""

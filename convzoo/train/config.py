@@ -28,6 +28,7 @@ from typing import Any
 
 from convzoo.errors import ConvzooError, ConvzooWarning, did_you_mean, is_int, is_number
 from convzoo.spec import Spec, load_spec
+from convzoo.train import trainer_args
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant", "exponential")
@@ -92,6 +93,9 @@ class TrainConfig:
     grad_clip: float | None = setting(None, "clip the gradient norm at this value", rule=POSITIVE)
     swap: dict[str, str] = setting({}, "replace blocks: act=relu (a family) or pool.max=avg")
     devices: int = setting(1, "GPUs or CPU processes", rule=AT_LEAST_ONE)
+    num_nodes: int = setting(
+        1, "machines (nodes) the run spans, each with --devices processes", rule=AT_LEAST_ONE
+    )
     strategy: str = setting("auto", "Lightning strategy, e.g. ddp", choices=_strategies)
     accelerator: str = setting("auto", "where to train", choices=ACCELERATORS)
     precision: str = setting(
@@ -124,6 +128,12 @@ class TrainConfig:
     )
     ddp_timeout: int = setting(
         1800, "seconds a DDP rank waits for the others before the run fails", rule=AT_LEAST_ONE
+    )
+    trainer: dict[str, Any] = setting(
+        {},
+        "further lightning.Trainer arguments, --trainer.NAME VALUE (those convzoo sets "
+        "itself are refused, naming its flag)",
+        check=trainer_args.problem,
     )
     verbose: bool = setting(False, "show Lightning's banners and every warning")
     progress: bool = setting(
@@ -161,6 +171,8 @@ def type_hint(name: str) -> Any:
 
 def accepts(value: Any, hint: Any) -> bool:
     """Whether plain data ``value`` (as YAML or JSON give it) fits the type hint."""
+    if hint is Any:
+        return True
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         return any(accepts(value, arg) for arg in typing.get_args(hint))
@@ -203,7 +215,8 @@ def problem(name: str, value: Any) -> str | None:
     rule = settings()[name].metadata.get("rule")
     if rule is not None and value is not None and not rule.test(value):
         return f"must be {rule.text}, got {value!r}"
-    return None
+    check = settings()[name].metadata.get("check")
+    return check(value) if check is not None else None
 
 
 def unknown(key: str, accepted: Sequence[str]) -> str:
@@ -214,6 +227,20 @@ def unknown(key: str, accepted: Sequence[str]) -> str:
 # -- recipes ---------------------------------------------------------------------------
 
 NOT_IN_RECIPE = ("arch", "out", "resume", "progress")
+MERGED = ("swap", "trainer")  # mappings whose keys add up over the layers
+RUNTIME = ("resume", "devices", "num_nodes", "strategy", "accelerator", "ddp_timeout")
+RUNTIME += ("memory_limit", "verbose", "progress", "data_dir")  # a resume may change them
+RUNTIME += ("epochs",)  # a resume may run longer where its schedule allows (fit.py checks it)
+
+
+def saved(config: TrainConfig) -> dict[str, Any]:
+    """The settings as ``--print_config`` prints them and the run directory's
+    ``config.yaml`` keeps them: plain data that ``--config`` reads back."""
+    return {
+        f.name: list(value) if isinstance(value := getattr(config, f.name), tuple) else value
+        for f in fields(config)
+        if f.name == "arch" or f.metadata.get("flag", True)
+    }
 
 
 class RecipeWarning(ConvzooWarning):
@@ -238,12 +265,13 @@ def recipe(spec: Spec) -> tuple[dict[str, Any], str | None]:
 
 def layered(arch: str, *layers: tuple[str, dict[str, Any]]) -> tuple[TrainConfig, dict[str, str]]:
     """Defaults, then each ``(origin, settings)`` layer in turn (recipe, config, flags); the
-    config and, for every setting, where its value came from. Swaps add up over the layers."""
+    config and, for every setting, where its value came from. Swaps and Trainer arguments add
+    up over the layers."""
     values: dict[str, Any] = {}
     origins = {name: "default" for name in settings() if name != "arch"}
     for origin, given in layers:
         for key, value in given.items():
-            values[key] = {**values.get(key, {}), **value} if key == "swap" else value
+            values[key] = {**values.get(key, {}), **value} if key in MERGED else value
             origins[key] = origin
     return TrainConfig(arch, **values), origins
 

@@ -7,7 +7,13 @@ resume -- is checked before the first step and raised as one ``ConvzooError``.
 A run writes its logs and checkpoints (atomically, see ``atomic``) under its
 directory, which it holds locked, and only when it has ended ``report.json`` and
 ``report.md``, so a crashed run never looks finished. A run whose loss becomes
-NaN stops there (``divergence``) with a report that says so.
+NaN stops there (``divergence``) with a report that says so. Its resolved settings
+are written to ``config.yaml`` before the first step (what ``convzoo train
+--config`` reads); a resumed run keeps that file and must agree with it, but for
+the settings that say where it runs (``config.RUNTIME``). Further Trainer
+arguments come from ``config.trainer`` (``trainer_args``); convzoo's own choices
+of ``log_every_n_steps``, ``enable_model_summary`` and ``limit_val_batches`` give
+way to them.
 """
 
 from __future__ import annotations
@@ -27,18 +33,19 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from convzoo.assemble import apply_swaps
 from convzoo.data import DATASETS, DataModule
 from convzoo.errors import ConvzooError
-from convzoo.io import locked, remove_orphans
+from convzoo.io import dumps_yaml, locked, read_yaml, remove_orphans, write_atomic
 from convzoo.spec import Spec, load_spec
-from convzoo.train import ddp, report
+from convzoo.train import ddp, report, trainer_args
 from convzoo.train.atomic import AtomicCheckpointIO
+from convzoo.train.batches import check_batches
 from convzoo.train.checkpoint import read_checkpoint
-from convzoo.train.config import WHOLE_RUN, TrainConfig
+from convzoo.train.config import RUNTIME, WHOLE_RUN, TrainConfig, saved
 from convzoo.train.divergence import DivergenceGuard, RunDiverged
 from convzoo.train.loggers import learning_rate_monitor, log_settings, make_logger
 from convzoo.train.memory import check_fits
 from convzoo.train.module import ConvzooModule
 from convzoo.train.progress import Throughput, progress_callbacks, quiet_lightning
-from convzoo.train.rundir import CHECKPOINT, REPORT, is_rank_zero
+from convzoo.train.rundir import CHECKPOINT, CONFIG, REPORT, is_rank_zero
 
 LOG_EVERY = 10
 
@@ -115,6 +122,27 @@ def _check_schedule_kept(out: Path, planned: dict[str, Any], config: TrainConfig
         )
 
 
+def _check_config_kept(out: Path, config: TrainConfig) -> None:
+    """A resumed run has the settings its ``config.yaml`` was written with, but for those
+    that say where and how it runs (``RUNTIME``)."""
+    if not (out / CONFIG).is_file():
+        return
+    before = read_yaml(out / CONFIG, f"the run's {CONFIG}") or {}
+    now = saved(config)
+    for name, value in now.items():
+        if name not in RUNTIME and name in before and before[name] != value:
+            raise ConvzooError(
+                f"--resume: the run in {out} was started with {name} = {before[name]!r} "
+                f"({out / CONFIG}), this one has {value!r}; resume it with the same setting"
+            )
+
+
+def _save_config(run: _Run) -> None:
+    """``config.yaml``, the run's resolved settings; a resumed run keeps the first one."""
+    if is_rank_zero() and not (run.ckpt and (run.out / CONFIG).is_file()):
+        write_atomic(run.out / CONFIG, dumps_yaml(saved(run.config)))
+
+
 def _check_run_dir(out: Path, config: TrainConfig) -> Path | None:
     resume = config.resume
     if resume and (out / REPORT).exists():
@@ -131,6 +159,7 @@ def _check_run_dir(out: Path, config: TrainConfig) -> Path | None:
             )
         planned = read_checkpoint(ckpt).get("convzoo", {})  # a corrupt file fails here
         _check_schedule_kept(out, planned, config)
+        _check_config_kept(out, config)
         return ckpt
     if (out / REPORT).exists():
         raise ConvzooError(
@@ -184,6 +213,7 @@ def _datamodule(run: _Run) -> DataModule:
         permute=c.permute,
     )
     datamodule.load()
+    check_batches(datamodule.train_samples, c.batch_size, run.devices * c.num_nodes)
     return datamodule
 
 
@@ -202,6 +232,7 @@ def _module(run: _Run) -> ConvzooModule:
         channels_last=c.channels_last,
         compile=c.compile,
         grad_clip=c.grad_clip,
+        accumulate=c.trainer.get(trainer_args.ACCUMULATE, 1),
     )
 
 
@@ -214,20 +245,26 @@ def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.
     shown, bar = progress_callbacks(throughput, c.progress)
     one_cpu = run.accelerator == "cpu" and run.devices == 1  # no device to wait for, no collective
     guard = DivergenceGuard(every=1 if one_cpu else max(1, LOG_EVERY // c.steps_per_call))
+    chosen = {
+        "enable_model_summary": False,
+        "log_every_n_steps": LOG_EVERY if c.steps_per_call == 1 else 1,
+        "limit_val_batches": 0 if c.val_fraction == 0 else 1.0,  # no split held out: none
+    }
+    given, _ = trainer_args.instantiate(c.trainer)
+    theirs = given.pop("callbacks", None) or []
     return L.Trainer(
         max_epochs=c.epochs,
         accelerator=run.accelerator,
         devices=run.devices,
+        num_nodes=c.num_nodes,
         strategy=ddp.strategy(c.strategy, c.ddp_timeout),
         plugins=[AtomicCheckpointIO()],
         precision=_precision(c, run.accelerator),
         logger=make_logger(c.logger, run.out),
-        callbacks=[guard, last, throughput, learning_rate_monitor(), *shown, *extra],
+        callbacks=[guard, last, throughput, learning_rate_monitor(), *shown, *extra, *theirs],
         enable_progress_bar=bar,
-        enable_model_summary=False,
-        log_every_n_steps=LOG_EVERY if c.steps_per_call == 1 else 1,
-        limit_val_batches=0 if c.val_fraction == 0 else 1.0,  # no split held out: no validation
         default_root_dir=str(run.out),
+        **{**chosen, **given},
     )
 
 
@@ -254,6 +291,7 @@ def _run_parts(
 ) -> tuple[L.Trainer, dict[str, Any]]:
     data = _datamodule(run)
     module = _module(run)
+    _save_config(run)
     with quiet_lightning(run.config.verbose):
         trainer = _trainer(run, throughput, extra)
         log_settings(trainer, run.config)

@@ -11,11 +11,17 @@ it is given, and the resident loader hands it several batches at once
 bookkeeping, about 2 ms on a CPU, as much as a small net's whole step -- is paid
 once for all of them. Each step still goes through Lightning's optimizer (so
 precision plugins, DDP and the step count behave as in automatic optimization);
-the scheduler moves after every step.
+the scheduler moves after every step. Lightning cannot accumulate gradients under
+manual optimization, so ``accumulate`` (``--trainer.accumulate_grad_batches``) is
+done here: each optimizer step sums the scaled gradients of ``accumulate`` batches
+(fewer at the end of an epoch), and the schedule is laid out over those steps.
+Lightning's ``global_step`` counts optimizer steps, so a call stops taking steps
+once ``max_steps`` are taken.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
@@ -50,6 +56,7 @@ class ConvzooModule(L.LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         grad_clip: float | None = None,
+        accumulate: int = 1,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -68,6 +75,7 @@ class ConvzooModule(L.LightningModule):
         if classes is None:
             raise ConvzooError(f"{self.model.spec.name}: training needs the spec's 'classes'")
         self._mean, self._std = 0.0, 1.0  # the data's standardization (see setup)
+        self._pending = 0  # batches whose gradients wait for the next optimizer step
         self._head_takes_inputs = callable(getattr(self.model.layers[-1], "loss", None))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if channels_last and self.model.spec.dims == 2:
@@ -122,23 +130,34 @@ class ConvzooModule(L.LightningModule):
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers()
         clip = self.hparams.get("grad_clip")
-        losses, lrs = [], []
-        for xb, yb in zip(x.split(size), y.split(size)):
+        accumulate = self.hparams.get("accumulate", 1)
+        attached = self._trainer is not None
+        max_steps = self.trainer.max_steps if attached else -1
+        last_call = attached and self.trainer.is_last_batch
+        batches = list(zip(x.split(size), y.split(size)))
+        losses, lrs, stepped = [], [], 0
+        for i, (xb, yb) in enumerate(batches):
+            if attached and 0 <= max_steps <= self.trainer.global_step:
+                break
             loss, scores = self._step((xb, yb))
             lrs.append(optimizer.param_groups[0]["lr"])
-            optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            if clip is not None:
-                self.clip_gradients(optimizer, clip, "norm")
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+            if self._pending == 0:
+                optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss / accumulate)
+            self._pending += 1
+            if self._pending == accumulate or (last_call and i == len(batches) - 1):
+                if clip is not None:
+                    self.clip_gradients(optimizer, clip, "norm")
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                self._pending, stepped = 0, stepped + 1
             losses.append(loss.detach())
         every = 1
-        if self._trainer is not None:
+        if attached:
             every = self.trainer.log_every_n_steps
             # the loggers' x axis counts calls; make it count optimizer steps
-            self.trainer.fit_loop.epoch_loop._batches_that_stepped += len(losses) - 1
+            self.trainer.fit_loop.epoch_loop._batches_that_stepped += stepped - 1
         if index % max(1, every) == 0:
             self.train_acc(scores.detach(), yb)
             self.log("train_loss", losses[-1], prog_bar=True)
@@ -167,15 +186,26 @@ class ConvzooModule(L.LightningModule):
             "lr_decay": self.hparams.lr_decay,
         }
 
-    def _total_steps(self) -> int:
-        """Optimizer steps in the whole run: Lightning counts calls of ``training_step``,
-        each of which may take several steps (the resident loader's ``steps``)."""
-        calls = max(1, int(self.trainer.estimated_stepping_batches))  # loads the train data
+    def on_train_epoch_start(self) -> None:
+        """An epoch starts with no gradients waiting (the last one stepped them all)."""
+        self._pending = 0
+
+    def _steps_per_epoch(self) -> int:
+        """Optimizer steps in one epoch: Lightning counts calls of ``training_step``, each
+        of which may take several batches (the resident loader's ``steps``), and every
+        ``accumulate`` batches make one step."""
+        self.trainer.estimated_stepping_batches  # noqa: B018 -- loads the train data
         loader = self.trainer.train_dataloader
         batches = getattr(loader, "batches", None)
         if batches is None or getattr(loader, "steps", 1) == 1:
-            return calls
-        return max(1, batches * int(self.trainer.max_epochs))
+            batches = self.trainer.num_training_batches
+        return max(1, math.ceil(batches / self.hparams.get("accumulate", 1)))
+
+    def _total_steps(self) -> int:
+        """Optimizer steps in the whole run: its epochs' steps, or ``max_steps`` if fewer."""
+        total = self._steps_per_epoch() * max(1, int(self.trainer.max_epochs))
+        max_steps = self.trainer.max_steps
+        return max(1, min(total, max_steps) if max_steps >= 0 else total)
 
     def configure_optimizers(self) -> Any:
         """SGD (momentum, Nesterov) or AdamW, fused on a GPU; one-cycle, cosine, constant or
@@ -201,17 +231,16 @@ class ConvzooModule(L.LightningModule):
             opt = torch.optim.AdamW(groups, lr=hp.lr, **fused)
         if hp.schedule == "constant":
             return opt
-        steps = self._total_steps()
         if hp.schedule == "onecycle":
+            steps = self._total_steps()
             cycle = hp.optimizer != "sgd" or hp.momentum > 0
             sched: Any = torch.optim.lr_scheduler.OneCycleLR(
                 opt, max_lr=hp.lr, total_steps=steps, cycle_momentum=cycle
             )
         elif hp.schedule == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self._total_steps())
         else:
-            per_epoch = max(1, steps // max(1, int(self.trainer.max_epochs)))
             sched = torch.optim.lr_scheduler.ExponentialLR(
-                opt, gamma=hp.lr_decay ** (1 / per_epoch)
+                opt, gamma=hp.lr_decay ** (1 / self._steps_per_epoch())
             )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

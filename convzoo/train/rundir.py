@@ -26,6 +26,7 @@ from convzoo.train.config import TrainConfig
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 REPORT = "report.json"
+CONFIG = "config.yaml"  # the resolved settings, written before the first step
 
 
 def locate(path: str | Path) -> tuple[Path, Path | None]:

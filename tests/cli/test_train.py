@@ -13,6 +13,7 @@ import yaml
 from convzoo.cli import main, make_parser
 from convzoo.cli.train import config_from
 from convzoo.train import config as settings
+from convzoo.train import trainer_args
 from tests.train.conftest import TINY
 
 
@@ -133,11 +134,12 @@ def test_every_declared_setting_is_a_flag():
     for name, f in settings.settings().items():
         if name != "arch":
             assert (name in train) == f.metadata.get("flag", True), name
-            assert name not in train or train[name] is None, f"{name}: not given must read None"
+            unset = trainer_args.given(train[name]) == {} if name == "trainer" else None
+            assert name not in train or unset or train[name] is None, f"{name}: not given"
     text = _train_help()
     for name, f in settings.settings().items():
         if f.metadata.get("flag", True) and name != "arch":
-            assert "--" + name.replace("_", "-") in text, name
+            assert "--" + name.replace("_", "-") + ("." if name == "trainer" else "") in text, name
     assert "--no-resident" in text and "(default: 256)" in text
 
 
@@ -225,3 +227,80 @@ def test_without_a_terminal_training_prints_one_line_per_epoch(tmp_path, spec):
         timeout=240,
     )
     assert verbose.returncode == 0 and "GPU available" in verbose.stderr
+
+
+def _run(tmp_path, spec, *extra):
+    out = tmp_path / "run"
+    argv = ["train", str(spec), "--data", "synthetic", "--epochs", "2", "--batch-size", "32"]
+    code = main([*argv, "--accelerator", "cpu", "--out", str(out), *extra])
+    return code, out
+
+
+def _optimizer_steps(out) -> int:
+    import torch
+
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    return ckpt["global_step"]
+
+
+def test_max_steps_reaches_the_trainer_and_counts_optimizer_steps(capsys, tmp_path, spec):
+    code, out = _run(tmp_path, spec, "--trainer.max_steps", "3")
+    assert code == 0, capsys.readouterr().err
+    assert _optimizer_steps(out) == 3
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["trainer"] == {"max_steps": 3} and saved["arch"] == str(spec)
+
+
+def test_accumulate_grad_batches_halves_the_optimizer_steps(capsys, tmp_path, spec):
+    code, plain = _run(tmp_path / "a", spec)
+    assert code == 0, capsys.readouterr().err
+    code, accumulated = _run(tmp_path / "b", spec, "--trainer.accumulate_grad_batches", "2")
+    assert code == 0, capsys.readouterr().err
+    steps = _optimizer_steps(plain)
+    assert _optimizer_steps(accumulated) == -(-steps // 4) * 2  # ceil per epoch, 2 epochs
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--trainer.max_stepz", "3"], "Did you mean '--trainer.max_steps'"),
+        (["--trainer.max_epochs", "3"], "max_epochs is set by convzoo: use --epochs"),
+        (["--trainer.gradient_clip_val", "1"], "use --grad-clip"),
+        (["--trainer.accumulate_grad_batches", "0"], "must be at least 1"),
+        (["--trainer.callbacks+=os.path.join"], "subclass of Callback"),
+        (["--sched", "cosine"], "unrecognized arguments: --sched"),
+    ],
+)
+def test_bad_trainer_arguments_and_abbreviations_are_refused(
+    capsys, tmp_path, spec, extra, message
+):
+    try:
+        code, out = _run(tmp_path, spec, *extra)
+    except SystemExit as exc:  # refused by the parser: usage and one message
+        code, out = exc.code, tmp_path / "run"
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_print_config_round_trips_through_config(capsys, tmp_path, spec):
+    argv = ["train", str(spec), "--data", "synthetic", "--lr", "0.3", "--swap", "act=tanh"]
+    extra = ["--trainer.max_steps", "5", "--trainer.callbacks+=EarlyStopping"]
+    extra += ["--trainer.callbacks.monitor=val_loss", "--print_config"]
+    assert main([*argv, *extra]) == 0
+    printed = capsys.readouterr().out
+    cfg = tmp_path / "printed.yaml"
+    cfg.write_text(printed)
+    assert main(["train", "--config", str(cfg), "--print_config"]) == 0
+    assert capsys.readouterr().out == printed
+    first, _ = config_from(make_parser().parse_args(["train", "--config", str(cfg)]).train)
+    assert (first.lr, first.swap, first.trainer["max_steps"]) == (0.3, {"act": "tanh"}, 5)
+    assert first.trainer["callbacks"][0]["class_path"].endswith("EarlyStopping")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_help_lists_the_trainer_group_with_defaults():
+    text = _train_help()
+    assert "--trainer.max_steps" in text and "--print_config" in text
+    assert re.search(r"--trainer\.max_steps MAX_STEPS\s+.*default: -1", text)
+    assert "--trainer.max_epochs" not in text

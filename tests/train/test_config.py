@@ -35,6 +35,7 @@ BAD = {
     "memory_limit": [0, -1],
     "ddp_timeout": [0],
     "steps_per_call": [0, 1.5],
+    "num_nodes": [0],
 }
 
 
@@ -62,3 +63,29 @@ def test_every_range_and_choice_is_exercised():
 def test_good_values_pass():
     config = TrainConfig("tiny", lr=1, scale=[0.8, 1.2], grad_clip=None, permute=0, seed=7)
     assert config.scale == [0.8, 1.2] and config.lr == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"max_step": 3}, "no argument 'max_step'. Did you mean 'max_steps'"),
+        ({"devices": 2}, "devices is set by convzoo: use --devices"),
+        ({"max_steps": "many"}, "max_steps"),
+        ({"callbacks": [{"class_path": "os.path.join"}]}, "Callback"),
+        ({"accumulate_grad_batches": 0}, "at least 1"),
+    ],
+)
+def test_trainer_arguments_are_checked_against_the_signature(value, message):
+    with pytest.raises(ConvzooError, match="train setting trainer:") as caught:
+        TrainConfig("tiny", trainer=value)
+    assert message in str(caught.value)
+
+
+def test_trainer_arguments_add_up_over_the_layers(tiny_spec):
+    result, origins = settings.layered(
+        str(tiny_spec),
+        ("config", {"trainer": {"max_steps": 4, "deterministic": True}}),
+        ("flag", {"trainer": {"max_steps": 2}}),
+    )
+    assert result.trainer == {"max_steps": 2, "deterministic": True}
+    assert origins["trainer"] == "flag"

@@ -1,0 +1,122 @@
+"""The ``lightning.Trainer`` arguments a run passes on, checked against Trainer's signature.
+
+convzoo builds the Trainer itself (``fit.py``) and owns some of its arguments:
+``OWNED`` says, for each, which convzoo setting sets it, and giving one as a
+Trainer argument is refused with that pointer, so that each has one way to be
+set. Every other argument of ``Trainer.__init__`` can be given: as
+``--trainer.NAME VALUE`` on the command line, as the ``trainer:`` mapping of a
+``--config`` file, a recipe or a suite's ``train:`` section, or as
+``TrainConfig(trainer={...})``. jsonargparse -- the library LightningCLI is built
+on -- checks each value against the signature's type hints, and turns the
+``callbacks`` (and a ``profiler``) given by class path, as LightningCLI takes
+them (``class_path``/``init_args``), into objects; a callback must be a subclass
+of Lightning's ``Callback``, so no other import path is ever followed.
+
+convzoo optimizes manually (several optimizer steps per Lightning step), where
+Lightning cannot accumulate gradients: ``accumulate_grad_batches`` is taken out
+here and done by ``ConvzooModule``'s own loop. Lightning is imported only when a
+run names a Trainer argument, so ``convzoo --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import inspect
+from argparse import SUPPRESS, ArgumentError
+from functools import lru_cache
+from typing import Any
+
+from convzoo.errors import did_you_mean
+
+OWNED = {
+    "accelerator": "--accelerator",
+    "strategy": "--strategy",
+    "devices": "--devices",
+    "num_nodes": "--num-nodes",
+    "precision": "--precision",
+    "logger": "--logger",
+    "max_epochs": "--epochs",
+    "default_root_dir": "--out",
+    "gradient_clip_val": "--grad-clip",
+    "gradient_clip_algorithm": "--grad-clip (the gradient norm)",
+    "enable_progress_bar": "convzoo (a bar in a terminal, else a line per epoch)",
+    "enable_checkpointing": "convzoo (it writes checkpoints/last.ckpt)",
+    "plugins": "convzoo (it writes checkpoints atomically)",
+}
+ACCUMULATE = "accumulate_grad_batches"
+
+
+@lru_cache(maxsize=1)
+def signature() -> dict[str, inspect.Parameter]:
+    """The arguments of ``lightning.Trainer.__init__`` a run may give, by name."""
+    import lightning as L
+
+    params = inspect.signature(L.Trainer.__init__).parameters
+    return {n: p for n, p in params.items() if n != "self" and n not in OWNED}
+
+
+def add_to(parser: Any, key: str | None = "trainer") -> None:
+    """Trainer's arguments, but the ones convzoo owns, as the group ``key`` of ``parser``."""
+    import lightning as L
+
+    parser.add_class_arguments(L.Trainer, key, skip=set(OWNED), fail_untyped=False)
+    for name in OWNED:  # parsed, so that ``problem`` can say which flag sets it
+        parser.add_argument(f"--{key}.{name}" if key else f"--{name}", help=SUPPRESS)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Any:
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(exit_on_error=False)
+    add_to(parser, None)
+    return parser
+
+
+def problem(value: Any) -> str | None:
+    """What is wrong with a mapping of Trainer arguments (names, types, ranges), or None."""
+    if not value:
+        return None
+    if not isinstance(value, dict):
+        return f"expected a mapping of lightning.Trainer arguments, got {value!r}"
+    accepted = signature()
+    for name in value:
+        if name in OWNED:
+            return f"{name} is set by convzoo: use {OWNED[name]}"
+        if name not in accepted:
+            return f"lightning.Trainer has no argument {name!r}.{did_you_mean(str(name), accepted)}"
+    accumulate = value.get(ACCUMULATE, 1)
+    if not isinstance(accumulate, int) or isinstance(accumulate, bool) or accumulate < 1:
+        return f"{ACCUMULATE} must be at least 1, got {accumulate!r}"
+    try:
+        _parser().parse_object(value)
+    except ArgumentError as exc:
+        return " ".join(str(exc).split())
+    return None
+
+
+def given(namespace: Any) -> dict[str, Any]:
+    """The arguments of a parsed ``trainer`` group that differ from Trainer's defaults, as
+    plain data (a callback as ``{class_path, init_args}``)."""
+    values = namespace.as_dict() if hasattr(namespace, "as_dict") else dict(namespace or {})
+    accepted = signature()
+    return {
+        n: v
+        for n, v in values.items()
+        if (n in OWNED and v is not None) or (n in accepted and v != accepted[n].default)
+    }
+
+
+def instantiate(value: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The Trainer's keyword arguments from a checked mapping (callbacks as a list of
+    objects), and ``accumulate_grad_batches``, which the module does itself."""
+    arguments = dict(value)
+    accumulate = arguments.pop(ACCUMULATE, 1)
+    if not arguments:
+        return {}, accumulate
+    parser = _parser()
+    made = parser.instantiate(parser.parse_object(arguments))
+    kwargs = {name: made[name] for name in arguments}
+    callbacks = kwargs.get("callbacks")
+    if callbacks is not None and not isinstance(callbacks, list):
+        kwargs["callbacks"] = [callbacks]
+    return kwargs, accumulate
