@@ -60,6 +60,15 @@ def record_failure(out: Path, cell: Cell, error: str, details: str = "") -> dict
     return failure
 
 
+def ended(out: Path, cell: Cell, error: str, details: str = "") -> dict[str, Any]:
+    """A cell's row once the process that ran it (a worker, a job) has ended: what it wrote,
+    or, when it wrote neither result nor error (it died), a failure with ``error``."""
+    folder = cell_dir(out, cell)
+    if read_json(folder / RESULT) is None and read_json(folder / ERROR) is None:
+        return record_failure(out, cell, error, details)
+    return collect(out, cell)
+
+
 def collect(out: Path, cell: Cell) -> dict[str, Any]:
     """A cell's row as its folder holds it: the result, else the failure."""
     folder = cell_dir(out, cell)
@@ -67,6 +76,13 @@ def collect(out: Path, cell: Cell) -> dict[str, Any]:
     if row is None:
         row = {**cell_fields(cell), "status": "failed", "error": "the cell left no result"}
     return row
+
+
+def status(row: dict[str, Any] | None) -> str:
+    """How a cell ended, in a log line: its test accuracy, or why it failed."""
+    if row is None or row.get("status") != "ok":
+        return f"FAILED: {row['error'] if row else 'no result'}"
+    return f"test accuracy {100 * row['test_acc']:.2f}%"
 
 
 def check_stale(suite: Suite, cells: list[Cell], out: Path) -> None:

@@ -22,10 +22,9 @@ from typing import IO
 
 import torch
 
-from convzoo.bench.files import ERROR, LOG, RESULT, cell_dir, collect, record_failure
+from convzoo.bench.files import LOG, cell_dir, ended, status
 from convzoo.bench.suite import Cell, Suite
 from convzoo.errors import ConvzooError
-from convzoo.io import read_json
 
 POLL_SECONDS = 0.2
 LOG_TAIL = 4000
@@ -100,16 +99,10 @@ def _tail(path: Path) -> str:
         return ""
 
 
-def _finish(out: Path, cell: Cell, status: int) -> dict[str, object]:
-    folder = cell_dir(out, cell)
-    if read_json(folder / RESULT) is None and read_json(folder / ERROR) is None:
-        record_failure(
-            out,
-            cell,
-            f"the worker exited with status {status} and left no result; see {folder / LOG}",
-            _tail(folder / LOG),
-        )
-    return collect(out, cell)
+def _finish(out: Path, cell: Cell, code: int) -> dict[str, object]:
+    log = cell_dir(out, cell) / LOG
+    why = f"the worker exited with status {code} and left no result; see {log}"
+    return ended(out, cell, why, _tail(log))
 
 
 def run_parallel(
@@ -125,7 +118,7 @@ def run_parallel(
     pending = deque(cells)
     free = list(range(devices))
     running: dict[int, tuple[subprocess.Popen[bytes], Cell, IO[bytes]]] = {}
-    ended = 0
+    finished = 0
     try:
         while pending or running:
             while free and pending:
@@ -149,14 +142,9 @@ def run_parallel(
                 output.close()
                 del running[slot]
                 free.append(slot)
-                ended += 1
+                finished += 1
                 row = _finish(out, cell, process.returncode)
-                status = (
-                    f"test accuracy {100 * row['test_acc']:.2f}%"
-                    if row["status"] == "ok"
-                    else f"FAILED: {row['error']}"
-                )
-                log(f"[{ended}/{len(cells)}] {cell.id}: {status}")
+                log(f"[{finished}/{len(cells)}] {cell.id}: {status(row)}")
     finally:
         for process, _, output in running.values():
             process.terminate()

@@ -13,7 +13,8 @@ recorded with its error and the suite goes on.
 Cells run one after the other, each on all ``--devices`` (with ``--strategy
 ddp`` every rank runs this loop in step, since Lightning's launcher re-runs the
 command; only rank zero evaluates and writes), or with ``--parallel-cells`` one
-per device at the same time in worker processes (``bench_parallel``).
+per device at the same time in worker processes (``bench_parallel``), or with
+``--launcher submitit`` each as a job of one array on a cluster (``bench_submit``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ import sys
 import traceback
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from convzoo.bench import submit
 from convzoo.bench.files import (
     CELL,
     ERROR,
@@ -39,6 +42,7 @@ from convzoo.bench.files import (
     collect,
     is_finished,
     record_failure,
+    status,
 )
 from convzoo.bench.parallel import run_parallel, validate_parallel
 from convzoo.bench.report import write_outputs
@@ -63,7 +67,9 @@ Log = Callable[[str], None]
 
 @dataclass
 class BenchOptions:
-    """How to run a suite: where to, on what, and which cells (``only``: a subset, no report)."""
+    """How to run a suite: where to, on what, and which cells (``only``: a subset, no report);
+    ``launcher`` ``local`` (this machine) or ``submitit`` (a job array, ``launcher_options``
+    its executor settings)."""
 
     out: Path
     devices: int = 1
@@ -72,6 +78,8 @@ class BenchOptions:
     parallel: bool = False
     only: list[str] | None = None
     progress: bool = False
+    launcher: str = "local"
+    launcher_options: dict[str, Any] = field(default_factory=dict)
 
 
 def print_log(message: str) -> None:
@@ -209,12 +217,6 @@ def _run_cell(
 # -- the suite ---------------------------------------------------------------------------
 
 
-def _status(row: dict[str, Any] | None) -> str:
-    if row is None or row.get("status") != "ok":
-        return f"FAILED: {row['error'] if row else 'no result'}"
-    return f"test accuracy {100 * row['test_acc']:.2f}%"
-
-
 def run_bench(suite: Suite, options: BenchOptions, log: Log = print_log) -> list[dict[str, Any]]:
     """Run the suite's cells (or ``options.only``); returns one row per cell, in suite order.
 
@@ -223,12 +225,20 @@ def run_bench(suite: Suite, options: BenchOptions, log: Log = print_log) -> list
     cells = suite.select(options.only) if options.only else suite.cells
     log = log if is_rank_zero() else _silent
     _check_options(options)
-    if options.parallel:
+    executor = None
+    if options.launcher == "submitit":
+        submit.check(options.devices, options.strategy, options.parallel)
+        executor = submit.executor(
+            options.out, suite.name, options.accelerator, options.launcher_options
+        )
+    elif options.launcher_options:
+        raise ConvzooError("--launcher-option sets up submitit's jobs; add --launcher submitit")
+    elif options.parallel:
         validate_parallel(options.devices, options.strategy, options.accelerator)
     check_stale(suite, cells, options.out)
     whole = is_rank_zero() and not options.only  # a worker's parent holds the folder
     with locked(options.out, "benchmark") if whole else nullcontext():
-        return _run_cells(suite, cells, options, log)
+        return _run_cells(suite, cells, options, log, executor)
 
 
 def _check_options(options: BenchOptions) -> None:
@@ -240,8 +250,10 @@ def _check_options(options: BenchOptions) -> None:
 
 
 def _run_cells(
-    suite: Suite, cells: list[Cell], options: BenchOptions, log: Log
+    suite: Suite, cells: list[Cell], options: BenchOptions, log: Log, executor: Any
 ) -> list[dict[str, Any]]:
+    """Run the unfinished ``cells``: as submitit jobs through ``executor`` when there is one,
+    else here, in parallel workers or one after the other."""
     if is_rank_zero():
         options.out.mkdir(parents=True, exist_ok=True)
         copy = options.out / "suite.yaml"
@@ -252,13 +264,16 @@ def _run_cells(
         f"{suite.name}: {len(cells)} cell(s), {len(cells) - len(todo)} finished before, "
         f"{len(todo)} to run; results in {options.out}"
     )
-    if options.parallel:
+    if executor is not None:
+        one = BenchOptions(options.out.resolve(), accelerator=options.accelerator)
+        submit.run_jobs(partial(run_cell, suite, options=one), todo, options.out, executor, log)
+    elif options.parallel:
         run_parallel(suite, todo, options.out, options.devices, options.accelerator, log)
     else:
         for i, cell in enumerate(todo, 1):
             log(f"[{i}/{len(todo)}] {cell.id} ...")
             row = run_cell(suite, cell, options)
-            log(f"[{i}/{len(todo)}] {cell.id}: {_status(row)}")
+            log(f"[{i}/{len(todo)}] {cell.id}: {status(row)}")
     if not is_rank_zero():
         return []
     rows = [collect(options.out, cell) for cell in cells]

@@ -6,7 +6,8 @@ SUITE is a suite file or the name of a suite convzoo ships (``smoke``; see
 The suite is validated as a whole first (every problem in one message, exit
 status 2). Cells already finished in ``--out`` are kept; the exit status is 1
 when any cell failed, else 0. ``python -m convzoo.cli bench ... --only CELL`` is
-the worker command of ``--parallel-cells``.
+the worker command of ``--parallel-cells``; ``--launcher submitit`` runs the cells
+as a job array instead (``convzoo.bench.submit``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,21 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="run independent cells at the same time, one worker per device",
     )
+    p.add_argument(
+        "--launcher",
+        choices=("local", "submitit"),
+        default="local",
+        help="local: on this machine; submitit: every cell a job of one array, on SLURM where "
+        "it is (pip install 'convzoo[slurm]') (default: local)",
+    )
+    p.add_argument(
+        "--launcher-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a submitit executor setting, repeatable: cluster=local, timeout_min=60, "
+        "slurm_partition=gpu, gpus_per_node=1, ...",
+    )
     p.add_argument("--epochs", type=int, help="override the suite's epochs")
     p.add_argument(
         "--only",
@@ -66,6 +82,7 @@ def add_parser(sub: Any) -> None:
 def run(args: Any) -> int:
     """Run the suite as the arguments say; the exit status (1 when a cell failed)."""
     from convzoo.bench import BenchOptions, load_suite, print_log, run_bench, suite_path
+    from convzoo.bench.submit import parse_options
 
     suite = load_suite(suite_path(args.suite), epochs=args.epochs)
     if args.list:
@@ -80,6 +97,8 @@ def run(args: Any) -> int:
         parallel=args.parallel_cells,
         only=args.only,
         progress=sys.stderr.isatty() and not args.only,
+        launcher=args.launcher,
+        launcher_options=parse_options(args.launcher_option),
     )
     rows = run_bench(suite, options, print_log)
     return EXIT_FAILED_CELLS if any(row["status"] != "ok" for row in rows) else 0

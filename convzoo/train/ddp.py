@@ -6,6 +6,7 @@ stops answering (stopped, swapped out, deadlocked) the others give up after that
 many seconds with a backend error: rank zero then names the ranks that hung or
 died -- it launched them, so it can see their processes -- ends them, so that
 no process is left behind, and raises one ``RankTimeout`` instead of a traceback.
+Ranks that torchrun or SLURM started get that launcher's environment (``launched``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
 
 from convzoo.errors import ConvzooError
+from convzoo.train import launched
 
 
 class RankTimeout(ConvzooError):
@@ -37,13 +39,24 @@ SMALL_NET = {"find_unused_parameters": False, "gradient_as_bucket_view": True, "
 
 def strategy(name: str, timeout: int) -> Any:
     """Lightning's strategy ``name``, with a collective timeout where it takes one; a DDP
-    strategy with the settings of ``SMALL_NET`` its name does not override."""
+    strategy with the settings of ``SMALL_NET`` its name does not override.
+
+    In ranks that torchrun or SLURM started (``launched``) the strategy takes that
+    launcher's environment, which checks the run's size, and ``auto`` is DDP when there
+    is more than one rank: Lightning's own choice for one device would train each rank
+    alone, all into the same run directory."""
+    env = launched.environment()
+    if name == "auto" and env is not None and env.world_size() > 1:
+        name = "ddp"
     if name not in StrategyRegistry:
         return name
     entry = StrategyRegistry[name]
     cls, params = entry["strategy"], entry["init_params"]
-    if "timeout" not in inspect.signature(cls).parameters:
+    accepted = inspect.signature(cls).parameters
+    if "timeout" not in accepted:
         return name
+    if env is not None and "cluster_environment" in accepted:
+        params = {**params, "cluster_environment": env}
     if issubclass(cls, DDPStrategy):
         params = {**SMALL_NET, **params}
         if params["find_unused_parameters"]:  # asked for: the graph may change between steps
@@ -52,9 +65,11 @@ def strategy(name: str, timeout: int) -> Any:
 
 
 def is_timeout(exc: BaseException) -> bool:
-    """Whether ``exc`` is a collective that timed out (gloo: "Timed out waiting"; NCCL's
-    watchdog: a ``DistBackendError``)."""
-    return isinstance(exc, torch.distributed.DistError) or "timed out" in str(exc).lower()
+    """Whether ``exc`` is a collective that timed out (gloo: "Timed out waiting" or, from a
+    peer's connection, "Application timeout caused pair closure"; NCCL's watchdog: a
+    ``DistBackendError``)."""
+    text = str(exc).lower()
+    return isinstance(exc, torch.distributed.DistError) or "timed out" in text or "timeout" in text
 
 
 def _state(pid: int) -> str:

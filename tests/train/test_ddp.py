@@ -154,3 +154,16 @@ def test_ddp_strategies_take_the_settings_for_small_nets(name, static, unused):
     assert made._ddp_kwargs["static_graph"] is static
     assert made._ddp_kwargs["find_unused_parameters"] is unused
     assert made._timeout.total_seconds() == 60
+
+
+@pytest.mark.parametrize(
+    ("error", "timeout"),
+    [
+        (RuntimeError("[../gloo/transport/tcp/pair.cc:534] Timed out waiting 60000ms"), True),
+        (RuntimeError("Application timeout caused pair closure"), True),
+        (torch.distributed.DistBackendError("NCCL watchdog"), True),
+        (RuntimeError("CUDA out of memory"), False),
+    ],
+)
+def test_every_form_of_a_collective_timeout_is_recognised(error, timeout):
+    assert ddp.is_timeout(error) is timeout

@@ -1,0 +1,110 @@
+"""``--launcher submitit``: a suite's cells as one job array, through submitit.
+
+submitit (what Hydra's SLURM launcher uses) pickles a function with its
+arguments and submits it as a SLURM job array, or, with ``cluster=local``, runs
+it in local processes. Each job here is one cell: the runner's ``run_cell`` on one
+device, writing into the same ``--out`` as a local run, so its folder, result and
+failure are the files a local run leaves, and a rerun (local or submitted) keeps
+every finished cell and submits only the others. This process waits for the
+array to end, records a cell whose job died without a word (a time limit, a lost
+node, memory) as failed with the job's error, and the runner then writes the
+report. submitit's own files -- the pickles, each job's stdout and stderr -- go
+to ``--out``/submitit.
+
+Executor settings are ``KEY=VALUE`` pairs (``--launcher-option``): ``cluster``
+(``slurm``, ``local``; default: SLURM where it is, else local), then any
+parameter of submitit's ``AutoExecutor`` (``timeout_min``, ``slurm_partition``,
+``gpus_per_node``, ...).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from convzoo.bench.files import ended, status
+from convzoo.bench.suite import Cell
+from convzoo.errors import ConvzooError
+
+FOLDER = "submitit"
+INSTALL = "pip install 'convzoo[slurm]'"
+DEFAULTS = {"timeout_min": 240}  # submitit's own 5 minutes would end most cells
+POLL_SECONDS = 5.0
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as executor settings, each value read as YAML (``60``, ``gpu``)."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConvzooError(
+                f"--launcher-option {pair!r}: expected KEY=VALUE, e.g. slurm_partition=gpu"
+            )
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+def check(devices: int, strategy: str, parallel: bool) -> None:
+    """A job trains one cell on one device; the flags for one machine's devices do not apply."""
+    if parallel or devices != 1 or strategy != "auto":
+        raise ConvzooError(
+            "--launcher submitit runs every cell as its own job on one device, in parallel; "
+            "leave out --parallel-cells, --devices and --strategy (ask for a job's resources "
+            "with --launcher-option, e.g. gpus_per_node=1)"
+        )
+
+
+def executor(out: Path, name: str, accelerator: str, options: dict[str, Any]) -> Any:
+    """submitit's ``AutoExecutor`` for the jobs of suite ``name``, its files under ``out``."""
+    try:
+        import submitit
+    except ImportError:
+        raise ConvzooError(f"--launcher submitit needs submitit: {INSTALL}") from None
+    settings = {**DEFAULTS, "name": f"convzoo-{name}", **options}
+    if accelerator == "gpu":
+        settings.setdefault("gpus_per_node", 1)
+    cluster = settings.pop("cluster", None)
+    fresh = not out.exists()  # submitit makes its folder at once: a refusal leaves none behind
+    try:
+        made = submitit.AutoExecutor(folder=out.resolve() / FOLDER, cluster=cluster)
+        made.update_parameters(**settings)
+    except (NameError, ValueError, TypeError) as exc:
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)
+        raise ConvzooError(f"--launcher-option: submitit refused the settings: {exc}") from None
+    return made
+
+
+def run_jobs(
+    job: Callable[[Cell], Any],
+    cells: list[Cell],
+    out: Path,
+    executor: Any,
+    log: Callable[[str], None],
+) -> None:
+    """Submit ``job`` over ``cells`` as one array and wait for every job to end."""
+    if not cells:
+        return
+    from submitit.helpers import as_completed
+
+    jobs = executor.map_array(job, cells)
+    cell_of = {submitted.job_id: cell for submitted, cell in zip(jobs, cells)}
+    log(
+        f"submitted {len(jobs)} cell(s) to {executor.cluster} as submitit jobs "
+        f"{jobs[0].job_id} to {jobs[-1].job_id}; their logs: {out.resolve() / FOLDER}"
+    )
+    try:
+        for i, done in enumerate(as_completed(jobs, poll_frequency=POLL_SECONDS), 1):
+            cell, failure = cell_of[done.job_id], done.exception()
+            why = f"submitit job {done.job_id} ended without a result; see {done.paths.stderr}"
+            row = ended(out, cell, why, str(failure or ""))
+            log(f"[{i}/{len(jobs)}] {cell.id}: {status(row)}")
+    except KeyboardInterrupt:
+        for running in jobs:
+            running.cancel(check=False)
+        raise
