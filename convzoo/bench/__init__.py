@@ -5,7 +5,7 @@ and expands it into cells; ``shipped`` finds the suites convzoo ships by name;
 ``runner`` trains and evaluates the cells one by one, or ``parallel`` one per
 device in worker processes, or ``submit`` as a submitit job array; ``files`` is
 the folder layout every cell leaves on disk; ``report`` turns the cells into CSV,
-JSON, Markdown and plots.
+JSON and Markdown, ``plots`` into the report's figures.
 """
 
 from convzoo.bench.runner import BenchOptions, print_log, run_bench, run_cell

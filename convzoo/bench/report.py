@@ -1,4 +1,4 @@
-"""A suite's results as files: results.csv and results.json per cell, report.md and plots.
+"""A suite's results as files: results.csv and results.json per cell, and report.md.
 
 The CSV and JSON have one row per cell (failed cells included, with their
 error), each stamped with the hash of its normalized spec, its seed, the
@@ -6,7 +6,7 @@ torch / lightning / convzoo versions, the device type and the world size, so a
 number can always be traced to what produced it. ``report.md`` has one row per
 configuration -- architecture and swaps, data, permutation -- with the mean and
 the sample standard deviation over the seeds that finished, a permutation table
-when the suite permutes pixels, the failed cells, and the plots.
+when the suite permutes pixels, the failed cells, and the plots (``bench.plots``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from convzoo.bench.suite import Suite, slug
-from convzoo.evaluate import plots
+from convzoo.bench.plots import configuration_name, write_plots
+from convzoo.bench.suite import Suite
 from convzoo.io import write_atomic, write_json
 
 COLUMNS = (
@@ -278,7 +278,7 @@ def _equivariance_notes(entries: list[dict[str, Any]]) -> list[str]:
     for e in entries:
         if not e["finished"]:
             continue
-        name = _name(e, many)
+        name = configuration_name(e, many)
         left_out = e.get("equivariance_left_out")
         samples = e.get("equivariance_samples")
         if left_out is None:
@@ -290,69 +290,6 @@ def _equivariance_notes(entries: list[dict[str, Any]]) -> list[str]:
             + (f"not measured: {skipped}" if skipped else "every layer measured")
         )
     return lines
-    return "\n".join(lines)
-
-
-# -- plots ----------------------------------------------------------------------------
-
-
-def _name(entry: dict[str, Any], many_data: bool) -> str:
-    parts = [entry["label"]]
-    if many_data:
-        parts.append(f"[{entry['data']}]")
-    if entry["permute"] is not None:
-        parts.append(f"(permuted {entry['permute']})")
-    return " ".join(parts)
-
-
-def _file_name(entry: dict[str, Any], many_data: bool) -> str:
-    data = f"__{entry['data']}" if many_data else ""
-    perm = "" if entry["permute"] is None else f"__perm{entry['permute']}"
-    return f"{slug(entry['label'])}{data}{perm}.png"
-
-
-def write_plots(entries: list[dict[str, Any]], out: Path) -> dict[str, str]:
-    """The PNGs of the configurations that finished; returns title -> path relative to ``out``."""
-    done = [e for e in entries if e["finished"]]
-    if not done:
-        return {}
-    many = len({e["data"] for e in done}) > 1
-    named = [(_name(e, many), e) for e in done]
-    points = [
-        {
-            "label": name,
-            "params": e["params"],
-            "accuracy": e["test_acc"][0],
-            "std": e["test_acc"][1],
-        }
-        for name, e in named
-    ]
-    bars = [
-        {"label": name, "mean": e["shift_consistency"][0], "std": e["shift_consistency"][1]}
-        for name, e in named
-    ]
-    paths = {
-        "Accuracy vs parameters": plots.plot_accuracy_vs_params(
-            out / "accuracy_vs_params.png", points
-        ),
-        "Accuracy under rescaling": plots.plot_scale_curves(
-            out / "scale_curves.png", {name: e["scale"] for name, e in named}
-        ),
-        "Accuracy under shifts": plots.plot_shift_curves(
-            out / "shift_curves.png", {name: e["shift"] for name, e in named}
-        ),
-        "Shift consistency": plots.plot_shift_consistency(out / "shift_consistency.png", bars),
-    }
-    for name, e in named:
-        if e["equivariance"]:
-            paths[f"Equivariance: {name}"] = plots.plot_equivariance(
-                out / "equivariance" / _file_name(e, many),
-                e["equivariance"],
-                title=f"Shift equivariance per layer: {name}",
-                left_out=e.get("equivariance_left_out"),
-                samples=e.get("equivariance_samples"),
-            )
-    return {title: str(path.relative_to(out)) for title, path in paths.items()}
 
 
 # -- all files -------------------------------------------------------------------------

@@ -19,7 +19,6 @@ per device at the same time in worker processes (``bench_parallel``), or with
 
 from __future__ import annotations
 
-import shutil
 import sys
 import traceback
 from collections.abc import Callable
@@ -49,7 +48,7 @@ from convzoo.bench.report import write_outputs
 from convzoo.bench.suite import Cell, Suite
 from convzoo.errors import ConvzooError
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
-from convzoo.io import locked, read_json, write_json
+from convzoo.io import locked, read_json, write_atomic, write_json
 from convzoo.spec import load_spec
 from convzoo.train import config
 from convzoo.train.checkpoint import load
@@ -258,7 +257,7 @@ def _run_cells(
         options.out.mkdir(parents=True, exist_ok=True)
         copy = options.out / "suite.yaml"
         if not options.only and copy.resolve() != suite.path:
-            shutil.copyfile(suite.path, copy)
+            write_atomic(copy, suite.path.read_bytes())
     todo = [cell for cell in cells if not is_finished(options.out, cell)]
     log(
         f"{suite.name}: {len(cells)} cell(s), {len(cells) - len(todo)} finished before, "

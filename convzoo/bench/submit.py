@@ -24,11 +24,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from convzoo.bench.files import ended, status
 from convzoo.bench.suite import Cell
 from convzoo.errors import ConvzooError
+from convzoo.io import parse_yaml
 
 FOLDER = "submitit"
 INSTALL = "pip install 'convzoo[slurm]'"
@@ -45,7 +44,7 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
             raise ConvzooError(
                 f"--launcher-option {pair!r}: expected KEY=VALUE, e.g. slurm_partition=gpu"
             )
-        options[key] = yaml.safe_load(value)
+        options[key] = parse_yaml(value, f"--launcher-option {key}")
     return options
 
 

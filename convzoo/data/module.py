@@ -5,7 +5,8 @@ set is only for the final report. Samples smaller than the network's input are
 centred on its canvas; any other mismatch is an error naming both shapes. With
 ``permute=SEED`` one fixed random permutation of the positions (drawn from SEED)
 is applied to train and test alike. Data is standardized with the training
-split's mean and standard deviation.
+split's mean and standard deviation, unless ``standardize=False`` keeps the raw
+values (a reference recipe that trains on them).
 
 With ``resident=True`` (the default) the tensors are moved to the training
 device once and batched there by ``ResidentLoader``, with augmentation on the
@@ -46,6 +47,7 @@ class DataModule(L.LightningDataModule):
         download: bool = True,
         permute: int | None = None,
         steps: int = 1,
+        standardize: bool = True,
     ) -> None:
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
@@ -54,7 +56,7 @@ class DataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_fraction, self.seed = val_fraction, seed
         self.resident, self.download = resident, download
-        self.permute, self.steps = permute, steps
+        self.permute, self.steps, self.standardized = permute, steps, standardize
         self.augment_settings = {"translate": translate, "scale": scale, "flip": flip}
         self.dataset: Dataset | None = None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -91,8 +93,11 @@ class DataModule(L.LightningDataModule):
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
         n_val = n - self.train_samples
         val_idx, train_idx = order[:n_val], order[n_val:]
-        self.mean = float(ds.train_x[train_idx].mean())
-        self.std = float(ds.train_x[train_idx].std()) or 1.0
+        if self.standardized:
+            self.mean = float(ds.train_x[train_idx].mean())
+            self.std = float(ds.train_x[train_idx].std()) or 1.0
+        else:
+            self.mean, self.std = 0.0, 1.0
         device = self._device() if self.resident else torch.device("cpu")
 
         def prepared(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -116,6 +116,11 @@ class TrainConfig:
         None, "one fixed random pixel permutation (its seed), train and test", rule=SEED
     )
     val_fraction: float = setting(0.1, "share of the training split held out", rule=FRACTION)
+    standardize: bool = setting(
+        True,
+        "scale inputs by the training split's mean and std (no: the raw values, for a "
+        "recipe whose reference trains on them)",
+    )
     resident: bool = setting(True, "keep the data on the training device (no: a DataLoader)")
     steps_per_call: int = setting(
         10,

@@ -211,6 +211,7 @@ def _datamodule(run: _Run) -> DataModule:
         resident=c.resident,
         steps=c.steps_per_call,
         permute=c.permute,
+        standardize=c.standardize,
     )
     datamodule.load()
     check_batches(datamodule.train_samples, c.batch_size, run.devices * c.num_nodes)

@@ -147,10 +147,14 @@ class EpochLines(Callback):
 
 
 def progress_callbacks(throughput: Throughput, show: bool) -> tuple[list[Callback], bool]:
-    """The callbacks that show progress, and whether Lightning's own bar is on."""
+    """The callbacks that show progress, and whether Lightning's own bar is on.
+
+    Lightning's bar redraws itself on stdout; it is shown only when stdout and stderr
+    are both terminals, so that neither a redirected log nor a job's output fills
+    with redraws. Otherwise one line per epoch goes to stderr."""
     if not show:
         return [], False
-    if sys.stderr.isatty():
+    if sys.stdout.isatty() and sys.stderr.isatty():
         return [Bar(throughput)], True
     return [EpochLines()], False
 

@@ -58,11 +58,11 @@ def read_report(run: Path | None) -> dict[str, Any]:
 
 def data_settings(report: dict[str, Any]) -> dict[str, Any]:
     """The DataModule arguments of the run: ``data`` (None when the report names none),
-    ``data_dir``, ``permute``, ``seed`` and ``val_fraction``; what the report does not
-    record is ``TrainConfig``'s default, as training would have used it."""
+    ``data_dir``, ``permute``, ``seed``, ``val_fraction`` and ``standardize``; what the
+    report does not record is ``TrainConfig``'s default, as training would have used it."""
     config = report.get("config", {})
     settings = {"data": report.get("data")}
-    for key in ("data_dir", "permute", "seed", "val_fraction"):
+    for key in ("data_dir", "permute", "seed", "val_fraction", "standardize"):
         recorded = config.get(key)
         settings[key] = getattr(TrainConfig, key) if recorded is None else recorded
     return settings

@@ -25,7 +25,7 @@ from argparse import SUPPRESS, ArgumentError
 from functools import lru_cache
 from typing import Any
 
-from convzoo.errors import did_you_mean
+from convzoo.errors import did_you_mean, is_int
 
 OWNED = {
     "accelerator": "--accelerator",
@@ -85,7 +85,7 @@ def problem(value: Any) -> str | None:
         if name not in accepted:
             return f"lightning.Trainer has no argument {name!r}.{did_you_mean(str(name), accepted)}"
     accumulate = value.get(ACCUMULATE, 1)
-    if not isinstance(accumulate, int) or isinstance(accumulate, bool) or accumulate < 1:
+    if not is_int(accumulate) or accumulate < 1:
         return f"{ACCUMULATE} must be at least 1, got {accumulate!r}"
     try:
         _parser().parse_object(value)

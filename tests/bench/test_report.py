@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from convzoo.bench.report import configurations, write_plots
+from convzoo.bench.plots import write_plots
+from convzoo.bench.report import configurations
 
 SMOKE = Path(__file__).parents[2] / "benchmarks" / "results" / "smoke" / "results.json"
 

@@ -66,6 +66,7 @@ def test_without_submitit_one_install_hint_and_no_folder(tmp_path, monkeypatch):
     [
         ((*LOCAL, "--launcher-option", "no_such_setting=1"), "submitit refused"),
         ((*LOCAL, "--launcher-option", "timeout_min"), "expected KEY=VALUE"),
+        ((*LOCAL, "--launcher-option", "mem_gb=[a"), "--launcher-option mem_gb"),
         ((*LOCAL, "--parallel-cells"), "leave out --parallel-cells"),
         (("--launcher-option", "timeout_min=5"), "add --launcher submitit"),
     ],

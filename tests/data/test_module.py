@@ -32,6 +32,15 @@ def test_standardized_with_the_training_split():
     assert dm.background == pytest.approx(-dm.mean / dm.std)
 
 
+def test_standardize_false_keeps_the_raw_values():
+    raw = ready(standardize=False)
+    scaled = ready()
+    assert (raw.mean, raw.std, raw.background) == (0.0, 1.0, 0.0)
+    x, _ = raw.splits["test"]
+    assert torch.equal(x, raw.load().test_x)
+    assert torch.allclose(scaled.splits["test"][0], (x - scaled.mean) / scaled.std)
+
+
 def test_smaller_samples_are_centred_on_the_spec_canvas():
     dm = ready(input_shape=(1, 16, 16))
     x = dm.splits["test"][0]

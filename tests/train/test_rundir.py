@@ -14,7 +14,13 @@ from convzoo.train.rundir import data_settings, locate, prepared_test_split, rea
 
 REPORT = {
     "data": "synthetic",
-    "config": {"data_dir": None, "permute": 3, "seed": 5, "val_fraction": 0.25},
+    "config": {
+        "data_dir": None,
+        "permute": 3,
+        "seed": 5,
+        "val_fraction": 0.25,
+        "standardize": True,
+    },
 }
 
 
@@ -51,6 +57,7 @@ def test_data_settings_fill_what_the_report_does_not_record_from_train_config():
         "permute": TrainConfig.permute,
         "seed": TrainConfig.seed,
         "val_fraction": TrainConfig.val_fraction,
+        "standardize": TrainConfig.standardize,
     }
 
 
@@ -63,6 +70,11 @@ def test_the_test_split_is_prepared_as_training_prepared_it():
     assert split.fill == module.background and split.data == "synthetic"
     default = prepared_test_split(data_settings({"data": "synthetic"}), (1, 12, 12))
     assert default.fill != split.fill  # another seed and split: another standardization
+    raw = {**REPORT, "config": {**REPORT["config"], "standardize": False}}
+    unscaled = prepared_test_split(data_settings(raw), [1, 12, 12])
+    module = DataModule("synthetic", (1, 12, 12), seed=5, val_fraction=0.25, permute=3)
+    module.load()
+    assert unscaled.fill == 0.0 and torch.equal(unscaled.x, module.load().test_x)
 
 
 def test_data_and_data_dir_replace_the_reports(tmp_path, monkeypatch):
