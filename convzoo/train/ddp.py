@@ -94,15 +94,24 @@ def _ranks(trainer: L.Trainer) -> tuple[list[str], list[Any]]:
 
 
 def timed_out(trainer: L.Trainer, timeout: int, out: Path) -> RankTimeout:
-    """End the ranks this process launched and say which of them hung or died."""
+    """End the ranks this process launched and say which of them hung or died; ranks that
+    a launcher (torchrun, srun) started are that launcher's to end."""
     seen, procs = _ranks(trainer)
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     who = "; ".join(seen) if seen else "another rank stopped answering"
+    environment = getattr(trainer.strategy, "cluster_environment", None)
+    if getattr(environment, "creates_processes_externally", False):
+        ended = (
+            f"This rank ends now; {getattr(environment, 'launcher', 'the launcher')}, which "
+            "started the ranks, ends the others"
+        )
+    else:
+        ended = "Every process of the run was ended"
     return RankTimeout(
         f"DDP rank {trainer.global_rank} waited {timeout} s (--ddp-timeout) for the other "
-        f"ranks and gave up: {who}. Every process of the run was ended; continue it with "
+        f"ranks and gave up: {who}. {ended}; continue it with "
         f"convzoo train ... --out {out} --resume"
     )

@@ -35,7 +35,7 @@ from convzoo.data import DATASETS, DataModule
 from convzoo.errors import ConvzooError
 from convzoo.io import dumps_yaml, locked, read_yaml, remove_orphans, write_atomic
 from convzoo.spec import Spec, load_spec
-from convzoo.train import ddp, report, trainer_args
+from convzoo.train import ddp, launched, report, trainer_args
 from convzoo.train.atomic import AtomicCheckpointIO
 from convzoo.train.batches import check_batches
 from convzoo.train.checkpoint import read_checkpoint
@@ -190,6 +190,7 @@ def _plan(config: TrainConfig) -> _Run:
     spec = apply_swaps(load_spec(config.arch), config.swap)
     DATASETS.get("data", config.data)
     accelerator, devices = _resolve_accelerator(config)
+    launched.check(config.num_nodes, devices)
     check_fits(spec, config.batch_size, accelerator, config.memory_limit)
     out = run_dir(config, spec.name)
     return _Run(config, spec, accelerator, devices, out, _check_run_dir(out, config))

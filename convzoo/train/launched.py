@@ -7,7 +7,7 @@ first: it can run inside a SLURM job) and checks the launcher's count of
 processes against ``num_nodes x devices`` with a ``ValueError`` and a traceback on
 every rank. The two environments here are Lightning's own, detected the same way,
 whose check raises one ``ConvzooError`` instead, naming the launcher's world size
-and the flags that match it.
+and the flags that match it; ``check`` runs it before the run writes anything.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ def mismatch(
 class Torchrun(TorchElasticEnvironment):
     """torchrun's ranks (``TORCHELASTIC_RUN_ID`` set), whose count must be the run's."""
 
+    launcher = "torchrun"
+
     def validate_settings(self, num_devices: int, num_nodes: int) -> None:
         per_node = int(os.environ.get("LOCAL_WORLD_SIZE", num_devices))
         if (num_nodes * num_devices, num_devices) != (self.world_size(), per_node):
@@ -49,6 +51,8 @@ class Torchrun(TorchElasticEnvironment):
 class Slurm(SLURMEnvironment):
     """SLURM's tasks (``srun``), whose count must be the run's."""
 
+    launcher = "srun"
+
     def validate_settings(self, num_devices: int, num_nodes: int) -> None:
         try:
             super().validate_settings(num_devices, num_nodes)
@@ -58,6 +62,14 @@ class Slurm(SLURMEnvironment):
             raise mismatch(
                 "SLURM", "SLURM_NTASKS", self.world_size(), per_node, num_nodes, num_devices
             ) from None
+
+
+def check(num_nodes: int, devices: int) -> None:
+    """Refuse a launch whose process count is not ``num_nodes x devices`` before the run
+    touches its directory; Lightning checks the same only once the Trainer is built."""
+    env = environment()
+    if env is not None:
+        env.validate_settings(devices, num_nodes)
 
 
 def environment() -> ClusterEnvironment | None:

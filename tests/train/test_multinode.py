@@ -121,7 +121,7 @@ def test_a_launch_of_another_size_ends_with_one_message_on_every_rank(tmp_path):
         assert rank.returncode == 2, rank.stderr[-3000:]
         assert "Traceback" not in rank.stderr
         assert "WORLD_SIZE=2" in rank.stderr and "--num-nodes 2 --devices 1" in rank.stderr
-    assert not (tmp_path / "run" / "report.json").exists()
+    assert not (tmp_path / "run").exists()  # refused before the run wrote anything
 
 
 SLURM = {
@@ -161,3 +161,21 @@ def test_without_a_launcher_lightning_chooses(monkeypatch):
     assert launched.environment() is None
     assert ddp.strategy("auto", timeout=60) == "auto"
     assert ddp.strategy("ddp", timeout=60).cluster_environment is None
+
+
+class _Trainer:
+    """What ``ddp.timed_out`` reads of a trainer whose ranks a launcher started."""
+
+    global_rank = 1
+
+    def __init__(self, environment) -> None:
+        self.strategy = type("Strategy", (), {"cluster_environment": environment})()
+
+
+@pytest.mark.parametrize(("kind", "launcher"), [("Torchrun", "torchrun"), ("Slurm", "srun")])
+def test_a_timeout_in_launched_ranks_leaves_the_others_to_the_launcher(tmp_path, kind, launcher):
+    environment = getattr(launched, kind).__new__(getattr(launched, kind))
+    message = str(ddp.timed_out(_Trainer(environment), 30, tmp_path))
+    assert f"This rank ends now; {launcher}, which started the ranks, ends the others" in message
+    assert "Every process of the run was ended" not in message
+    assert "DDP rank 1 waited 30 s" in message and f"--out {tmp_path} --resume" in message
