@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from convzoo.errors import ConvzooError
-from tests.bench.test_runner import SUITES, bench, rows
+from tests.bench.conftest import SUITES, bench, rows
 
 SUITE = """name: sub
 archs: [tiny.yaml]

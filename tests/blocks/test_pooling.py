@@ -1,4 +1,4 @@
-"""The pooling family: each block against its formula, its limits, and its promises.
+"""The poolings' registration and arguments; the window poolings against their formulas.
 
 References are computed independently of the blocks' window unfolding: by
 reshaping non-overlapping windows, or with torch's own poolings and reductions.
@@ -14,20 +14,14 @@ import torch
 import torch.nn.functional as F
 
 import convzoo as cz
-import convzoo.blocks.global_pooling  # registers the global poolings
 from convzoo.assemble import INJECTED
 from convzoo.blocks._windows import lp_norm
-from convzoo.blocks.blur_pool import binomial_filter
+from tests.blocks.conftest import GLOBAL, SHAPES, block, max_pool
 
 WINDOW = ("lp", "softmax", "logsumexp", "stochastic", "subsample")
-GLOBAL = ("global_max", "global_avg", "global_lp")
 NEW = (*WINDOW, "blur", *GLOBAL)
 
-
-def block(name: str, shape: tuple[int, ...], **args):
-    """The single pooling layer ``name`` built for inputs ``[C, *spatial]``."""
-    spec = {"name": "t", "input": list(shape), "layers": [{"pool": name, **args}]}
-    return cz.build(spec).layers[0]
+pytestmark = pytest.mark.usefixtures("torch_seed")
 
 
 def blocks_of(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -37,20 +31,6 @@ def blocks_of(x: torch.Tensor, k: int) -> torch.Tensor:
         return x.reshape(n, c, length // k, k)
     n, c, h, w = x.shape
     return x.reshape(n, c, h // k, k, w // k, k).permute(0, 1, 2, 4, 3, 5).flatten(-2)
-
-
-def max_pool(x: torch.Tensor, k: int, stride: int | None = None, padding: int = 0):
-    pool = F.max_pool1d if x.dim() == 3 else F.max_pool2d
-    return pool(x, k, stride=stride, padding=padding)
-
-
-SHAPES = [(3, 12), (3, 12, 8)]
-F64 = {"check_dtype": False}
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
 
 
 # -- registration, arguments, geometry -----------------------------------------------
@@ -316,139 +296,3 @@ def test_subsample_has_two_parameters_per_map_as_lenet5_s2():
     assert sum(p.numel() for p in cz.build(spec).parameters()) == 12
     one_d = {"name": "s", "input": [16, 10], "layers": [{"pool": "subsample"}]}
     assert cz.summary(one_d).params == 32
-
-
-# -- blur ------------------------------------------------------------------------------
-
-
-def test_binomial_filter_taps_are_normalized():
-    torch.testing.assert_close(binomial_filter(3, 1), torch.tensor([1, 2, 1]) / 4.0, **F64)
-    torch.testing.assert_close(binomial_filter(4, 1), torch.tensor([1, 3, 3, 1]) / 8.0, **F64)
-    two = binomial_filter(5, 2)
-    assert two.shape == (5, 5) and math.isclose(two.sum().item(), 1.0)
-
-
-@pytest.mark.parametrize("pre", ["max", "avg", "none"])
-@pytest.mark.parametrize("shape", [(2, 16), (2, 16, 12)], ids=["1d", "2d"])
-def test_blur_keeps_a_constant_map_constant(pre, shape):
-    pool = block("blur", shape, pre=pre, filter_size=5)
-    out = pool(torch.full((1, *shape), 2.5))
-    interior = out[..., 2:-2] if len(shape) == 2 else out[..., 2:-2, 2:-2]
-    torch.testing.assert_close(interior, torch.full_like(interior, 2.5))
-    torch.testing.assert_close(out, torch.full_like(out, 2.5))  # reflect padding: borders too
-
-
-def test_blur_of_an_impulse_shows_the_taps_and_the_subsampling_phase():
-    pool = block("blur", (1, 9), pre="none")
-    x = torch.zeros(1, 1, 9)
-    x[..., 5] = 1.0  # blurred: 1/4 at 4, 1/2 at 5, 1/4 at 6; kept: positions 0, 2, 4, 6, 8
-    torch.testing.assert_close(pool(x), torch.tensor([[[0.0, 0.0, 0.25, 0.25, 0.0]]]))
-
-
-@pytest.mark.parametrize("size", [7, 8, 9, 16])
-@pytest.mark.parametrize("dims", [1, 2])
-def test_blur_output_size_matches_max_pooling(size, dims):
-    shape = (2,) + (size,) * dims
-    x = torch.randn(1, *shape)
-    assert block("blur", shape)(x).shape == max_pool(x, 2).shape
-    wide = block("blur", shape, kernel=3, padding=1)(x)
-    assert wide.shape == max_pool(x, 3, stride=2, padding=1).shape
-    assert block("blur", shape, pre="none")(x).shape[2:] == (math.ceil(size / 2),) * dims
-
-
-def test_max_blur_is_dense_max_then_blur_and_its_receptive_field():
-    x = torch.randn(2, 3, 10, 10)
-    pool = block("blur", (3, 10, 10))
-    blur_only = block("blur", (3, 9, 9), pre="none")
-    torch.testing.assert_close(pool(x), blur_only(F.max_pool2d(x, 2, stride=1)))
-    table = cz.summary({"name": "t", "input": [3, 16, 16], "layers": [{"pool": "blur"}]})
-    assert table.layers[0].rf == (4, 4) and table.layers[0].stride == (2, 2)
-
-
-def _smooth_relu_noise(shape: tuple[int, ...], seed: int) -> torch.Tensor:
-    """ReLU of white noise lightly smoothed by a Gaussian (sigma 0.5 px), circularly."""
-    x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-    taps = torch.exp(-torch.arange(-2.0, 3.0).square() / (2 * 0.5**2))
-    taps /= taps.sum()
-    for axis in range(2, x.dim()):
-        x = sum(w * x.roll(shift, axis) for shift, w in zip(range(-2, 3), taps))
-    return x.relu()
-
-
-def _change_under_one_pixel_shift(pool, x: torch.Tensor) -> tuple[float, float]:
-    """||pool(shift x) - pool(x)|| relative to ||pool(x)|| and to its spread about its mean,
-    away from the borders (the shift is circular, the blur's padding is not)."""
-    crop = (..., *(slice(2, -2),) * (x.dim() - 2))
-    out, moved = pool(x)[crop], pool(x.roll(1, -1))[crop]
-    diff = (moved - out).norm()
-    return (diff / out.norm()).item(), (diff / (out - out.mean()).norm()).item()
-
-
-@pytest.mark.parametrize("shape", [(4, 256), (4, 48, 48)], ids=["1d", "2d"])
-def test_blur_changes_much_less_than_max_pooling_under_a_one_pixel_shift(shape):
-    # Measured: max pooling changes by 0.70 (1-D) / 0.59 (2-D) of its norm, MaxBlurPool by
-    # 0.43 / 0.29; relative to the spread, 0.96 / 0.98 against 0.67 / 0.68.
-    x = _smooth_relu_noise((8, *shape), seed=0)
-    plain = _change_under_one_pixel_shift(block("max", shape, kernel=2), x)
-    blurred = _change_under_one_pixel_shift(block("blur", shape), x)
-    wider = _change_under_one_pixel_shift(block("blur", shape, filter_size=5), x)
-    assert blurred[0] < 0.7 * plain[0]
-    assert blurred[1] < 0.8 * plain[1]  # not only a smaller spread
-    assert wider[0] < 0.9 * blurred[0] and wider[1] < 0.9 * blurred[1]  # a stronger low-pass
-
-
-# -- global poolings -------------------------------------------------------------------
-
-
-def _reference(name: str, x: torch.Tensor) -> torch.Tensor:
-    flat = x.flatten(2)
-    if name == "global_max":
-        return flat.amax(-1)
-    if name == "global_avg":
-        return flat.mean(-1)
-    return flat.square().sum(-1).sqrt()
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=["1d", "2d"])
-@pytest.mark.parametrize("name", GLOBAL)
-def test_global_pooling_gives_one_value_per_map_at_any_size(name, shape):
-    pool = block(name, shape)
-    dims = len(shape) - 1
-    assert pool.kernel_size == pool.stride == tuple(shape[1:])
-    for spatial in (shape[1:], tuple(3 * s + 1 for s in shape[1:])):
-        x = torch.randn(2, 3, *spatial)
-        out = pool(x)
-        assert out.shape == (2, 3) + (1,) * dims
-        torch.testing.assert_close(out.flatten(1), _reference(name, x))
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=["1d", "2d"])
-@pytest.mark.parametrize("name", GLOBAL)
-def test_global_pooling_is_invariant_to_circular_shifts(name, shape):
-    pool = block(name, shape, **({"p": 3.0} if name == "global_lp" else {}))
-    x = torch.randn(2, *shape, dtype=torch.float64)
-    out = pool.double()(x)
-    for shift in (1, 3, 5):
-        dims = tuple(range(2, x.dim()))
-        moved = x.roll((shift,) * len(dims), dims)
-        torch.testing.assert_close(pool(moved), out)
-    assert not torch.allclose(out, pool(x.flip(1)))  # but it does tell the maps apart
-
-
-def test_global_lp_p_and_summary_receptive_field():
-    x = torch.randn(2, 3, 8, 8)
-    torch.testing.assert_close(
-        block("global_lp", (3, 8, 8), p=1)(x).flatten(1), x.abs().sum((2, 3))
-    )
-    learned = block("global_lp", (3, 8, 8), learn_p=True)
-    learned(x).sum().backward()
-    assert learned.p.raw.grad is not None and learned.p.raw.grad != 0
-    spec = {
-        "name": "t",
-        "input": [1, 12, 12],
-        "layers": [{"filter": "conv", "out": 4, "kernel": 5}, {"pool": "global_max"}],
-    }
-    table = cz.summary(spec)
-    assert table.layers[-1].rf == "all" and table.output == (4, 1, 1)
-    model = cz.build(spec)
-    assert model(torch.randn(2, 1, 40, 30)).shape == (2, 4, 1, 1)

@@ -1,4 +1,4 @@
-"""The assembler: injection, argument checks, the meta-device shape check, paths, swaps."""
+"""The assembler: the meta-device shape check, dims, outputs, bodies, and predicted shapes."""
 
 from __future__ import annotations
 
@@ -9,58 +9,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import convzoo as cz
-from convzoo.assemble import apply_swaps
 from convzoo.spec import SpecError, parse
-
-
-def net(*layers, input=(1, 12, 12), classes=None):
-    data = {"name": "t", "input": list(input), "layers": list(layers)}
-    if classes is not None:
-        data["classes"] = classes
-    return data
-
-
-def test_injects_what_the_block_cannot_know(scratch):
-    seen = []
-
-    def probe(in_channels, dims, in_shape, classes, gain: float = 1.0):
-        seen.append((in_channels, dims, in_shape, classes, gain))
-        return nn.Identity()
-
-    scratch("act", "probe", probe)
-    cz.build(
-        net(
-            {"filter": "conv", "out": 5, "kernel": 3},
-            {"act": "probe", "gain": 2.0},
-            {"head": "linear"},
-            classes=4,
-        )
-    )
-    assert seen[0] == (5, 2, (5, 10, 10), 4, 2.0)
-    assert len(seen) == 2  # once on meta, once for real
-
-
-def test_injected_arguments_cannot_be_given(scratch):
-    with pytest.raises(SpecError, match="'in_channels' is set by the assembler"):
-        cz.build(net({"filter": "conv", "out": 5, "kernel": 3, "in_channels": 1}))
-
-
-def test_unknown_argument_lists_the_accepted_ones():
-    with pytest.raises(SpecError) as err:
-        cz.build(net({"filter": "conv", "out": 4, "kernel": 3, "strid": 2}))
-    message = str(err.value)
-    assert "layers.0" in message and "unknown argument 'strid'" in message
-    assert "did you mean 'stride'" in message.lower()
-    assert "out, kernel, stride=1, padding=0" in message
-
-
-def test_missing_argument_lists_the_accepted_ones():
-    with pytest.raises(
-        SpecError,
-        match=r"layers.1 \(filter.conv\): missing required argument\(s\) "
-        r"kernel.*accepts: out, kernel",
-    ):
-        cz.build(net({"act": "relu"}, {"filter": "conv", "out": 4}))
+from tests.assemble.conftest import net
 
 
 def test_kernel_larger_than_its_input_names_layer_block_shape_and_fitted_table():
@@ -106,55 +56,6 @@ def test_the_meta_pass_leaves_the_random_stream_alone():
     torch.manual_seed(0)
     first = nn.Conv2d(1, 6, 5, padding=2)
     assert torch.equal(model.layers[0].weight, first.weight)
-
-
-def test_module_names_follow_spec_paths():
-    model = cz.build(
-        net(
-            {"filter": "conv", "out": 4, "kernel": 3, "padding": 1},
-            {
-                "residual": "identity",
-                "layers": [
-                    {"filter": "conv", "out": 4, "kernel": 3, "padding": 1},
-                    {"norm": "batch"},
-                ],
-            },
-            {"repeat": 2, "layers": [{"filter": "conv", "out": 4, "kernel": 3, "padding": 1}]},
-            {"head": "linear"},
-            classes=3,
-        )
-    )
-    keys = set(model.state_dict())
-    assert {
-        "layers.0.weight",
-        "layers.1.layers.0.weight",
-        "layers.1.layers.1.running_mean",
-        "layers.2.copies.0.0.weight",
-        "layers.2.copies.1.0.weight",
-    } <= keys
-    assert [r.path for r in model.rows] == [
-        "layers.0",
-        "layers.1",
-        "layers.1.layers.0",
-        "layers.1.layers.1",
-        "layers.2",
-        "layers.2.copies.0.0",
-        "layers.2.copies.1.0",
-        "layers.3",
-    ]
-    assert model(torch.randn(2, 1, 12, 12)).shape == (2, 3)
-
-
-def test_the_spec_is_recoverable_from_the_model():
-    model = cz.build("lenet5_modern", swap={"pool": "avg"})
-    assert cz.spec_of(model) == model.spec
-    assert model.spec.layers[2].name == "avg"
-    again = cz.build(parse(model.spec.to_dict()))
-    assert {k: v.shape for k, v in again.state_dict().items()} == {
-        k: v.shape for k, v in model.state_dict().items()
-    }
-    with pytest.raises(cz.ConvzooError, match="not built by convzoo"):
-        cz.spec_of(nn.Linear(2, 2))
 
 
 def test_one_dimensional_specs_get_1d_blocks():
@@ -207,16 +108,6 @@ def test_a_head_may_keep_its_score_map():
     assert model.rows[-1].out_shape == (7, 1, 1)
     with pytest.raises(SpecError, match=r"outputs \[7, 1, 1\].*end with a head"):
         cz.build(net({"head": "conv1x1", "reduce": "none"}, {"act": "relu"}, classes=7))
-
-
-def test_the_deepest_nesting_the_limits_allow_builds_and_runs():
-    layer = {"filter": "conv", "out": 2, "kernel": 1}
-    for _ in range(30):
-        layer = {"repeat": 1, "layers": [layer]}
-    model = cz.build(net(layer, {"head": "linear"}, classes=3))
-    x = torch.randn(2, 1, 12, 12, requires_grad=True)
-    model(x).sum().backward()
-    assert x.grad is not None
 
 
 @pytest.mark.parametrize(
@@ -299,71 +190,6 @@ def test_residual_shortcuts():
     projection = down.layers[0].shortcut[0]
     assert projection.stride == (2, 2) and projection.out_channels == 4
     assert down(x).shape == (2, 4, 6, 6)
-
-
-# -- swaps -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def leaky(scratch):
-    scratch("act", "leaky", lambda slope=0.01: nn.LeakyReLU(slope))
-
-
-def test_swap_a_whole_family():
-    model = cz.build("lenet5_modern", swap={"pool": "avg"})
-    pools = [m for m in model.modules() if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))]
-    assert len(pools) == 2 and all(isinstance(p, nn.AvgPool2d) for p in pools)
-    assert pools[0].kernel_size == 2  # the arguments are kept
-
-
-def test_swap_by_name_wins_over_family(leaky):
-    spec = parse(net({"act": "relu"}, {"act": "leaky"}, {"act": "relu"}))
-    swapped = apply_swaps(spec, {"act.leaky": "relu", "act": "leaky"})
-    assert [layer.name for layer in swapped.layers] == ["leaky", "relu", "leaky"]
-
-
-def test_swap_reaches_nested_layers():
-    spec = parse(
-        net(
-            {
-                "repeat": 2,
-                "layers": [{"residual": "identity", "layers": [{"pool": "max", "kernel": 1}]}],
-            }
-        )
-    )
-    swapped = apply_swaps(spec, {"pool.max": "avg"})
-    assert swapped.layers[0].layers[0].layers[0].name == "avg"
-
-
-def test_swap_with_an_argument_the_new_block_lacks_fails_clearly(leaky):
-    with pytest.raises(SpecError) as err:
-        cz.build(net({"act": "leaky", "slope": 0.2}), swap={"act": "relu"})
-    message = str(err.value)
-    assert "swap act=relu cannot replace act.leaky" in message
-    assert "unknown argument 'slope'" in message and "act.relu accepts: (none)" in message
-
-
-@pytest.mark.parametrize(
-    ("swap", "message"),
-    [
-        ({1: "relu"}, "a swap maps"),
-        ({"act": 3}, "a swap maps"),
-        ({"norm": "batch"}, "matches no layer"),
-        ({"act": "rleu"}, "(?i)did you mean 'relu'"),
-        ({"activation": "relu"}, "not a block family"),
-        ({"filter.cnov": "conv"}, "(?i)did you mean 'conv'"),
-    ],
-)
-def test_bad_swaps(swap, message):
-    with pytest.raises(cz.ConvzooError, match=message):
-        cz.build("lenet5_modern", swap=swap)
-
-
-@pytest.mark.parametrize("swap", [{"act" * 10**5: "relu"}, {"act": "x" * 10**5}])
-def test_swap_messages_never_embed_unbounded_user_data(swap):
-    with pytest.raises(cz.ConvzooError) as err:
-        cz.build("lenet5_modern", swap=swap)
-    assert len(str(err.value)) < 2000, str(err.value)[:3000]
 
 
 # -- predicted shapes equal real shapes -------------------------------------------------

@@ -1,0 +1,1 @@
+"""Tests of ``convzoo.assemble``, one file per module."""

@@ -1,0 +1,107 @@
+"""Benchmark suites: every problem of a suite file at once, the grid, the shipped suites."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from convzoo.bench.suite import load_suite
+from convzoo.cli import main
+from convzoo.errors import ConvzooError
+from tests.bench.conftest import SUITES, bench, no_training
+
+
+def write_suite(folder: Path, text: str) -> Path:
+    shutil.copy(SUITES / "tiny.yaml", folder / "tiny.yaml")
+    path = folder / "suite.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_every_problem_of_a_suite_is_listed_at_once_and_nothing_trains(tmp_path, monkeypatch):
+    calls = no_training(monkeypatch)
+    suite = write_suite(
+        tmp_path,
+        """
+name: broken
+archs:
+  - lenet6
+  - tiny.yaml
+  - {arch: tiny.yaml, swap: {act: rleu}, label: t2}
+  - {arch: tiny.yaml, swap: {pool: lp}, label: t3}
+data: [fashion_mnst, mnist1d]
+seeds: [0, one]
+epochs: 0
+train: {lr: fast, batch: 32, seed: 3}
+grid: {swap: {pool: [maxx, max]}}
+evaluate: {max_shift: -1}
+colour: blue
+""",
+    )
+    with pytest.raises(ConvzooError) as caught:
+        bench(str(suite), "--out", str(tmp_path / "out"))
+    message = str(caught.value)
+    expected = [
+        "unknown key 'colour'",
+        "epochs: expected a positive integer",
+        "seeds[1]",
+        "train.lr: expected float",
+        "unknown setting 'batch'",
+        "train.seed: not a `train` setting",
+        "evaluate.max_shift",
+        "'fashion_mnst'",
+        "fashion_mnist",
+        "unknown architecture 'lenet6'",
+        "'rleu'",
+        "'maxx'",
+        "swaps pool both here and in the grid",
+    ]
+    for part in expected:
+        assert part in message, part
+    assert "nothing was trained" in message and not calls
+    assert not (tmp_path / "out").exists()
+    assert main(["bench", str(suite)]) == 2
+
+
+def test_a_network_that_does_not_fit_its_data_is_a_problem(tmp_path):
+    suite = write_suite(tmp_path, "name: d\narchs: [tiny.yaml]\ndata: [synthetic1d]\n")
+    with pytest.raises(ConvzooError, match=r"2-D input \[1, 12, 12\].*'synthetic1d' is 1-D"):
+        load_suite(suite)
+
+
+def test_the_grid_expands_to_every_combination(tmp_path):
+    suite = load_suite(
+        write_suite(
+            tmp_path,
+            """
+name: grid
+archs: [tiny.yaml, {arch: tiny.yaml, swap: {filter: unfold_conv}, label: unfolded}]
+grid: {swap: {act: [relu, tanh, abs], pool: [max, avg]}}
+data: [synthetic]
+permute: [null, 3]
+seeds: [0, 1]
+""",
+        )
+    )
+    assert len(suite.cells) == 2 * 3 * 2 * 2 * 2
+    assert len({c.id for c in suite.cells}) == len(suite.cells)
+    combos = {(c.label, tuple(sorted(c.swap.items())), c.permute, c.seed) for c in suite.cells}
+    assert (
+        "unfolded act=tanh pool=avg",
+        (("act", "tanh"), ("filter", "unfold_conv"), ("pool", "avg")),
+        3,
+        1,
+    ) in combos
+    assert ("tiny act=abs pool=max", (("act", "abs"), ("pool", "max")), None, 0) in combos
+    assert len({c.spec_hash for c in suite.cells}) == 12
+    assert suite.cells[0].id == "tiny_act-relu_pool-max__synthetic__seed0"
+
+
+@pytest.mark.parametrize(
+    ("name", "cells"),
+    [("smoke", 4), ("fashion-zoo", 27), ("stages", 81), ("mnist1d", 12), ("permutation", 12)],
+)
+def test_the_shipped_suites_are_valid(name, cells):
+    assert len(load_suite(SUITES / f"{name}.yaml").cells) == cells
