@@ -6,8 +6,9 @@ flushed to disk, then renamed over the target, so a reader (or a run killed
 half-way) never sees half a file. JSON is written strictly: a number that is not
 finite becomes ``null``, never the ``NaN`` that JSON parsers refuse. YAML is read
 with the safe loader only, so a ``!!python/...`` tag is an error and never code
-that runs. ``locked`` gives a folder one writer at a time. This module sits at the
-bottom of the flow beside ``errors``.
+that runs, and bounded by ``check_size``: a few hundred bytes of aliases that name
+one list billions of times are refused, never expanded. ``locked`` gives a folder
+one writer at a time. This module sits at the bottom of the flow beside ``errors``.
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from convzoo.errors import ConvzooError
+from convzoo.errors import ConvzooError, short_repr
 
 TEMP_SUFFIX = ".tmp"
 LOCK_FILE = ".lock"
 _HELD: dict[Path, tuple[int, int]] = {}  # folder -> (lock file descriptor, nesting depth)
+MAX_NODES = 100_000  # values in a YAML document: items and mapping values, an alias at every use
+MAX_DEPTH = 64  # levels of mappings and lists
+KEY_LIMIT = 40  # characters of a key a path shows
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
@@ -73,13 +77,20 @@ def locked(folder: str | os.PathLike, what: str = "run") -> Iterator[None]:
 
     A second process that asks for it is refused at once with a ``ConvzooError``
     naming the holder's pid; the same process may take it again (nested). The
-    lock goes with the process: a killed holder leaves no stale lock behind.
+    lock goes with the process: a killed holder leaves no stale lock behind. A
+    folder that the lock created and that holds nothing else when it is released (a
+    run refused before it wrote anything) is removed again. A folder that cannot be
+    made or written is a ``ConvzooError`` naming it.
     """
-    folder = Path(folder).resolve()
+    try:
+        folder = Path(folder).resolve()
+    except OSError:  # a name too long to resolve: _acquire names the failure
+        folder = Path(folder).absolute()
     if folder in _HELD:
         fd, depth = _HELD[folder]
         _HELD[folder] = (fd, depth + 1)
     else:
+        created = not folder.exists()
         _HELD[folder] = (_acquire(folder, what), 1)
     try:
         yield
@@ -90,11 +101,20 @@ def locked(folder: str | os.PathLike, what: str = "run") -> Iterator[None]:
         else:
             del _HELD[folder]
             os.close(fd)
+            if created and [p.name for p in folder.iterdir()] == [LOCK_FILE]:
+                (folder / LOCK_FILE).unlink()
+                folder.rmdir()
 
 
 def _acquire(folder: Path, what: str) -> int:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConvzooError(
+            f"{short_repr(str(folder))}: cannot write the {what} there ({exc.strerror}); "
+            "choose another --out"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -144,14 +164,60 @@ def read_json(path: str | os.PathLike) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def path_step(path: str, key: Any) -> str:
+    """``path.key``; a key that is not a short string is shown by ``short_repr``."""
+    label = key if isinstance(key, str) and len(key) <= KEY_LIMIT else short_repr(key, KEY_LIMIT)
+    return f"{path}.{label}" if path else str(label)
+
+
+def _where(keys: list[Any]) -> str:
+    path = ""
+    for key in keys:
+        path = path_step(path, key)
+    return path or "the top level"
+
+
+def check_size(data: Any, origin: str, error: type[ConvzooError] = ConvzooError) -> None:
+    """Refuse data with more than ``MAX_NODES`` values or nested deeper than ``MAX_DEPTH``.
+
+    The walk counts visits, not objects, so an alias counts at every use, and it
+    stops at the first limit it passes: a bomb is refused, never expanded.
+    """
+    frames: list[tuple[Any, Iterator[tuple[Any, Any]]]] = []  # (key in parent, children)
+    count, key, value = 1, None, data
+    while True:
+        if isinstance(value, (Mapping, list, tuple)):
+            if len(frames) == MAX_DEPTH:
+                raise error(
+                    f"{origin}: {_where([f[0] for f in frames[1:]] + [key])}: values are nested "
+                    f"more than {MAX_DEPTH} levels deep (mappings and lists), more than a spec "
+                    "may nest"
+                )
+            children = value.items() if isinstance(value, Mapping) else enumerate(value)
+            frames.append((key, iter(children)))
+        while frames and (child := next(frames[-1][1], None)) is None:
+            frames.pop()
+        if not frames:
+            return
+        key, value = child
+        count += 1
+        if count > MAX_NODES:
+            raise error(
+                f"{origin}: {_where([f[0] for f in frames[1:]] + [key])}: more than "
+                f"{MAX_NODES} values (list items and mapping values, an alias counted at every "
+                "use), more than convzoo reads; write a repeated part of a spec once with repeat"
+            )
+
+
 def parse_yaml(text: str, origin: str, error: type[ConvzooError] = ConvzooError) -> Any:
-    """Parse YAML text with the safe loader; a syntax error or a python tag raises ``error``
-    naming ``origin`` and the line."""
+    """Parse YAML text with the safe loader; a syntax error, a python tag or data past
+    ``check_size``'s bounds raises ``error`` naming ``origin`` and the line or path."""
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except RecursionError:
         raise error(
-            f"{origin}: nested too deeply to read (keep it under a few hundred levels)"
+            f"{origin}: nested too deeply to read, far past the {MAX_DEPTH} levels of mappings "
+            "and lists that convzoo reads"
         ) from None
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         raise error(f"{origin}: not valid YAML: {str(exc)[:200]}") from None
@@ -165,6 +231,8 @@ def parse_yaml(text: str, origin: str, error: type[ConvzooError] = ConvzooError)
                 "runs code: remove the !!python tag and write plain data."
             ) from exc
         raise error(f"{where}: not valid YAML: {problem}") from exc
+    check_size(data, origin, error)
+    return data
 
 
 def read_yaml(path: str | os.PathLike, what: str, error: type[ConvzooError] = ConvzooError) -> Any:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from convzoo.errors import ConvzooError, did_you_mean
+from convzoo.errors import ConvzooError, did_you_mean, short_repr
 
 FAMILIES: tuple[str, ...] = ("filter", "act", "pool", "norm", "residual", "head", "capsule")
 
@@ -110,7 +110,7 @@ class Registry:
     def _family(self, family: str) -> dict[str, BlockInfo]:
         if family not in self._blocks:
             raise RegistryError(
-                f"unknown block family {family!r}.{did_you_mean(family, self._blocks)} "
+                f"unknown block family {short_repr(family)}.{did_you_mean(family, self._blocks)} "
                 f"Available families: {', '.join(self._blocks)}."
             )
         return self._blocks[family]
@@ -238,7 +238,7 @@ class Registry:
         if name in table:
             return table[name]
         names = sorted(table, key=natural_key)
-        message = f"unknown {family} block {name!r}.{did_you_mean(str(name), names)}"
+        message = f"unknown {family} block {short_repr(name)}.{did_you_mean(str(name), names)}"
         message += f" Available names: {', '.join(names) or '(none)'}."
         for hint in self._hints:
             message += " " + hint

@@ -19,18 +19,17 @@ exist and the shapes fit is the assembler's job. YAML is read with the safe
 loader only: a ``!!python/...`` tag is an error, never code that runs.
 ``Spec.from_dict(spec.to_dict()) == spec`` and the same through YAML.
 
-A spec is bounded before anything reads it: at most ``MAX_NODES`` values,
-nested at most ``MAX_DEPTH`` levels, ``repeat`` at most ``MAX_REPEAT`` and at
-most ``MAX_LAYERS`` layers once every repeat is expanded. The values are
-counted by visits, so a YAML alias bomb (a few hundred bytes naming the same
-list billions of times) is refused without being expanded. Messages show user
+A spec is bounded before anything reads it: ``io.check_size`` (at most
+``io.MAX_NODES`` values nested at most ``io.MAX_DEPTH`` levels, so a YAML alias
+bomb is refused without being expanded), ``repeat`` at most ``MAX_REPEAT`` and
+at most ``MAX_LAYERS`` layers once every repeat is expanded. Messages show user
 values only through ``short_repr``, never in full.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -39,7 +38,7 @@ import yaml
 
 from convzoo.archs import arch_path
 from convzoo.errors import ConvzooError, did_you_mean, is_int, short_repr
-from convzoo.io import read_yaml
+from convzoo.io import check_size, path_step, read_yaml
 from convzoo.registry import REGISTRY
 
 TOP_KEYS = ("name", "description", "input", "classes", "layers", "train")
@@ -47,11 +46,8 @@ REPEAT = "repeat"
 BODY = "layers"
 SpecLike = Union["Spec", Mapping[str, Any], str, os.PathLike]
 
-MAX_NODES = 100_000  # values in a spec: list items and mapping values, an alias at every use
-MAX_DEPTH = 64  # levels of mappings and lists
 MAX_LAYERS = 10_000  # layers once every repeat is expanded
 MAX_REPEAT = 10_000  # the count of one repeat
-KEY_LIMIT = 40  # characters of a key a path shows
 
 
 class SpecError(ConvzooError, ValueError):
@@ -145,51 +141,6 @@ class Spec:
 # -- bounds -----------------------------------------------------------------------
 
 
-def _step(path: str, key: Any) -> str:
-    """``path.key``; a key that is not a short string is shown by ``short_repr``."""
-    label = key if isinstance(key, str) and len(key) <= KEY_LIMIT else short_repr(key, KEY_LIMIT)
-    return f"{path}.{label}" if path else str(label)
-
-
-def _where(keys: list[Any]) -> str:
-    path = ""
-    for key in keys:
-        path = _step(path, key)
-    return path or "the spec"
-
-
-def check_size(data: Any, origin: str = "spec") -> None:
-    """Refuse data with more than ``MAX_NODES`` values or nested deeper than ``MAX_DEPTH``.
-
-    The walk counts visits, not objects, so an alias counts at every use, and it
-    stops at the first limit it passes: a bomb is refused, never expanded.
-    """
-    frames: list[tuple[Any, Iterator[tuple[Any, Any]]]] = []  # (key in parent, children)
-    count, key, value = 1, None, data
-    while True:
-        if isinstance(value, (Mapping, list, tuple)):
-            if len(frames) == MAX_DEPTH:
-                raise SpecError(
-                    f"{origin}: {_where([f[0] for f in frames[1:]] + [key])}: values are nested "
-                    f"more than {MAX_DEPTH} levels deep (mappings and lists), more than a spec "
-                    "may nest"
-                )
-            children = value.items() if isinstance(value, Mapping) else enumerate(value)
-            frames.append((key, iter(children)))
-        while frames and (child := next(frames[-1][1], None)) is None:
-            frames.pop()
-        if not frames:
-            return
-        key, value = child
-        count += 1
-        if count > MAX_NODES:
-            raise SpecError(
-                f"{origin}: {_where([f[0] for f in frames[1:]] + [key])}: the spec holds more "
-                f"than {MAX_NODES} values (list items and mapping values, an alias counted at "
-                "every use), more than a spec may hold; write a repeated part once with 'repeat'"
-            )
-
-
 def _count_layers(nodes: tuple[Node, ...], path: str, origin: str) -> int:
     """How many layers ``nodes`` expand to, a repeat's body once per copy; past
     ``MAX_LAYERS`` it raises, naming the node where the count passed the limit."""
@@ -280,7 +231,7 @@ def _parse_layer(raw: Any, path: str, origin: str) -> Node:
             raise SpecError(
                 f"{origin}: {path}: argument names must be strings, got {short_repr(arg)}"
             )
-    args = {k: _plain(v, f"{origin}: {_step(path, k)}") for k, v in rest.items()}
+    args = {k: _plain(v, f"{origin}: {path_step(path, k)}") for k, v in rest.items()}
     return Block(key, name, args, body)
 
 
@@ -290,7 +241,7 @@ def parse(data: Mapping[str, Any], origin: str = "spec") -> Spec:
         return data
     if not isinstance(data, Mapping):
         raise SpecError(f"{origin}: a spec must be a mapping with keys {', '.join(TOP_KEYS)}")
-    check_size(data, origin)
+    check_size(data, origin, SpecError)
     unknown = [k for k in data if k not in TOP_KEYS]
     if unknown:
         hint = did_you_mean(str(unknown[0]), TOP_KEYS)
@@ -367,6 +318,9 @@ def spec_file(text: str, folder: str | os.PathLike | None = None) -> Path | None
     among the named architectures (and a name is never a path).
     """
     path = Path(folder or ".") / text
-    if text.endswith((".yaml", ".yml")) or "/" in text or os.sep in text or path.is_file():
+    if text.endswith((".yaml", ".yml")) or "/" in text or os.sep in text:
         return path
-    return None
+    try:
+        return path if path.is_file() else None
+    except OSError:  # a name longer than the file system allows is no file
+        return None

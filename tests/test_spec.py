@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 import convzoo as cz
 from convzoo.errors import REPR_LIMIT, short_repr
+from convzoo.io import MAX_DEPTH, MAX_NODES
 from convzoo.spec import (
-    MAX_DEPTH,
     MAX_LAYERS,
-    MAX_NODES,
     MAX_REPEAT,
     Block,
     Repeat,
@@ -23,6 +22,7 @@ from convzoo.spec import (
     load_spec,
     parse,
 )
+from tests.bombs import alias_bomb
 
 NET = {
     "name": "tiny",
@@ -199,14 +199,6 @@ def test_random_specs_round_trip_through_yaml(layers, shape, classes):
 
 
 # -- resource limits -----------------------------------------------------------------
-
-
-def alias_bomb(levels: int = 9, width: int = 9) -> str:
-    """A YAML flow list of ``width ** levels`` leaves written in a few hundred bytes."""
-    text = f"&a0 [{', '.join(['x'] * width)}]"
-    for i in range(1, levels):
-        text = f"&a{i} [{text}, {', '.join([f'*a{i - 1}'] * (width - 1))}]"
-    return text
 
 
 def nested_repeats(depth: int) -> dict:

@@ -27,7 +27,8 @@ from jsonargparse import ArgumentParser
 import convzoo
 from convzoo.cli import bench, evaluate, listing, scan, train
 from convzoo.cli._common import Parser, add_debug, parser
-from convzoo.errors import ConvzooError, ConvzooWarning
+from convzoo.errors import ConvzooError, ConvzooWarning, short_repr
+from convzoo.train import trainer_args
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (listing, train, evaluate, scan, bench)
 
@@ -75,22 +76,43 @@ def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: A
 _default_showwarning = warnings.showwarning
 
 
+def _rank_zero() -> bool:
+    """Whether this process is rank zero (or alone); asked only after a run has trained, when
+    Lightning is loaded."""
+    from convzoo.train.rundir import is_rank_zero
+
+    return is_rank_zero()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = _command(argv)
-    parsed = make_parser(() if command is None else (command,)).parse_args(argv)
-    args = parsed[parsed.command]
-    args.command = parsed.command
-    debug = parsed.debug or args.debug
+    debug = "--debug" in argv
     warnings.showwarning = _show_warning
     try:
+        trainer_args.check_argv(argv)
+        command = _command(argv)
+        parsed = make_parser(() if command is None else (command,)).parse_args(argv)
+        args = parsed[parsed.command]
+        args.command = parsed.command
+        debug = parsed.debug or args.debug
         return _handler(parsed.command).run(args)
     except ConvzooError as exc:
         if debug:
             traceback.print_exc()
-        sys.stderr.write(f"convzoo: error: {exc}\n")
+        if not getattr(exc, "once", False) or _rank_zero():
+            sys.stderr.write(f"convzoo: error: {exc}\n")
         return exc.exit_code
+    except OSError as exc:
+        if exc.filename is None:  # not a path the user gave: a fault of convzoo's
+            raise
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(
+            f"convzoo: error: {short_repr(str(exc.filename))}: {exc.strerror}; "
+            "check the path given (--out, --data-dir, a spec or suite file)\n"
+        )
+        return 2
     except BrokenPipeError:
         return 0
     finally:

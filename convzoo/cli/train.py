@@ -72,12 +72,12 @@ def _add_setting(p: ArgumentParser, f: Field[Any]) -> None:
             metavar=("LO", "HI") if len(args) == 2 else None,
         )
     else:
-        fixed = f.metadata.get("choices")  # a function (strategy's) is checked, not listed
+        fixed = f.metadata.get("choices")  # listed in help; ``settings.problem`` checks them
         p.add_argument(
             _flag(f.name),
             type=kind,
             help=_help(f),
-            **({"choices": fixed} if isinstance(fixed, tuple) else {}),
+            **({"metavar": "{" + ",".join(fixed) + "}"} if isinstance(fixed, tuple) else {}),
         )
 
 

@@ -26,7 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any
 
-from convzoo.errors import ConvzooError, ConvzooWarning, did_you_mean, is_int, is_number
+from convzoo.errors import (
+    ConvzooError,
+    ConvzooWarning,
+    did_you_mean,
+    is_int,
+    is_number,
+    short_repr,
+)
 from convzoo.spec import Spec, load_spec
 from convzoo.train import trainer_args
 
@@ -213,20 +220,22 @@ def problem(name: str, value: Any) -> str | None:
     """What is wrong with ``value`` for the setting ``name`` (type, choices, range), or None."""
     hint = type_hint(name)
     if not accepts(value, hint):
-        return f"expected {hint_text(hint)}, got {value!r}"
+        return f"expected {hint_text(hint)}, got {short_repr(value)}"
     allowed = choices(name)
     if allowed is not None and value not in allowed:
-        return f"{value!r} is not one of {', '.join(allowed)}.{did_you_mean(str(value), allowed)}"
+        hint = did_you_mean(str(value), allowed)
+        return f"{short_repr(value)} is not one of {', '.join(allowed)}.{hint}"
     rule = settings()[name].metadata.get("rule")
     if rule is not None and value is not None and not rule.test(value):
-        return f"must be {rule.text}, got {value!r}"
+        return f"must be {rule.text}, got {short_repr(value)}"
     check = settings()[name].metadata.get("check")
     return check(value) if check is not None else None
 
 
 def unknown(key: str, accepted: Sequence[str]) -> str:
     """The message for a setting that does not exist, with the closest and the accepted ones."""
-    return f"unknown setting {key!r}.{did_you_mean(key, accepted)} Accepted: {', '.join(accepted)}."
+    hint = did_you_mean(key, accepted)
+    return f"unknown setting {short_repr(key)}.{hint} Accepted: {', '.join(accepted)}."
 
 
 # -- recipes ---------------------------------------------------------------------------

@@ -28,9 +28,13 @@ NONE = float("-inf")
 
 
 class RunDiverged(ConvzooError):
-    """The loss became NaN or infinite; ``step``, ``lr`` and ``epochs`` (finished) say where."""
+    """The loss became NaN or infinite; ``step``, ``lr`` and ``epochs`` (finished) say where.
+
+    Under DDP every rank stops at the same check with the same message, which rank
+    zero alone prints (``once``)."""
 
     exit_code = 1
+    once = True
 
     def __init__(self, message: str, step: int, lr: float, epochs: int) -> None:
         super().__init__(message)

@@ -9,8 +9,12 @@ set. Every other argument of ``Trainer.__init__`` can be given: as
 ``TrainConfig(trainer={...})``. jsonargparse -- the library LightningCLI is built
 on -- checks each value against the signature's type hints, and turns the
 ``callbacks`` (and a ``profiler``) given by class path, as LightningCLI takes
-them (``class_path``/``init_args``), into objects; a callback must be a subclass
-of Lightning's ``Callback``, so no other import path is ever followed.
+them (``class_path``/``init_args``), into objects. Only Lightning's own classes
+are followed (``EarlyStopping`` or ``lightning.pytorch.callbacks.EarlyStopping``):
+importing a module runs its code, and a config file, a recipe or a suite must never
+run code. ``importable`` finds any other dotted path before anything is parsed,
+in mappings and on the command line; a callback of one's own goes to
+``convzoo.train.train(config, callbacks=[...])``.
 
 convzoo optimizes manually (several optimizer steps per Lightning step), where
 Lightning cannot accumulate gradients: ``accumulate_grad_batches`` is taken out
@@ -21,11 +25,13 @@ run names a Trainer argument, so ``convzoo --help`` stays quick.
 from __future__ import annotations
 
 import inspect
+import re
 from argparse import SUPPRESS, ArgumentError
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from convzoo.errors import did_you_mean, is_int
+from convzoo.errors import ConvzooError, did_you_mean, is_int, short_repr
 
 OWNED = {
     "accelerator": "--accelerator",
@@ -43,6 +49,43 @@ OWNED = {
     "plugins": "convzoo (it writes checkpoints atomically)",
 }
 ACCUMULATE = "accumulate_grad_batches"
+FOLLOWED = ("lightning.",)  # the packages whose class paths are imported
+DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+FLAG = "--trainer."
+
+
+def importable(value: Any) -> str | None:
+    """The first dotted path in ``value`` (strings, lists, mappings, nested) that would import a
+    module outside Lightning, or None."""
+    if isinstance(value, str):
+        dotted = DOTTED.fullmatch(value) and not value.startswith(FOLLOWED)
+        return value if dotted else None
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(value, (dict, list, tuple)):
+        return next((found for v in items if (found := importable(v)) is not None), None)
+    return None
+
+
+def _refusal(path: str) -> str:
+    return (
+        f"{short_repr(path)} is a class path outside Lightning; convzoo imports no other "
+        "module from settings (importing runs its code). Name a Lightning class "
+        "(EarlyStopping, lightning.pytorch.callbacks.EarlyStopping), or pass your own "
+        "callbacks to convzoo.train.train(config, callbacks=[...])"
+    )
+
+
+def check_argv(argv: Sequence[str]) -> None:
+    """Refuse a ``--trainer.NAME`` value on the command line that would import a module
+    outside Lightning, before the parser resolves (and so imports) it."""
+    for i, word in enumerate(argv):
+        if not word.startswith(FLAG):
+            continue
+        flag, sep, value = word.partition("=")
+        if not sep and i + 1 < len(argv):
+            value = argv[i + 1]
+        if (found := importable(value)) is not None:
+            raise ConvzooError(f"{flag.rstrip('+')}: {_refusal(found)}")
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +120,9 @@ def problem(value: Any) -> str | None:
     if not value:
         return None
     if not isinstance(value, dict):
-        return f"expected a mapping of lightning.Trainer arguments, got {value!r}"
+        return f"expected a mapping of lightning.Trainer arguments, got {short_repr(value)}"
+    if (found := importable(value)) is not None:
+        return _refusal(found)
     accepted = signature()
     for name in value:
         if name in OWNED:

@@ -1,72 +1,14 @@
-"""The ``convzoo`` command: tables, JSON, and exit status 2 with one message for bad input."""
+"""The ``convzoo`` command: exit status 2 with one message for bad input, --debug, the script."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-import convzoo as cz
-from convzoo.cli import main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_list_blocks_json_has_the_documented_keys(capsys):
-    code, out, _ = run(capsys, "list", "blocks", "--json")
-    assert code == 0
-    listing = json.loads(out)
-    assert set(listing) == {"blocks", "plugin_failures"}
-    assert isinstance(listing["plugin_failures"], list)
-    blocks = listing["blocks"]
-    assert {(b["family"], b["name"]) for b in blocks} == {
-        (b.family, b.name) for b in cz.list_blocks()
-    }
-    assert {"family", "name", "description", "dims", "source"} <= set(blocks[0])
-
-
-def test_list_blocks_filters_by_pattern_and_family(capsys):
-    _, out, _ = run(capsys, "list", "blocks", "av*", "--json")
-    assert {b["name"] for b in json.loads(out)["blocks"]} == {"avg"}
-    _, out, _ = run(capsys, "list", "blocks", "--family", "pool", "--json")
-    assert {b["family"] for b in json.loads(out)["blocks"]} == {"pool"}
-    code, out, _ = run(capsys, "list", "blocks")
-    assert code == 0 and "conv" in out and "description" in out
-
-
-def test_the_text_table_of_blocks_shows_their_references(capsys):
-    code, out, _ = run(capsys, "list", "blocks", "--family", "capsule")
-    assert code == 0 and "reference" in out
-    assert "Sabour" in out  # capsule.routing's reference
-
-
-def test_list_archs(capsys):
-    code, out, _ = run(capsys, "list", "archs", "--json")
-    assert code == 0
-    archs = {a["name"]: a for a in json.loads(out)}
-    assert set(archs) == set(cz.arch_names())
-    assert archs["lenet5_modern"]["params"] == cz.summary("lenet5_modern").params
-    _, out, _ = run(capsys, "list", "archs")
-    assert "lenet5_modern" in out
-
-
-def test_show_json_and_table(capsys):
-    code, out, _ = run(capsys, "show", "lenet5_modern", "--json")
-    data = json.loads(out)
-    recipe = data.pop("recipe")
-    assert code == 0 and data == cz.summary("lenet5_modern").to_dict()
-    assert recipe["optimizer"] == "adamw" and "activatedgeek" in recipe["source"]
-    code, out, _ = run(capsys, "show", "lenet5_modern", "--swap", "pool=avg")
-    assert code == 0 and "pool.avg" in out and "total" in out
-    assert "recipe (" in out and "adamw" in out
-
+from tests.cli.conftest import run
 
 BAD = {
     "unknown name": ("show", "lenet6"),
@@ -105,3 +47,50 @@ def test_the_installed_command_runs():
     assert result.returncode == 2
     assert "did you mean" in result.stderr.lower() or "Available architectures" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+TINY = ["benchmarks/suites/tiny.yaml", "--data", "synthetic", "--epochs", "1"]
+LONG = "q" * 300  # longer than a file name may be
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("a file", "cannot write the run there (File exists)"),
+        ("a file/sub", "cannot write the run there (Not a directory)"),
+        (LONG, "File name too long"),
+    ],
+)
+def test_an_out_that_cannot_be_a_folder_is_one_message(capsys, tmp_path, where, message):
+    (tmp_path / "a file").write_text("keep me")
+    code, _, err = run(capsys, "train", *TINY, "--out", str(tmp_path / where))
+    assert code == 2 and message in err and "Traceback" not in err
+    assert err.count("convzoo: error") == 1 and len(err) < 1000
+    assert (tmp_path / "a file").read_text() == "keep me"
+
+
+def test_a_name_longer_than_a_file_name_is_one_message(capsys, tmp_path):
+    code, _, err = run(capsys, "train", LONG, "--data", "synthetic", "--out", str(tmp_path / "r"))
+    assert code == 2 and "Traceback" not in err and len(err) < 1000
+    mnist = [TINY[0], "--data", "mnist", "--data-dir", LONG]
+    code, _, err = run(capsys, "train", *mnist, "--out", str(tmp_path / "r"))
+    assert code == 2 and "Traceback" not in err and len(err) < 1000
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("flag", ["--data", "--accelerator", "--strategy", "--optimizer"])
+def test_a_huge_value_is_shown_cut_short(capsys, tmp_path, flag):
+    code, _, err = run(capsys, "train", *TINY, flag, "y" * 100_000, "--out", str(tmp_path / "r"))
+    assert code == 2 and err.count("convzoo: error") == 1 and len(err) < 1000
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_run_refused_before_it_wrote_anything_leaves_no_folder(capsys, tmp_path):
+    for name in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
+        kind = "idx3" if "images" in name else "idx1"
+        (tmp_path / f"{name}-{kind}-ubyte").write_bytes(b"not an IDX file")
+    out = tmp_path / "run"
+    argv = ["train", TINY[0], "--data", "mnist", "--data-dir", str(tmp_path), "--out", str(out)]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "ubyte" in err and "Traceback" not in err
+    assert not out.exists()  # the lock it took went with it

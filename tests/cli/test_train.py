@@ -267,7 +267,9 @@ def test_accumulate_grad_batches_halves_the_optimizer_steps(capsys, tmp_path, sp
         (["--trainer.max_epochs", "3"], "max_epochs is set by convzoo: use --epochs"),
         (["--trainer.gradient_clip_val", "1"], "use --grad-clip"),
         (["--trainer.accumulate_grad_batches", "0"], "must be at least 1"),
-        (["--trainer.callbacks+=os.path.join"], "subclass of Callback"),
+        (["--trainer.callbacks+=os.path.join"], "'os.path.join' is a class path outside Lightning"),
+        (["--trainer.callbacks", "this.Foo"], "'this.Foo' is a class path outside Lightning"),
+        (["--trainer.callbacks+=lightning.pytorch.Trainer"], "subclass of Callback"),
         (["--sched", "cosine"], "unrecognized arguments: --sched"),
     ],
 )
@@ -304,3 +306,32 @@ def test_help_lists_the_trainer_group_with_defaults():
     assert "--trainer.max_steps" in text and "--print_config" in text
     assert re.search(r"--trainer\.max_steps MAX_STEPS\s+.*default: -1", text)
     assert "--trainer.max_epochs" not in text
+
+
+@pytest.mark.parametrize("where", ["config", "flag", "suite"])
+def test_no_setting_imports_a_module_outside_lightning(tmp_path, spec, where):
+    """A class path in a config file, a flag or a suite would run the module's code."""
+    (tmp_path / "mycb.py").write_text(
+        "import pathlib\npathlib.Path('IMPORTED').write_text('ran')\n"
+        "from lightning.pytorch.callbacks import Callback\nclass Cb(Callback): pass\n"
+    )
+    callbacks = {"trainer": {"callbacks": [{"class_path": "mycb.Cb"}]}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(callbacks))
+    suite = {"name": "s", "archs": [str(spec)], "data": ["synthetic"], "train": callbacks}
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    command = {
+        "config": ["train", str(spec), "--config", "run.yaml"],
+        "flag": ["train", str(spec), "--trainer.callbacks+=mycb.Cb"],
+        "suite": ["bench", "suite.yaml", "--epochs", "1"],
+    }[where]
+    done = subprocess.run(
+        [sys.executable, "-m", "convzoo.cli", *command, "--out", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "'mycb.Cb' is a class path outside Lightning" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr) < 2000
+    assert not (tmp_path / "IMPORTED").exists() and not (tmp_path / "out").exists()

@@ -71,7 +71,9 @@ def test_good_values_pass():
         ({"max_step": 3}, "no argument 'max_step'. Did you mean 'max_steps'"),
         ({"devices": 2}, "devices is set by convzoo: use --devices"),
         ({"max_steps": "many"}, "max_steps"),
-        ({"callbacks": [{"class_path": "os.path.join"}]}, "Callback"),
+        ({"callbacks": [{"class_path": "os.path.join"}]}, "class path outside Lightning"),
+        ({"profiler": {"class_path": "x.Profiler", "init_args": {}}}, "outside Lightning"),
+        ({"callbacks": [{"class_path": "lightning.pytorch.Trainer"}]}, "Callback"),
         ({"accumulate_grad_batches": 0}, "at least 1"),
     ],
 )
