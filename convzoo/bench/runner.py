@@ -47,6 +47,7 @@ from convzoo.bench.parallel import run_parallel, validate_parallel
 from convzoo.bench.report import write_outputs
 from convzoo.bench.suite import Cell, Suite
 from convzoo.errors import ConvzooError
+from convzoo.evaluate.progress import Progress
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.io import locked, read_json, write_atomic, write_json
 from convzoo.spec import load_spec
@@ -127,10 +128,16 @@ def _train(suite: Suite, cell: Cell, options: BenchOptions, folder: Path) -> dic
 
 
 def _evaluate(
-    suite: Suite, cell: Cell, report: dict[str, Any], folder: Path, device: torch.device
+    suite: Suite,
+    cell: Cell,
+    report: dict[str, Any],
+    folder: Path,
+    device: torch.device,
+    progress: bool,
 ) -> Any:
-    """Every robustness measure on the test split, prepared as training prepared it; the
-    checkpoint is read from ``folder``, so a moved ``--out`` still evaluates."""
+    """Every robustness measure on the test split, prepared as training prepared it, each
+    shown as it runs when ``progress``; the checkpoint is read from ``folder``, so a moved
+    ``--out`` still evaluates."""
     model = load(folder / CHECKPOINT, device=device)
     split = prepared_test_split(data_settings(report), model.spec.input, cell.data)
     return evaluate_all(
@@ -141,6 +148,7 @@ def _evaluate(
         scales=tuple(suite.scales or DEFAULT_SCALES),
         max_shift=suite.max_shift,
         batch_size=suite.eval_batch_size,
+        progress=Progress() if progress else None,
     )
 
 
@@ -200,7 +208,7 @@ def _run_cell(
         if not is_rank_zero():
             return None
         device = _device(options.accelerator)
-        evaluation = _evaluate(suite, cell, report, folder, device)
+        evaluation = _evaluate(suite, cell, report, folder, device, options.progress)
         result = _result(suite, cell, report, evaluation, device)
     except (RunInterrupted, KeyboardInterrupt):
         raise

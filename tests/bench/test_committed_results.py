@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from convzoo.assemble import apply_swaps
 from convzoo.bench import load_suite
+from convzoo.spec import load_spec
+from convzoo.summary import summary
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -50,3 +53,21 @@ def test_the_bench_records_what_the_command_line_overrode():
     assert load_suite(smoke).overrides == {}
     assert load_suite(smoke, epochs=load_suite(smoke).epochs).overrides == {}
     assert load_suite(smoke, epochs=7).overrides == {"epochs": 7}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.parent.relative_to(RESULTS)))
+def test_committed_parameter_and_flop_counts_are_todays(path):
+    """Counts come from the spec alone: a change of the counting rules must be carried into
+    the committed results (``benchmarks/rerender_results.py``), never left stale."""
+    counted = {}
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["status"] != "ok":
+            continue
+        key = (cell["arch_source"], json.dumps(cell.get("swaps") or {}, sort_keys=True))
+        if key not in counted:
+            counted[key] = summary(apply_swaps(load_spec(key[0]), json.loads(key[1])))
+        today = counted[key]
+        assert (cell["params"], cell["flops"]) == (today.params, today.flops), (
+            f"{path}: {cell['id']} has params {cell['params']}, FLOPs {cell['flops']}; today's "
+            f"count is {today.params}, {today.flops}: run benchmarks/rerender_results.py"
+        )
