@@ -85,6 +85,17 @@ def test_the_wheel_ships_the_registry(tmp_path, dists):
     assert version == metadata.version("convzoo")
 
 
+@pytest.mark.parametrize("package", ["convzoo.zoo", "convzoo.suites"])
+def test_the_shipped_yaml_is_a_resource_in_this_install_too(package):
+    """In an editable install as from a wheel: the files are a package's resources."""
+    import importlib.resources
+
+    found = {
+        p.name for p in importlib.resources.files(package).iterdir() if p.name.endswith(".yaml")
+    }
+    assert "smoke.yaml" in found if package == "convzoo.suites" else "lenet5.yaml" in found
+
+
 @pytest.mark.parametrize("arch", cz.arch_names())
 def test_every_architecture_builds_runs_and_trains_a_step(arch):
     torch.manual_seed(0)

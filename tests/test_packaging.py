@@ -36,7 +36,7 @@ def test_the_wheel_carries_the_licence_py_typed_and_the_suites(dists):
     assert len(licences) == 1
     assert "MIT License" in zipfile.ZipFile(dists.wheel).read(licences[0]).decode()
     shipped = {Path(n).name for n in names if n.startswith("convzoo/suites/")}
-    assert shipped == {p.name for p in SUITES.glob("*.yaml")}
+    assert shipped == {"__init__.py", *(p.name for p in SUITES.glob("*.yaml"))}
     meta = wheel_metadata(dists.wheel)
     assert meta["License-Expression"] == "MIT"
     assert "Typing :: Typed" in meta.get_all("Classifier")

@@ -167,6 +167,26 @@ def test_shift_consistency_of_an_invariant_and_a_position_sensitive_model():
     assert shift_consistency(dense, x, max_shift=0) == 1.0
 
 
+def test_content_touching_the_border_is_lost_under_shifts_and_the_measures_show_it():
+    """conv + global max is shift invariant only while the content stays on the canvas: a
+    shift drops what crosses the border and fills in background."""
+    x = torch.rand(200, 1, 16, 16, generator=torch.Generator().manual_seed(0))  # every pixel
+    pooled = net(
+        [CONVS[0], {"act": "relu"}, {"pool": "global_max"}, {"head": "linear"}],
+        (1, 16, 16),
+        classes=5,
+    )
+    interior = torch.zeros_like(x)
+    interior[..., 5:11, 5:11] = x[..., 5:11, 5:11]
+    assert shift_consistency(pooled, interior, max_shift=4) == 1.0
+    assert shift_consistency(pooled, x, max_shift=4) < 1.0
+    y = predict(pooled, x)
+    curve = shift_curve(pooled, x, y, max_shift=4)
+    assert curve["accuracy"][0] == 1.0 and curve["accuracy"][-1] < 1.0
+    inside = shift_curve(pooled, interior, predict(pooled, interior), max_shift=4)
+    assert inside["accuracy"] == [1.0] * 5
+
+
 # -- equivariance ----------------------------------------------------------------------
 
 
