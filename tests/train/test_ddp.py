@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from convzoo.io import locked
 from convzoo.train import ddp
 from tests.train.conftest import TINY
 
@@ -167,3 +168,16 @@ def test_ddp_strategies_take_the_settings_for_small_nets(name, static, unused):
 )
 def test_every_form_of_a_collective_timeout_is_recognised(error, timeout):
     assert ddp.is_timeout(error) is timeout
+
+
+@pytest.mark.timeout(240)
+def test_a_ddp_run_into_a_folder_another_process_writes_is_refused(tmp_path):
+    out = tmp_path / "run"
+    with locked(out):  # this test's process is the other writer
+        done = subprocess.run(
+            _ddp_train(tmp_path, "--epochs", "1"), capture_output=True, text=True, timeout=200
+        )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert f"another convzoo process (pid {os.getpid()})" in done.stderr
+    assert done.stderr.count("convzoo: error") == 1 and "Traceback" not in done.stderr
+    assert not out.exists()  # the refused run wrote nothing; the lock went with its holder
