@@ -190,8 +190,8 @@ def check_size(data: Any, origin: str, error: type[ConvzooError] = ConvzooError)
             if len(frames) == MAX_DEPTH:
                 raise error(
                     f"{origin}: {_where([f[0] for f in frames[1:]] + [key])}: values are nested "
-                    f"more than {MAX_DEPTH} levels deep (mappings and lists), more than a spec "
-                    "may nest"
+                    f"more than {MAX_DEPTH} levels deep (mappings and lists), more than convzoo "
+                    "reads"
                 )
             children = value.items() if isinstance(value, Mapping) else enumerate(value)
             frames.append((key, iter(children)))

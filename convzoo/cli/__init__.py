@@ -103,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(exc, "once", False) or _rank_zero():
             sys.stderr.write(f"convzoo: error: {exc}\n")
         return exc.exit_code
+    except BrokenPipeError:  # an OSError too: caught first, a reader that went away
+        return 0
     except OSError as exc:
         if exc.filename is None:  # not a path the user gave: a fault of convzoo's
             raise
@@ -113,7 +115,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             "check the path given (--out, --data-dir, a spec or suite file)\n"
         )
         return 2
-    except BrokenPipeError:
-        return 0
     finally:
         warnings.showwarning = _default_showwarning

@@ -1,7 +1,10 @@
-"""A tiny spec that fits the 12x12 synthetic data, and a fast training configuration."""
+"""A tiny spec that fits the 12x12 synthetic data, a fast training configuration, and the
+``convzoo train`` command line of the subprocess tests."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,15 @@ TINY = {
         {"head": "linear"},
     ],
 }
+
+
+def train_command(folder: Path, out: str, *flags: str) -> list[str]:
+    """``convzoo train`` of the tiny spec (written to ``folder``) on synthetic data on the CPU,
+    into ``folder/out``, with ``flags``."""
+    spec = folder / "tiny.yaml"
+    spec.write_text(json.dumps(TINY))
+    command = [sys.executable, "-m", "convzoo.cli", "train", str(spec), "--data", "synthetic"]
+    return [*command, "--accelerator", "cpu", "--out", str(folder / out), *flags]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import torch
 
 from convzoo.io import locked
 from convzoo.train import ddp
-from tests.train.conftest import TINY
+from tests.train.conftest import TINY, train_command
 
 SCRIPT = """
 import json, sys
@@ -86,28 +86,8 @@ def _children(pid: int) -> list[int]:
 
 def _ddp_train(folder: Path, *extra: str) -> list[str]:
     """``convzoo train`` of the tiny spec on synthetic data, 2 CPU ranks, into ``folder/run``."""
-    spec = folder / "tiny.yaml"
-    spec.write_text(json.dumps(TINY))
-    return [
-        sys.executable,
-        "-m",
-        "convzoo.cli",
-        "train",
-        str(spec),
-        "--data",
-        "synthetic",
-        "--batch-size",
-        "16",
-        "--devices",
-        "2",
-        "--strategy",
-        "ddp",
-        "--accelerator",
-        "cpu",
-        "--out",
-        str(folder / "run"),
-        *extra,
-    ]
+    ddp_flags = ("--batch-size", "16", "--devices", "2", "--strategy", "ddp")
+    return train_command(folder, "run", *ddp_flags, *extra)
 
 
 @pytest.mark.timeout(240)

@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ import torch
 
 from convzoo.errors import ConvzooError
 from convzoo.train import ddp, launched
-from tests.train.conftest import TINY
+from tests.train.conftest import train_command
 
 ROOT = Path(__file__).parents[2]
 
@@ -39,26 +38,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _train(folder: Path, out: str, *flags: str) -> list[str]:
-    spec = folder / "tiny.yaml"
-    spec.write_text(json.dumps(TINY))
-    return [
-        sys.executable,
-        "-m",
-        "convzoo.cli",
-        "train",
-        str(spec),
-        "--data",
-        "synthetic",
-        "--accelerator",
-        "cpu",
-        "--devices",
-        "1",
-        "--epochs",
-        "1",
-        "--out",
-        str(folder / out),
-        *flags,
-    ]
+    return train_command(folder, out, "--devices", "1", "--epochs", "1", *flags)
 
 
 def _torchrun(folder: Path, *flags: str) -> list[subprocess.CompletedProcess[str]]:
