@@ -97,3 +97,15 @@ def test_every_command_line_shown_is_accepted(name):
         given = {w.split("=")[0].strip("[]") for w in words if w.lstrip("[").startswith("--")}
         unknown = sorted(f for f in given if f not in known)
         assert not unknown, f"{name}: `{' '.join(words)}` shows flags {unknown} it does not take"
+
+
+LINK = re.compile(r"\]\(([^)\s]*)")
+
+
+def test_readme_links_work_on_pypi():
+    # PyPI renders README.md as the package's page, away from the source tree and
+    # without heading anchors: a relative link or an in-page #anchor goes nowhere.
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = LINK.findall(text) + re.findall(r'(?:href|src)="([^"]*)"', text)
+    broken = [t for t in targets if not t.startswith("https://")]
+    assert not broken, f"README.md links that PyPI cannot follow: {broken}"
