@@ -8,7 +8,8 @@ no memory. Definitions, so numbers are comparable:
   hypernetwork's generator) is one row of its own, ``shared``, so the rows add
   up to ``sum(p.numel() for p in model.parameters())``.
 - ``flops``: per sample, two per multiply-add of the layer's weighted sums, as
-  ``torch.utils.flop_counter`` counts those of convolutions and matrix products;
+  ``torch.utils.flop_counter``'s formulas count those of convolutions and matrix
+  products (``assemble/metatrace.py`` applies them);
   a block whose arithmetic the counter cannot see right says it with a
   ``multiply_adds(out_shape) -> int`` method (per sample): a connection table
   counts only its connected kernels, not the zeros of the dense kernel it runs;
@@ -40,9 +41,9 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from convzoo.assemble import ConvNet, Row, build
+from convzoo.assemble.metatrace import counting_flops
 from convzoo.spec import SpecLike
 
 Window = tuple[tuple[int, int, int], ...]  # (kernel, stride, dilation) per spatial dim
@@ -277,16 +278,14 @@ def _arithmetic(model: ConvNet, rows: list[Row]) -> tuple[dict[str, int], dict[s
     was_training = meta.training
     meta.eval()
     try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
+        with counting_flops(meta) as trace, torch.no_grad():
             meta(x)
     finally:
         meta.train(was_training)
         for hook in hooks:
             hook.remove()
-    root = type(meta).__name__
-    totals = {k: int(sum(v.values())) for k, v in counter.get_flop_counts().items()}
-    counted = {name: totals.get(f"{root}.{name}", 0) for name in outputs}
-    inclusive = {r.path: totals.get(f"{root}.{r.path}", 0) for r in rows}
+    counted = {name: int(trace.flops[name]) for name in outputs}
+    inclusive = {r.path: int(trace.flops[r.path]) for r in rows}
     flops = {}
     for i, row in enumerate(rows):
         children = [

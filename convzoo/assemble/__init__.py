@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from convzoo.assemble.assembler import META_BATCH, Assembler, fitted_table
+from convzoo.assemble.metatrace import MetaTrace
 from convzoo.assemble.network import ConvNet, RepeatBlock, Row, Shape
 from convzoo.assemble.signature import INJECTED, Signature, check_args, signature
 from convzoo.assemble.swaps import apply_swaps
@@ -59,7 +60,7 @@ __all__ = [
 def trace(spec: Spec) -> list[Row]:
     """Check every layer of ``spec`` on the meta device and return the shape rows."""
     assembler = Assembler(spec, None)
-    with torch.device("meta"):
+    with torch.device("meta"), MetaTrace():
         assembler.run()
     return assembler.rows
 
@@ -77,7 +78,9 @@ def build(
     spec = apply_swaps(load_spec(source), swap)
     rows = trace(spec)
     assembler = Assembler(spec, {r.path: r for r in rows})
-    with torch.device(device) if device is not None else nullcontext():
+    on_meta = device is not None and torch.device(device).type == "meta"
+    place = torch.device(device) if device is not None else nullcontext()
+    with place, MetaTrace() if on_meta else nullcontext():
         layers, _ = assembler.run()
     return ConvNet(spec, layers, rows, assembler.shared)
 
