@@ -24,6 +24,7 @@ run names a Trainer argument, so ``convzoo --help`` stays quick.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from argparse import SUPPRESS, ArgumentError
@@ -133,7 +134,7 @@ def problem(value: Any) -> str | None:
     if not is_int(accumulate) or accumulate < 1:
         return f"{ACCUMULATE} must be at least 1, got {accumulate!r}"
     try:
-        _parser().parse_object(value)
+        _parser().parse_object(copy.deepcopy(value))  # it turns mappings into Namespaces
     except ArgumentError as exc:
         return " ".join(str(exc).split())
     return None
@@ -159,7 +160,7 @@ def instantiate(value: dict[str, Any]) -> tuple[dict[str, Any], int]:
     if not arguments:
         return {}, accumulate
     parser = _parser()
-    made = parser.instantiate(parser.parse_object(arguments))
+    made = parser.instantiate(parser.parse_object(copy.deepcopy(arguments)))
     kwargs = {name: made[name] for name in arguments}
     callbacks = kwargs.get("callbacks")
     if callbacks is not None and not isinstance(callbacks, list):

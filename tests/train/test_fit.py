@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 
 import pytest
 import torch
+import yaml
 
 import convzoo
 from convzoo.errors import ConvzooError
@@ -27,6 +29,16 @@ def test_a_run_learns_and_reports(config, tmp_path):
         assert field in markdown
     rows = list(csv.DictReader((out / "logs" / "metrics.csv").open()))
     assert any(r.get("val_acc") for r in rows) and any(r.get("train_loss") for r in rows)
+
+
+def test_a_callback_given_as_a_setting_runs_and_stays_plain_data(config, tmp_path):
+    callbacks = [{"class_path": "EarlyStopping", "init_args": {"monitor": "val_loss"}}]
+    run = config(epochs=2, trainer={"callbacks": copy.deepcopy(callbacks)})
+    report = train(run)
+    assert run.trainer == {"callbacks": callbacks}
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["epochs"] == report["epochs"]
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["trainer"] == {"callbacks": callbacks}
 
 
 def test_a_checkpoint_rebuilds_the_trained_model(config, tmp_path):
