@@ -42,6 +42,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return " Did you mean " + " or ".join(repr(n) for n in near) + "?"
 
 
+def install_hint(extra: str) -> str:
+    """How to install an optional extra of convzoo's, in the one form every message uses."""
+    return f"pip install 'convzoo[{extra}]'"
+
+
 def is_int(value: Any) -> bool:
     """An integer that is not a bool (YAML and JSON give ``true`` where a number was meant)."""
     return isinstance(value, int) and not isinstance(value, bool)

@@ -26,11 +26,10 @@ from typing import Any
 
 from convzoo.bench.files import ended, status
 from convzoo.bench.suite import Cell
-from convzoo.errors import ConvzooError
+from convzoo.errors import ConvzooError, install_hint
 from convzoo.io import parse_yaml
 
 FOLDER = "submitit"
-INSTALL = "pip install 'convzoo[slurm]'"
 DEFAULTS = {"timeout_min": 240}  # submitit's own 5 minutes would end most cells
 POLL_SECONDS = 5.0
 
@@ -63,7 +62,7 @@ def executor(out: Path, name: str, accelerator: str, options: dict[str, Any]) ->
     try:
         import submitit
     except ImportError:
-        raise ConvzooError(f"--launcher submitit needs submitit: {INSTALL}") from None
+        raise ConvzooError(f"--launcher submitit needs submitit: {install_hint('slurm')}") from None
     settings = {**DEFAULTS, "name": f"convzoo-{name}", **options}
     if accelerator == "gpu":
         settings.setdefault("gpus_per_node", 1)

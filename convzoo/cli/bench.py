@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from convzoo.cli._common import parser
+from convzoo.errors import install_hint
 
 EXIT_FAILED_CELLS = 1
 NAMES = {"bench": "train a grid of architectures x swaps x data x seeds and report it"}
@@ -58,7 +59,7 @@ def add_parser(sub: Any) -> None:
         choices=("local", "submitit"),
         default="local",
         help="local: on this machine; submitit: every cell a job of one array, on SLURM where "
-        "it is (pip install 'convzoo[slurm]') (default: local)",
+        f"it is ({install_hint('slurm')}) (default: local)",
     )
     p.add_argument(
         "--launcher-option",

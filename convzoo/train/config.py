@@ -111,6 +111,12 @@ class TrainConfig:
     compile: bool = setting(False, "torch.compile the network")
     channels_last: bool = setting(False, "channels-last memory format for 2-D networks")
     logger: str = setting("csv", "where the metrics go", choices=LOGGERS)
+    logger_project: str | None = setting(
+        None, "the W&B project (--logger wandb)", shown="$WANDB_PROJECT, else convzoo"
+    )
+    logger_name: str | None = setting(
+        None, "the W&B run's name (--logger wandb)", shown="$WANDB_NAME, else W&B's own"
+    )
     seed: int = setting(0, "seed of initialization, split and augmentation", rule=SEED)
     out: str | None = setting(None, "run directory", shown="runs/ARCH-DATA-TIME")
     resume: bool = setting(False, "continue the unfinished run in --out")
@@ -244,6 +250,7 @@ NOT_IN_RECIPE = ("arch", "out", "resume", "progress")
 MERGED = ("swap", "trainer")  # mappings whose keys add up over the layers
 RUNTIME = ("resume", "devices", "num_nodes", "strategy", "accelerator", "ddp_timeout")
 RUNTIME += ("memory_limit", "verbose", "progress", "data_dir")  # a resume may change them
+RUNTIME += ("logger_project", "logger_name")  # where the metrics are shown
 RUNTIME += ("epochs",)  # a resume may run longer where its schedule allows (fit.py checks it)
 
 

@@ -32,7 +32,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from convzoo.assemble import apply_swaps
 from convzoo.data import DATASETS, DataModule
-from convzoo.errors import ConvzooError
+from convzoo.errors import ConvzooError, short_repr
 from convzoo.io import dumps_yaml, locked, read_yaml, remove_orphans, write_atomic
 from convzoo.spec import Spec, load_spec
 from convzoo.train import ddp, launched, report, trainer_args
@@ -41,7 +41,13 @@ from convzoo.train.batches import check_batches
 from convzoo.train.checkpoint import read_checkpoint
 from convzoo.train.config import RUNTIME, WHOLE_RUN, TrainConfig, saved
 from convzoo.train.divergence import DivergenceGuard, RunDiverged
-from convzoo.train.loggers import learning_rate_monitor, log_settings, make_logger
+from convzoo.train.loggers import (
+    HpMetric,
+    check_logger,
+    learning_rate_monitor,
+    log_settings,
+    make_logger,
+)
 from convzoo.train.memory import check_fits
 from convzoo.train.module import ConvzooModule
 from convzoo.train.progress import Throughput, progress_callbacks, quiet_lightning
@@ -189,6 +195,7 @@ def _plan(config: TrainConfig) -> _Run:
     """Every check that needs no data: names, devices, the run directory."""
     spec = apply_swaps(load_spec(config.arch), config.swap)
     DATASETS.get("data", config.data)
+    check_logger(config)
     accelerator, devices = _resolve_accelerator(config)
     launched.check(config.num_nodes, devices)
     check_fits(spec, config.batch_size, accelerator, config.memory_limit)
@@ -252,22 +259,33 @@ def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.
         "log_every_n_steps": LOG_EVERY if c.steps_per_call == 1 else 1,
         "limit_val_batches": 0 if c.val_fraction == 0 else 1.0,  # no split held out: none
     }
-    given, _ = trainer_args.instantiate(c.trainer)
-    theirs = given.pop("callbacks", None) or []
-    return L.Trainer(
-        max_epochs=c.epochs,
-        accelerator=run.accelerator,
-        devices=run.devices,
-        num_nodes=c.num_nodes,
-        strategy=ddp.strategy(c.strategy, c.ddp_timeout),
-        plugins=[AtomicCheckpointIO()],
-        precision=_precision(c, run.accelerator),
-        logger=make_logger(c.logger, run.out),
-        callbacks=[guard, last, throughput, learning_rate_monitor(), *shown, *extra, *theirs],
-        enable_progress_bar=bar,
-        default_root_dir=str(run.out),
-        **{**chosen, **given},
-    )
+    logger = make_logger(c.logger, run.out, c.logger_project, c.logger_name)
+    try:
+        given, _ = trainer_args.instantiate(c.trainer)
+        theirs = given.pop("callbacks", None) or []
+        return L.Trainer(
+            max_epochs=c.epochs,
+            accelerator=run.accelerator,
+            devices=run.devices,
+            num_nodes=c.num_nodes,
+            strategy=ddp.strategy(c.strategy, c.ddp_timeout),
+            plugins=[AtomicCheckpointIO()],
+            precision=_precision(c, run.accelerator),
+            logger=logger,
+            callbacks=[guard, last, throughput, learning_rate_monitor(), *shown, *extra, *theirs],
+            enable_progress_bar=bar,
+            default_root_dir=str(run.out),
+            **{**chosen, **given},
+        )
+    except ConvzooError:
+        raise
+    except Exception as exc:  # a value of the right type that Lightning refuses
+        if not c.trainer:
+            raise
+        raise ConvzooError(
+            f"lightning.Trainer refused the trainer settings {short_repr(c.trainer)}: "
+            f"{' '.join(str(exc).split())}"
+        ) from exc
 
 
 def _fit(run: _Run, trainer: L.Trainer, module: ConvzooModule, data: DataModule) -> None:
@@ -293,10 +311,10 @@ def _run_parts(
 ) -> tuple[L.Trainer, dict[str, Any]]:
     data = _datamodule(run)
     module = _module(run)
-    _save_config(run)
     with quiet_lightning(run.config.verbose):
         trainer = _trainer(run, throughput, extra)
-        log_settings(trainer, run.config)
+        _save_config(run)
+        trainer.callbacks.append(HpMetric(log_settings(trainer, run.config)))
         _fit(run, trainer, module, data)
         tested = trainer.test(module, datamodule=data, verbose=False)[0]
     return trainer, tested

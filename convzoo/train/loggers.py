@@ -2,11 +2,12 @@
 
 Each resumed part of a run logs into a folder of its own (``logs``, ``logs-2``,
 ...), so no part's log is overwritten. W&B runs offline unless ``WANDB_API_KEY``
-is set, in the project ``WANDB_PROJECT`` (default ``convzoo``); a logger whose
+is set, in the project ``--logger-project`` (else ``WANDB_PROJECT``, else
+``convzoo``) as the run ``--logger-name`` (else ``WANDB_NAME``); a logger whose
 package is missing says what to install. Every logger gets the run's settings as
 hyperparameters (``log_settings``), so a run can be told from another in any of
-them, and the learning rate at every logged step (``learning_rate_monitor``),
-which the CSV log otherwise lacks.
+them, the learning rate at every logged step (``learning_rate_monitor``), which
+the CSV log otherwise lacks, and ``hp_metric``, the test accuracy (``HpMetric``).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from convzoo.errors import ConvzooError
+import lightning as L
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from convzoo.errors import ConvzooError, install_hint
 from convzoo.train.config import LOGGERS, TrainConfig
-
-if TYPE_CHECKING:
-    import lightning as L
-    from lightning.pytorch.callbacks import LearningRateMonitor
 
 WANDB_PROJECT = "convzoo"  # when WANDB_PROJECT is not set
 
@@ -38,29 +39,43 @@ def _log_version(out: Path, base: str) -> str:
     return f"{base}-{n}"
 
 
-def make_logger(name: str, out: Path) -> Any:
-    """The Lightning logger ``name`` writing under ``out``."""
-    if name == "csv":
-        from lightning.pytorch.loggers import CSVLogger
+def check_logger(config: TrainConfig) -> None:
+    """``--logger-project`` and ``--logger-name`` name a W&B project and run: refused with
+    another logger, which has neither."""
+    if config.logger != "wandb" and (config.logger_project or config.logger_name):
+        raise ConvzooError(
+            "--logger-project and --logger-name name a Weights & Biases project and run; "
+            f"use them with --logger wandb (this run logs to {config.logger})"
+        )
 
+
+def make_logger(
+    name: str, out: Path, project: str | None = None, run_name: str | None = None
+) -> Any:
+    """The Lightning logger ``name`` writing under ``out``; for W&B, in ``project`` (else
+    ``$WANDB_PROJECT``, else convzoo) as the run ``run_name`` (else ``$WANDB_NAME``)."""
+    if name == "csv":
         return CSVLogger(str(out), name="", version=_log_version(out, "logs"))
     if name == "tensorboard":
-        from lightning.pytorch.loggers import TensorBoardLogger
-
         try:
-            return TensorBoardLogger(str(out), name="", version=_log_version(out, "tensorboard"))
+            return TensorBoardLogger(
+                str(out), name="", version=_log_version(out, "tensorboard"), default_hp_metric=False
+            )
         except ModuleNotFoundError as exc:
-            raise ConvzooError("--logger tensorboard needs: pip install tensorboard") from exc
+            raise ConvzooError(
+                f"--logger tensorboard needs: {install_hint('tensorboard')}"
+            ) from exc
     if name == "wandb":
         try:
             import wandb  # noqa: F401
         except ImportError as exc:
-            raise ConvzooError("--logger wandb needs: pip install 'convzoo[wandb]'") from exc
+            raise ConvzooError(f"--logger wandb needs: {install_hint('wandb')}") from exc
         from lightning.pytorch.loggers import WandbLogger
 
         offline = not os.environ.get("WANDB_API_KEY")
-        project = os.environ.get("WANDB_PROJECT") or WANDB_PROJECT
-        return WandbLogger(save_dir=str(out), offline=offline, project=project)
+        project = project or os.environ.get("WANDB_PROJECT") or WANDB_PROJECT
+        run_name = run_name or os.environ.get("WANDB_NAME")
+        return WandbLogger(save_dir=str(out), offline=offline, project=project, name=run_name)
     raise ConvzooError(f"unknown logger {name!r}; use one of {', '.join(LOGGERS)}")
 
 
@@ -101,6 +116,24 @@ def log_settings(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
 def learning_rate_monitor() -> LearningRateMonitor:
     """Lightning's callback that logs each optimizer's learning rate (``lr-SGD``, one column
     per parameter group) at every logged step."""
-    from lightning.pytorch.callbacks import LearningRateMonitor
-
     return LearningRateMonitor(logging_interval="step")
+
+
+class HpMetric(Callback):
+    """``hp_metric``, the number TensorBoard's HPARAMS tab ranks runs by, is the test
+    accuracy, logged when testing ends (Lightning's placeholder, -1, is switched off):
+    with the settings as TensorBoard's hyperparameters, as a metric for the others."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        accuracy = trainer.callback_metrics.get("test_acc")
+        if accuracy is None:
+            return
+        metric = {"hp_metric": float(accuracy)}
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.log_hyperparams(self.settings, metrics=metric)
+            else:
+                logger.log_metrics(metric, step=trainer.global_step)

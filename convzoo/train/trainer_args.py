@@ -48,6 +48,7 @@ OWNED = {
     "enable_progress_bar": "convzoo (a bar in a terminal, else a line per epoch)",
     "enable_checkpointing": "convzoo (it writes checkpoints/last.ckpt)",
     "plugins": "convzoo (it writes checkpoints atomically)",
+    "barebones": "convzoo (every run logs, checkpoints and reports)",
 }
 ACCUMULATE = "accumulate_grad_batches"
 FOLLOWED = ("lightning.",)  # the packages whose class paths are imported

@@ -96,6 +96,25 @@ def test_bad_settings_fail_before_training(config, tmp_path, settings, message):
     assert not (tmp_path / "run" / "report.json").exists()
 
 
+_SIDEWAYS = {"monitor": "val_loss", "mode": "sideways"}
+
+
+@pytest.mark.parametrize(
+    ("trainer", "message"),
+    [
+        ({"max_time": "bogus"}, "not a valid duration"),
+        ({"limit_train_batches": 2.5}, "invalid value 2.5 for limit_train_batches"),
+        ({"callbacks": [{"class_path": "EarlyStopping", "init_args": _SIDEWAYS}]}, "sideways"),
+    ],
+)
+def test_a_trainer_setting_lightning_refuses_is_one_message_and_leaves_nothing(
+    config, tmp_path, trainer, message
+):
+    with pytest.raises(ConvzooError, match=f"lightning.Trainer refused .*{message}"):
+        train(config(trainer=trainer))
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_finished_run_is_not_overwritten(config):
     train(config(epochs=1))
     with pytest.raises(ConvzooError, match="already holds a finished run"):

@@ -4,6 +4,7 @@ learning rate in the CSV log."""
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -11,6 +12,7 @@ import pytest
 import yaml
 from lightning.pytorch.loggers import CSVLogger
 
+from convzoo.errors import ConvzooError
 from convzoo.train import train
 from convzoo.train.loggers import (
     WANDB_PROJECT,
@@ -27,6 +29,69 @@ def test_the_wandb_project_comes_from_wandb_project(tmp_path, monkeypatch):
     assert make_logger("wandb", tmp_path).name == "my-ablation"
     monkeypatch.delenv("WANDB_PROJECT")
     assert make_logger("wandb", tmp_path).name == WANDB_PROJECT == "convzoo"
+
+
+def test_logger_project_and_name_come_before_wandbs_variables(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_PROJECT", "from-env")
+    monkeypatch.setenv("WANDB_NAME", "env-run")
+    assert make_logger("wandb", tmp_path)._wandb_init["name"] == "env-run"
+    chosen = make_logger("wandb", tmp_path, project="mine", run_name="ablation-3")
+    assert (chosen.name, chosen._wandb_init["name"]) == ("mine", "ablation-3")
+
+
+@pytest.mark.parametrize("logger", ["csv", "tensorboard"])
+def test_logger_project_and_name_are_refused_with_another_logger(config, tmp_path, logger):
+    for setting in ("logger_project", "logger_name"):
+        with pytest.raises(ConvzooError, match="use them with --logger wandb"):
+            train(config(logger=logger, **{setting: "x"}))
+    assert not (tmp_path / "run").exists()
+
+
+def _without_tensorboard(monkeypatch):
+    import lightning.fabric.loggers.tensorboard as fabric_tensorboard
+
+    monkeypatch.setattr(fabric_tensorboard, "_TENSORBOARD_AVAILABLE", False)
+    monkeypatch.setattr(fabric_tensorboard, "_TENSORBOARDX_AVAILABLE", False)
+
+
+def _without_wandb(monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb raises ImportError
+
+
+@pytest.mark.parametrize(
+    ("logger", "hide"), [("tensorboard", _without_tensorboard), ("wandb", _without_wandb)]
+)
+def test_a_missing_logger_extra_is_one_install_hint_and_leaves_no_folder(
+    config, tmp_path, monkeypatch, logger, hide
+):
+    hide(monkeypatch)
+    with pytest.raises(ConvzooError) as caught:
+        train(config(logger=logger))
+    assert str(caught.value) == f"--logger {logger} needs: pip install 'convzoo[{logger}]'"
+    assert not (tmp_path / "run").exists()
+
+
+def test_hp_metric_is_the_test_accuracy(config, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    report = train(config(epochs=1, logger="tensorboard"))
+    values = []
+    for events in sorted((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        if "hp_metric" in accumulator.Tags()["scalars"]:
+            values += [e.value for e in accumulator.Scalars("hp_metric")]
+    assert values == [pytest.approx(report["test_acc"])]
+
+
+def test_the_csv_log_has_hp_metric_the_test_accuracy(config, tmp_path):
+    report = train(config(epochs=1))
+    rows = list(csv.DictReader((tmp_path / "run" / "logs" / "metrics.csv").open()))
+    values = [float(r["hp_metric"]) for r in rows if r.get("hp_metric")]
+    assert values == [pytest.approx(report["test_acc"])]
 
 
 def test_every_logger_gets_every_resolved_setting(config, tmp_path):
