@@ -12,6 +12,11 @@ With ``resident=True`` (the default) the tensors are moved to the training
 device once and batched there by ``ResidentLoader``, with augmentation on the
 device; with ``resident=False`` a standard DataLoader feeds the device and the
 same augmentation runs after the transfer (for data that does not fit).
+
+The input shape need not be passed by hand: ``model=`` takes it from a convzoo
+network or a ``ConvzooModule``, and a DataModule given to a ``lightning.Trainer``
+with neither takes it from the module being trained, the way a user's own loop
+``trainer.fit(ConvzooModule(...), datamodule=DataModule("fashion_mnist"))`` runs.
 """
 
 from __future__ import annotations
@@ -21,11 +26,24 @@ from typing import Any
 
 import lightning as L
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from convzoo.data.catalog import Dataset, load_dataset
 from convzoo.data.resident import ResidentLoader
 from convzoo.data.transforms import Augment, fit_canvas, permute_pixels, pixel_permutation
+from convzoo.errors import ConvzooError
+
+
+def input_shape_of(model: nn.Module) -> tuple[int, ...]:
+    """The input ``[C, *spatial]`` of a convzoo network, or of the one a module trains."""
+    spec = getattr(getattr(model, "model", model), "spec", None)
+    if spec is None:
+        raise ConvzooError(
+            f"{type(model).__name__} is not a convzoo network or ConvzooModule: it carries no "
+            "spec to take the input shape from; pass input_shape=(C, H, W)"
+        )
+    return tuple(spec.input)
 
 
 class DataModule(L.LightningDataModule):
@@ -48,10 +66,19 @@ class DataModule(L.LightningDataModule):
         permute: int | None = None,
         steps: int = 1,
         standardize: bool = True,
+        model: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        if model is not None:
+            shape = input_shape_of(model)
+            if input_shape is not None and tuple(input_shape) != shape:
+                raise ConvzooError(
+                    f"input_shape {list(input_shape)} differs from the model's input "
+                    f"{list(shape)}; give one of them"
+                )
+            input_shape = shape
         self.data, self.input_shape, self.data_dir = data, input_shape, data_dir
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_fraction, self.seed = val_fraction, seed
@@ -72,6 +99,8 @@ class DataModule(L.LightningDataModule):
         """The dataset, fitted to the input shape (loaded once)."""
         if self.dataset is None:
             ds = load_dataset(self.data, self.data_dir, self.download)
+            if self.input_shape is None and self.trainer is not None:
+                self.input_shape = input_shape_of(self.trainer.lightning_module)
             if self.input_shape is not None:
                 what = f"dataset {self.data!r}"
                 ds.train_x = fit_canvas(ds.train_x, self.input_shape, what)

@@ -30,6 +30,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from convzoo.assemble import ConvNet, build
 from convzoo.errors import ConvzooError
+from convzoo.spec import SpecLike, load_spec
 from convzoo.train.config import OPTIMIZERS, SCHEDULES, problem
 
 
@@ -44,7 +45,7 @@ class ConvzooModule(L.LightningModule):
 
     def __init__(
         self,
-        spec: dict[str, Any],
+        spec: SpecLike,
         optimizer: str = "sgd",
         lr: float = 0.1,
         momentum: float = 0.9,
@@ -69,6 +70,7 @@ class ConvzooModule(L.LightningModule):
         wrong = problem("lr_decay", lr_decay)
         if wrong:
             raise ConvzooError(f"lr_decay: {wrong}")
+        spec = load_spec(spec).to_dict()  # saved as plain data, whatever was given
         self.save_hyperparameters()
         self.model: ConvNet = build(spec)
         classes = self.model.spec.classes

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import lightning as L
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
+import convzoo as cz
 from convzoo.data import DataError, DataModule, ResidentLoader
+from convzoo.errors import ConvzooError
+from convzoo.train import ConvzooModule
 
 
 def ready(**kw) -> DataModule:
@@ -78,3 +82,38 @@ def test_permutation_is_the_same_for_train_and_test():
     for split in ("train", "test"):
         expect = plain.splits[split][0].flatten(2)[:, :, order]
         assert torch.allclose(permuted.splits[split][0].flatten(2), expect, atol=1e-6)
+
+
+SPEC = {
+    "name": "sixteen",
+    "input": [1, 16, 16],
+    "classes": 4,
+    "layers": [{"filter": "conv", "out": 4, "kernel": 3}, {"act": "relu"}, {"head": "linear"}],
+}
+
+
+def test_the_input_shape_comes_from_the_model_it_is_given():
+    net = cz.build(SPEC)
+    assert DataModule("synthetic", model=net).input_shape == (1, 16, 16)
+    assert DataModule("synthetic", model=ConvzooModule(SPEC)).input_shape == (1, 16, 16)
+    with pytest.raises(ConvzooError, match=r"differs from the model's input \[1, 16, 16\]"):
+        DataModule("synthetic", (1, 20, 20), model=net)
+    with pytest.raises(ConvzooError, match="Linear is not a convzoo network"):
+        DataModule("synthetic", model=torch.nn.Linear(2, 2))
+
+
+def test_under_a_users_trainer_the_input_shape_comes_from_the_module_trained():
+    module = ConvzooModule(SPEC, lr=0.05)
+    data = DataModule("synthetic", batch_size=32)
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, datamodule=data)
+    assert data.input_shape == (1, 16, 16)
+    assert data.splits["train"][0].shape[1:] == (1, 16, 16)  # 12x12 samples, centred
+    assert trainer.test(module, datamodule=data, verbose=False)[0]["test_acc"] > 0.25

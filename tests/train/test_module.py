@@ -13,7 +13,8 @@ import csv
 import pytest
 import torch
 
-from convzoo.train import train
+import convzoo
+from convzoo.train import ConvzooModule, train
 from convzoo.train.fit import last_checkpoint
 from convzoo.train.module import compiled
 
@@ -83,3 +84,9 @@ def test_the_report_shows_the_first_call_apart(config, tmp_path):
     report = train(config(epochs=1))
     assert 0 < report["first_call_seconds"] < report["train_seconds"]
     assert "first training call" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_a_module_takes_a_registry_name_and_saves_the_spec_as_plain_data():
+    module = ConvzooModule("lenet5", schedule="constant")
+    assert module.hparams["spec"] == convzoo.load_spec("lenet5").to_dict()
+    assert module.model.spec.name == "lenet5"
