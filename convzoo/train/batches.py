@@ -25,7 +25,7 @@ def check_batches(samples: int, batch_size: int, ranks: int) -> None:
     over = f" over {ranks} processes" if ranks > 1 else ""
     fix = f"--batch-size {max(1, share)} or less"
     if ranks > 1:
-        fix += f", or fewer --devices (one process takes {samples} samples)"
+        fix += f", or fewer processes (--devices x --num-nodes; one takes all {samples} samples)"
     raise ConvzooError(
         f"the training split has {samples} samples{over}: {share} per process, fewer than "
         f"one batch of {batch_size}, so no step would be taken and nothing trained. "

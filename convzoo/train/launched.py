@@ -7,7 +7,9 @@ first: it can run inside a SLURM job) and checks the launcher's count of
 processes against ``num_nodes x devices`` with a ``ValueError`` and a traceback on
 every rank. The two environments here are Lightning's own, detected the same way,
 whose check raises one ``ConvzooError`` instead, naming the launcher's world size
-and the flags that match it; ``check`` runs it before the run writes anything.
+and the flags that match it; ``check`` runs it before the run writes anything,
+and refuses ``--num-nodes`` above 1 where no launcher started the process, which
+would otherwise wait, silent, for nodes that never come.
 """
 
 from __future__ import annotations
@@ -70,6 +72,12 @@ def check(num_nodes: int, devices: int) -> None:
     env = environment()
     if env is not None:
         env.validate_settings(devices, num_nodes)
+    elif num_nodes > 1:
+        raise ConvzooError(
+            f"--num-nodes {num_nodes}: a run over several machines is started on each of them "
+            "by torchrun or srun, and none started this one (it would wait for the other "
+            "nodes forever); see the README's section Several machines, or drop --num-nodes"
+        )
 
 
 def environment() -> ClusterEnvironment | None:

@@ -20,7 +20,7 @@ def test_fewer_samples_per_rank_than_one_batch_are_refused_with_the_sizes_and_th
     with pytest.raises(
         ConvzooError,
         match=r"461 samples over 2 processes: 230 per process.*"
-        r"batch of 256.*--batch-size 230 or less, or fewer --devices",
+        r"batch of 256.*--batch-size 230 or less, or fewer processes \(--devices x --num-nodes",
     ):
         check_batches(461, 256, 2)
     with pytest.raises(

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from convzoo.errors import ConvzooError
-from convzoo.train import ddp, launched
+from convzoo.train import ddp, launched, train
 from tests.train.conftest import train_command
 
 ROOT = Path(__file__).parents[2]
@@ -159,3 +159,13 @@ def test_a_timeout_in_launched_ranks_leaves_the_others_to_the_launcher(tmp_path,
     assert f"This rank ends now; {launcher}, which started the ranks, ends the others" in message
     assert "Every process of the run was ended" not in message
     assert "DDP rank 1 waited 30 s" in message and f"--out {tmp_path} --resume" in message
+
+
+def test_several_nodes_without_a_launcher_are_refused_before_anything_is_written(
+    config, tmp_path, monkeypatch
+):
+    for key in [*SLURM, "TORCHELASTIC_RUN_ID"]:
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(ConvzooError, match="--num-nodes 2: .*torchrun or srun"):
+        train(config(num_nodes=2))
+    assert not (tmp_path / "run").exists()
