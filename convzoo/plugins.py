@@ -8,8 +8,8 @@ A plugin package declares, in its ``pyproject.toml``::
 
 Plugins load once, before the registry's first lookup. A plugin loads as a
 whole or not at all: one that fails -- ImportError, SyntaxError, a duplicate
-name, any exception, even after it registered some blocks -- leaves none of its
-blocks behind (``Registry.transaction``). It is reported once (distribution,
+name, any exception, even after it registered some blocks or datasets -- leaves
+none of them behind (``Registry.transaction``). It is reported once (distribution,
 entry point, error), kept in ``failures(registry)`` (``convzoo list blocks
 --json`` shows them as ``plugin_failures``), and everything else keeps working;
 a spec that asks for a name the registry lacks is told which plugins failed.
@@ -23,6 +23,7 @@ import os
 import types
 import warnings
 import weakref
+from contextlib import ExitStack
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -79,6 +80,17 @@ def _distribution_label(ep: metadata.EntryPoint) -> str:
     return f"{dist.metadata['Name']} {dist.version}"
 
 
+def _all_or_nothing(registry: Registry) -> ExitStack:
+    """One transaction over ``registry`` and the datasets' registry: a plugin may register
+    datasets too (``convzoo.data.register_dataset``), and a failure takes them back as well."""
+    from convzoo.data.catalog import DATASETS
+
+    stack = ExitStack()
+    stack.enter_context(registry.transaction())
+    stack.enter_context(DATASETS.transaction())
+    return stack
+
+
 def load_plugins(registry: Registry = REGISTRY, group: str = GROUP) -> list[PluginFailure]:
     """Import every entry point of ``group``, each as one transaction of ``registry``; return
     the failures (also kept for ``failures(registry)``)."""
@@ -88,7 +100,7 @@ def load_plugins(registry: Registry = REGISTRY, group: str = GROUP) -> list[Plug
     for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
         label = _distribution_label(ep)
         try:
-            with registry.source_scope(label), registry.transaction():
+            with registry.source_scope(label), _all_or_nothing(registry):
                 loaded = ep.load()
                 if callable(loaded) and not isinstance(loaded, types.ModuleType):
                     loaded(registry)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from torch import nn
 
+from convzoo.data import dataset_names, register_dataset
 from convzoo.plugins import failures, load_plugins
 from convzoo.registry import Registry
 
@@ -203,6 +204,7 @@ class _HalfWay:
             registry.register("act", "first", nn.Tanh, description="before the error")
             registry.register("act", "kept", nn.Sigmoid, description="replaced", override=True)
             registry.add_family("extra")
+            register_dataset("half_data", description="before the error")(lambda d, dl: None)
             raise RuntimeError("gave up half-way")
 
         return setup
@@ -226,3 +228,4 @@ def test_a_plugin_that_raises_half_way_leaves_nothing_registered(monkeypatch):
     assert ("act", "first") not in reg
     assert reg.get("act", "kept").description == "there before"
     assert "extra" not in reg.families
+    assert "half_data" not in dataset_names()
