@@ -2,8 +2,9 @@
 
 Both come from the session's one build (``dists`` in conftest.py). The wheel
 carries the licence, ``py.typed`` and the shipped suites, and runs ``convzoo
-bench smoke`` outside the tree; the sdist carries the licence and the whole
-``tests/`` tree, whose tests collect where it is unpacked.
+bench smoke`` outside the tree; the sdist carries the licence, the whole
+``tests/`` tree, whose tests collect where it is unpacked, and ``benchmarks/``,
+against whose committed results they run there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from convzoo.bench import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "benchmarks" / "suites"
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def wheel_metadata(wheel: Path) -> email.message.Message:
@@ -50,6 +52,8 @@ def test_the_sdist_carries_the_licence_and_the_whole_tests_tree(dists):
     assert {t for t in tests if t.count("/") > 1}, "tests/ has no subfolders to check"
     assert tests <= names, f"missing from the sdist: {sorted(tests - names)}"
     assert {f"benchmarks/suites/{p.name}" for p in SUITES.glob("*.yaml")} <= names
+    results = {p.relative_to(ROOT).as_posix() for p in RESULTS.rglob("*") if p.is_file()}
+    assert results and results <= names, f"missing: {sorted(results - names)[:5]}"
 
 
 def test_the_sdist_tests_collect(dists, tmp_path):
@@ -68,6 +72,17 @@ def test_the_sdist_tests_collect(dists, tmp_path):
     collected = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
     expected = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py")}
     assert collected == expected
+    # The tests that read files beside the package: the committed results and the docs.
+    reading = ["tests/bench/test_committed_results.py", "tests/bench/test_report.py"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *reading],
+        capture_output=True,
+        text=True,
+        cwd=unpacked,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def test_bench_finds_the_shipped_suites_in_an_installed_wheel(dists, tmp_path):
