@@ -30,8 +30,12 @@ class ConvzooWarning(UserWarning):
 
 
 def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
-    """The choices most similar to ``word``, best first."""
-    return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)
+    """The choices most similar to ``word``, best first: those it abbreviates, shortest
+    first, then the closest spellings."""
+    pool = list(choices)
+    started = sorted((c for c in pool if c.startswith(word) and c != word), key=len)
+    similar = difflib.get_close_matches(word, pool, n=n, cutoff=0.5)
+    return list(dict.fromkeys([*started, *similar]))[:n]
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from argparse import SUPPRESS
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from convzoo.errors import ConvzooError, did_you_mean
 from convzoo.io import dumps_json
+from convzoo.train.trainer_args import explain
 
 NUMERIC = {"params", "FLOPs", "connections", "rf", "stride"}
 
@@ -42,17 +44,31 @@ class Parser(ArgumentParser):
         super().__init__(allow_abbrev=False, formatter_class=HelpFormatter, **kwargs)
 
     def _options(self) -> Iterator[str]:
-        yield from self._option_string_actions
+        """The options a user may give (not the hidden ones, which are refused)."""
+        parsers = [self]
         for action in self._actions:
-            for sub in (getattr(action, "_name_parser_map", None) or {}).values():
-                yield from sub._option_string_actions
+            parsers += (getattr(action, "_name_parser_map", None) or {}).values()
+        for p in parsers:
+            for option, action in p._option_string_actions.items():
+                if action.help != SUPPRESS:
+                    yield option
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        """One message, as every other refusal (``convzoo: error: ...``, exit status 2)."""
         unknown = re.match(r"unrecognized arguments: (--[^\s=]+)", message, re.IGNORECASE)
         if unknown:
-            options = [o for o in set(self._options()) if o.startswith("--")]
-            message = f"{message.rstrip()}.{did_you_mean(unknown.group(1), options)}"
-        super().error(message, ex)
+            flag = unknown.group(1)
+            group = flag.rpartition(".")[0] + "." if "." in flag else "--"
+            options = [
+                o
+                for o in set(self._options())
+                if o.startswith(group) and o != "--trainer" and not o.endswith("+")
+            ]
+            message = f"{message.rstrip()}.{did_you_mean(flag, options)}"
+        elif "Parser key" in message:
+            message = explain(message)
+        command = self.prog.replace(" [options]", "")
+        raise ConvzooError(f"{message.rstrip()} (see {command} --help)")
 
 
 def parser(description: str) -> ArgumentParser:

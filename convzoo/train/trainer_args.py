@@ -90,6 +90,26 @@ def check_argv(argv: Sequence[str]) -> None:
             raise ConvzooError(f"{flag.rstrip('+')}: {_refusal(found)}")
 
 
+def explain(message: str) -> str:
+    """jsonargparse's account of a Trainer value it refused, as one line: the class path
+    and what its class said, or the name that is no Lightning callback, or the value's
+    expected type."""
+    text = " ".join(message.split())
+    problem_ = re.search(r"Problem with given class_path '([^']+)': (.+?)(?: - |$)", text)
+    if problem_:
+        return f"{problem_.group(1)}: {problem_.group(2)}"
+    unknown = re.search(r"Expected a dot import path string: (\S+)", text)
+    if unknown:
+        import lightning.pytorch.callbacks as callbacks
+
+        name = unknown.group(1)
+        return (
+            f"{name!r} is not one of Lightning's callbacks "
+            f"(lightning.pytorch.callbacks).{did_you_mean(name, callbacks.__all__)}"
+        )
+    return text.split(" Given value type:")[0].replace("Parser key ", "")
+
+
 @lru_cache(maxsize=1)
 def signature() -> dict[str, inspect.Parameter]:
     """The arguments of ``lightning.Trainer.__init__`` a run may give, by name."""
@@ -137,7 +157,7 @@ def problem(value: Any) -> str | None:
     try:
         _parser().parse_object(copy.deepcopy(value))  # it turns mappings into Namespaces
     except ArgumentError as exc:
-        return " ".join(str(exc).split())
+        return explain(str(exc))
     return None
 
 

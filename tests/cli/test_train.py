@@ -271,6 +271,10 @@ def test_accumulate_grad_batches_halves_the_optimizer_steps(capsys, tmp_path, sp
         (["--trainer.callbacks", "this.Foo"], "'this.Foo' is a class path outside Lightning"),
         (["--trainer.callbacks+=lightning.pytorch.Trainer"], "subclass of Callback"),
         (["--sched", "cosine"], "unrecognized arguments: --sched"),
+        (["--trainer.accum", "2"], "Did you mean '--trainer.accumulate_grad_batches'"),
+        (["--epoch", "1"], "Did you mean '--epochs'"),
+        (["--trainer.callbacks+=EarlyStoping"], "Did you mean 'EarlyStopping'?"),
+        (["--trainer.max_steps", "fast"], "Expected a <class 'int'>. Got value: fast"),
     ],
 )
 def test_bad_trainer_arguments_and_abbreviations_are_refused(
@@ -282,7 +286,17 @@ def test_bad_trainer_arguments_and_abbreviations_are_refused(
         code, out = exc.code, tmp_path / "run"
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
+    assert err.startswith("convzoo: error: ") and err.count("\n") == 1, err
     assert not out.exists()
+
+
+def test_no_suggestion_is_a_flag_that_would_be_refused(capsys, tmp_path, spec):
+    # --trainer.max_epochs and --trainer.logger are convzoo's (--epochs, --logger): hidden.
+    for flag in ("--trainer.max_epoch", "--trainer.loger"):
+        code, _ = _run(tmp_path, spec, flag, "1")
+        err = capsys.readouterr().err
+        assert code == 2 and "Did you mean" in err, err
+        assert "'--trainer.max_epochs'" not in err and "'--trainer.logger'" not in err
 
 
 def test_print_config_round_trips_through_config(capsys, tmp_path, spec):

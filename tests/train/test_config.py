@@ -74,6 +74,11 @@ def test_good_values_pass():
         ({"callbacks": [{"class_path": "os.path.join"}]}, "class path outside Lightning"),
         ({"profiler": {"class_path": "x.Profiler", "init_args": {}}}, "outside Lightning"),
         ({"callbacks": [{"class_path": "lightning.pytorch.Trainer"}]}, "Callback"),
+        ({"callbacks": [{"class_path": "EarlyStoping"}]}, "Did you mean 'EarlyStopping'?"),
+        (
+            {"callbacks": [{"class_path": "EarlyStopping", "init_args": {"patience": "x"}}]},
+            "lightning.pytorch.callbacks.EarlyStopping: ",
+        ),
         ({"accumulate_grad_batches": 0}, "at least 1"),
     ],
 )
