@@ -163,6 +163,13 @@ class TrainConfig:
             wrong = problem(f.name, getattr(self, f.name))
             if wrong:
                 raise ConvzooError(f"train setting {f.name}: {wrong}")
+        counted = trainer_args.counts_batches(self.trainer)
+        if counted and self.steps_per_call > 1:
+            raise ConvzooError(
+                f"train setting trainer: {', '.join(counted)} counts batches, and Lightning "
+                f"sees one call of steps_per_call = {self.steps_per_call} batches as one; "
+                "use steps_per_call 1 with it (--steps-per-call 1)"
+            )
 
 
 def settings() -> dict[str, Field[Any]]:
@@ -294,6 +301,10 @@ def layered(arch: str, *layers: tuple[str, dict[str, Any]]) -> tuple[TrainConfig
         for key, value in given.items():
             values[key] = {**values.get(key, {}), **value} if key in MERGED else value
             origins[key] = origin
+    counted = trainer_args.counts_batches(values.get("trainer", {}))
+    if counted and "steps_per_call" not in values:  # so that they count batches
+        values["steps_per_call"] = 1
+        origins["steps_per_call"] = f"trainer ({', '.join(counted)})"
     return TrainConfig(arch, **values), origins
 
 

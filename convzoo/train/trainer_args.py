@@ -18,8 +18,12 @@ in mappings and on the command line; a callback of one's own goes to
 
 convzoo optimizes manually (several optimizer steps per Lightning step), where
 Lightning cannot accumulate gradients: ``accumulate_grad_batches`` is taken out
-here and done by ``ConvzooModule``'s own loop. Lightning is imported only when a
-run names a Trainer argument, so ``convzoo --help`` stays quick.
+here and done by ``ConvzooModule``'s own loop. Lightning counts
+``limit_train_batches``, ``log_every_n_steps`` and ``val_check_interval`` in
+calls of ``training_step``, so a run that gives one as a count takes one batch
+per call (``steps_per_call`` 1, ``config.layered``), and refuses a larger one.
+Lightning is imported only when a run names a Trainer argument, so ``convzoo
+--help`` stays quick.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ OWNED = {
     "barebones": "convzoo (every run logs, checkpoints and reports)",
 }
 ACCUMULATE = "accumulate_grad_batches"
+# Counted in training batches by Lightning, that is in calls of training_step: exact
+# only with one batch per call (--steps-per-call 1).
+COUNTS_BATCHES = ("limit_train_batches", "log_every_n_steps", "val_check_interval")
 FOLLOWED = ("lightning.",)  # the packages whose class paths are imported
 DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 FLAG = "--trainer."
@@ -159,6 +166,14 @@ def problem(value: Any) -> str | None:
     except ArgumentError as exc:
         return explain(str(exc))
     return None
+
+
+def counts_batches(value: dict[str, Any]) -> list[str]:
+    """The arguments in ``value`` that count training batches: an int, or a float above 1,
+    which Lightning reads as a count too (1.0 and less are fractions)."""
+    return [
+        n for n in COUNTS_BATCHES if is_int(v := value.get(n)) or (isinstance(v, float) and v > 1)
+    ]
 
 
 def given(namespace: Any) -> dict[str, Any]:

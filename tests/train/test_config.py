@@ -96,3 +96,23 @@ def test_trainer_arguments_add_up_over_the_layers(tiny_spec):
     )
     assert result.trainer == {"max_steps": 2, "deterministic": True}
     assert origins["trainer"] == "flag"
+
+
+def test_trainer_arguments_that_count_batches_take_one_batch_per_call(tiny_spec):
+    for value in (
+        {"limit_train_batches": 3},
+        {"log_every_n_steps": 5},
+        {"val_check_interval": 4.0},
+    ):
+        result, origins = settings.layered(str(tiny_spec), ("flag", {"trainer": value}))
+        assert result.steps_per_call == 1 and origins["steps_per_call"].startswith("trainer")
+    fraction, _ = settings.layered(
+        str(tiny_spec), ("flag", {"trainer": {"limit_train_batches": 0.5}})
+    )
+    assert fraction.steps_per_call == settings.default("steps_per_call") > 1
+    with pytest.raises(
+        ConvzooError, match="limit_train_batches counts batches.*--steps-per-call 1"
+    ):
+        settings.layered(
+            str(tiny_spec), ("flag", {"steps_per_call": 4, "trainer": {"limit_train_batches": 3}})
+        )

@@ -90,3 +90,9 @@ def test_a_module_takes_a_registry_name_and_saves_the_spec_as_plain_data():
     module = ConvzooModule("lenet5", schedule="constant")
     assert module.hparams["spec"] == convzoo.load_spec("lenet5").to_dict()
     assert module.model.spec.name == "lenet5"
+
+
+def test_limit_train_batches_counts_optimizer_steps(config, tmp_path):
+    train(config(epochs=2, steps_per_call=1, trainer={"limit_train_batches": 3}))
+    checkpoint = torch.load(last_checkpoint(tmp_path / "run"), weights_only=True)
+    assert checkpoint["global_step"] == 2 * 3
