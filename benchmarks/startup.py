@@ -1,7 +1,8 @@
 """How long does the ``convzoo`` command take to start? Whole processes, next to ``import torch``.
 
 Each command runs as a process of its own, the way a user types it: ``convzoo
---help``, ``convzoo list blocks`` and ``convzoo show lenet5``, beside two
+--help``, ``convzoo list blocks``, ``convzoo show lenet5`` and ``convzoo train
+--help`` (no goal: it imports Lightning for Trainer's arguments), beside two
 references run by the same interpreter -- ``python -c "import torch"``, and the
 same plus one multiplication on the meta device, what a shape check on torch's own
 meta kernels would cost (their first element-wise operation imports ``torch._dynamo``
@@ -63,6 +64,7 @@ def commands() -> dict[str, list[str]]:
         "convzoo --help": [*cz, "--help"],
         "convzoo list blocks": [*cz, "list", "blocks"],
         "convzoo show lenet5": [*cz, "show", "lenet5"],
+        "convzoo train --help": [*cz, "train", "--help"],
     }
 
 
@@ -224,7 +226,8 @@ def markdown(result: dict[str, Any]) -> str:
         "convzoo's trace (`convzoo/assemble/metatrace.py`) runs such operations on "
         "zero-filled CPU tensors instead and imports neither (`tests/assemble/"
         f"test_metatrace.py`): `show lenet5` takes {show['wall_s'] / meta['wall_s']:.2f}x "
-        "that row's wall-clock time.",
+        "that row's wall-clock time. `convzoo train --help` imports Lightning, whose "
+        "Trainer's signature its `--trainer.*` flags are made from; no goal is set for it.",
         "",
     ]
     return "\n".join(lines)

@@ -28,11 +28,16 @@ NUMERIC = {"params", "FLOPs", "connections", "rf", "stride"}
 
 
 class HelpFormatter(DefaultHelpFormatter):
-    """jsonargparse's formatter without the ``(type: ..., default: ...)`` it appends."""
+    """jsonargparse's formatter with every default said once, as convzoo's own help says
+    them (``none``, ``no``, ``yes``), and no ``(type: ...)``."""
 
     def _get_help_string(self, action: Any) -> str:
-        if "(default:" in (action.help or "") or action.default == "==SUPPRESS==":
-            return action.help or ""
+        text = action.help or ""
+        if "default:" in text or action.default == SUPPRESS or not action.option_strings:
+            return text
+        if action.default is None or isinstance(action.default, bool):
+            shown = {None: "none", False: "no", True: "yes"}[action.default]
+            return f"{text} (default: {shown})"
         return super()._get_help_string(action)
 
 

@@ -34,7 +34,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--out",
-        help="output folder (default runs/bench-NAME); rerun into the same "
+        help="output folder (default: runs/bench-NAME); rerun into the same "
         "folder to keep finished cells",
     )
     p.add_argument(

@@ -158,12 +158,15 @@ def run(args: Any) -> int:
     from convzoo.evaluate.report import evaluate
     from convzoo.train.fit import train
     from convzoo.train.report import report_markdown
+    from convzoo.train.rundir import is_rank_zero
 
     config, origins = config_from(args)
     if args.print_config is not None:  # jsonargparse hands it on as --print_config=
         sys.stdout.write(dumps_yaml(settings.saved(config)))
         return 0
     report = train(config, origins)
+    if not is_rank_zero():  # the other ranks of a DDP run: rank zero reports and evaluates
+        return 0
     rows = [line.strip("|").split("|") for line in report_markdown(report).splitlines()[4:]]
     print_table(None, ["", ""], [[a.strip(), b.strip()] for a, b in rows])
     sys.stdout.write(f"report: {Path(report['run_dir']) / 'report.md'}\n")

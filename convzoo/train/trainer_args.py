@@ -169,10 +169,12 @@ def problem(value: Any) -> str | None:
 
 
 def counts_batches(value: dict[str, Any]) -> list[str]:
-    """The arguments in ``value`` that count training batches: an int, or a float above 1,
-    which Lightning reads as a count too (1.0 and less are fractions)."""
+    """The arguments in ``value`` that count training batches: an int, or a whole float
+    above 1, which Lightning reads as a count too (1.0 and less are fractions)."""
     return [
-        n for n in COUNTS_BATCHES if is_int(v := value.get(n)) or (isinstance(v, float) and v > 1)
+        n
+        for n in COUNTS_BATCHES
+        if is_int(v := value.get(n)) or (isinstance(v, float) and v > 1 and v.is_integer())
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,42 @@ def test_a_run_refused_before_it_wrote_anything_leaves_no_folder(capsys, tmp_pat
     code, _, err = run(capsys, *argv)
     assert code == 2 and "ubyte" in err and "Traceback" not in err
     assert not out.exists()  # the lock it took went with it
+
+
+def _parsers():
+    """Every subcommand's parser (``list``'s own subcommands too), by its command line."""
+    from convzoo.cli import make_parser
+
+    found = {}
+    todo = [("convzoo", make_parser(tuple(SUBCOMMANDS)))]
+    while todo:
+        name, parser = todo.pop()
+        found[name] = parser
+        action = getattr(parser, "_subcommands_action", None)
+        for word, sub in action._name_parser_map.items() if action else []:
+            todo.append((f"{name} {word}", sub))
+    return found
+
+
+SUBCOMMANDS = ("list", "show", "train", "evaluate", "scan", "bench")
+
+
+def test_every_option_states_its_default_once():
+    from argparse import SUPPRESS
+
+    for name, parser in _parsers().items():
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if (
+                not action.option_strings
+                or action.help == SUPPRESS
+                or {"-h", "--version"} & set(action.option_strings)
+            ):
+                continue
+            if any(o.startswith("--trainer") for o in action.option_strings):
+                continue  # Lightning's own arguments, with jsonargparse's (type, default)
+            if getattr(action, "_name_parser_map", None) is not None:
+                continue
+            text = formatter._get_help_string(action)
+            assert text.count("default:") == 1, f"{name} {action.option_strings}: {text!r}"
+            assert not re.search(r"default: (False|True|null)\b", text), text  # no, yes, none

@@ -75,6 +75,7 @@ def test_two_nodes_train_as_one_process_with_their_whole_batch(tmp_path):
     ranks = _torchrun(tmp_path, "--num-nodes", "2", "--strategy", "ddp", "--batch-size", "16")
     for rank in ranks:
         assert rank.returncode == 0, rank.stderr[-3000:]
+    assert ["report:" in rank.stdout for rank in ranks] == [True, False]  # rank zero's table
     run = tmp_path / "run"
     assert json.loads((run / "report.json").read_text())["world_size"] == 2
     assert sorted(p.name for p in run.glob("report.*")) == ["report.json", "report.md"]
