@@ -71,3 +71,18 @@ def test_committed_parameter_and_flop_counts_are_todays(path):
             f"{path}: {cell['id']} has params {cell['params']}, FLOPs {cell['flops']}; today's "
             f"count is {today.params}, {today.flops}: run benchmarks/rerender_results.py"
         )
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.parent.relative_to(RESULTS)))
+def test_every_committed_cell_is_what_todays_suite_would_train(path):
+    """A cell's fingerprint hashes its spec (recipe included), data, permutation, seed and
+    the suite's settings. A committed cell whose fingerprint is not the one today's suite
+    gives it was trained on a network, recipe or suite that has changed since: a figure
+    the suite would no longer give. Re-run the suite and commit what it gives."""
+    data = json.loads(path.read_text())
+    recorded = data["suite"]
+    epochs = recorded.get("overrides", {}).get("epochs")
+    suite = load_suite(SUITES / f"{recorded['name']}.yaml", epochs=epochs)
+    today = {cell.id: suite.fingerprint(cell) for cell in suite.cells}
+    stale = [c["id"] for c in data["cells"] if today.get(c["id"]) != c["fingerprint"]]
+    assert not stale, f"{path}: trained before their spec, recipe or suite changed: {stale}"
