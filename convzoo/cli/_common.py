@@ -35,8 +35,9 @@ class HelpFormatter(DefaultHelpFormatter):
         text = action.help or ""
         if "default:" in text or action.default == SUPPRESS or not action.option_strings:
             return text
-        if action.default is None or isinstance(action.default, bool):
-            shown = {None: "none", False: "no", True: "yes"}[action.default]
+        if action.default is None or isinstance(action.default, bool) or action.default == []:
+            flag = isinstance(action.default, bool)
+            shown = ("yes" if action.default else "no") if flag else "none"
             return f"{text} (default: {shown})"
         return super()._get_help_string(action)
 
@@ -73,7 +74,22 @@ class Parser(ArgumentParser):
         elif "Parser key" in message:
             message = explain(message)
         command = self.prog.replace(" [options]", "")
+        required = re.search(r"required: ([\w-]+)\.([\w-]+)", message)
+        if required:  # a subcommand's positional argument, by its name in the namespace
+            command = f"{command} {required.group(1)}"
+            message = f"{command}: name the {required.group(2).upper()}"
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice and (
+            hint := did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
+        ):
+            message = f"{message.rstrip('.')}.{hint}"
+        if re.match(r'expected "command" to be one of', message):
+            message = f"name a command, one of: {', '.join(self._commands())}"
         raise ConvzooError(f"{message.rstrip()} (see {command} --help)")
+
+    def _commands(self) -> list[str]:
+        action = getattr(self, "_subcommands_action", None)
+        return list(action._name_parser_map) if action is not None else []
 
 
 def parser(description: str) -> ArgumentParser:

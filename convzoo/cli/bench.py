@@ -47,7 +47,10 @@ def add_parser(sub: Any) -> None:
         "--strategy", default="auto", help="Lightning strategy per cell, e.g. ddp (default: auto)"
     )
     p.add_argument(
-        "--accelerator", choices=("auto", "cpu", "gpu"), default="auto", help="(default: auto)"
+        "--accelerator",
+        choices=("auto", "cpu", "gpu"),
+        default="auto",
+        help="where to train (default: auto)",
     )
     p.add_argument(
         "--parallel-cells",

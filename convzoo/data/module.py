@@ -99,8 +99,15 @@ class DataModule(L.LightningDataModule):
         """The dataset, fitted to the input shape (loaded once)."""
         if self.dataset is None:
             ds = load_dataset(self.data, self.data_dir, self.download)
-            if self.input_shape is None and self.trainer is not None:
-                self.input_shape = input_shape_of(self.trainer.lightning_module)
+            if self.trainer is not None:
+                trained = input_shape_of(self.trainer.lightning_module)
+                if self.input_shape is not None and tuple(self.input_shape) != trained:
+                    raise ConvzooError(
+                        f"the DataModule's input_shape {list(self.input_shape)} is not the "
+                        f"input {list(trained)} of the module the Trainer trains; give neither "
+                        "(it takes the module's) or the module's"
+                    )
+                self.input_shape = trained
             if self.input_shape is not None:
                 what = f"dataset {self.data!r}"
                 ds.train_x = fit_canvas(ds.train_x, self.input_shape, what)

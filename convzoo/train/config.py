@@ -60,6 +60,11 @@ FRACTION = Rule("in [0, 1)", lambda v: 0 <= v < 1)
 DECAY = Rule("in (0, 1]", lambda v: 0 < v <= 1)
 SEED = Rule("in [0, 2**32)", lambda v: 0 <= v < 2**32)
 SCALE_RANGE = Rule("two sizes LO <= HI, both above 0", lambda v: 0 < v[0] <= v[1])
+NOT_EMPTY = Rule("a name (not empty)", lambda v: bool(v.strip()))
+WANDB_PROJECT_NAME = Rule(  # W&B refuses these characters in a project's name
+    "a name without / \\ # ? % or :",
+    lambda v: bool(v.strip()) and not set(v) & set("/\\#?%:"),
+)
 
 
 def _strategies() -> tuple[str, ...]:
@@ -112,10 +117,16 @@ class TrainConfig:
     channels_last: bool = setting(False, "channels-last memory format for 2-D networks")
     logger: str = setting("csv", "where the metrics go", choices=LOGGERS)
     logger_project: str | None = setting(
-        None, "the W&B project (--logger wandb)", shown="$WANDB_PROJECT, else convzoo"
+        None,
+        "the W&B project (--logger wandb)",
+        shown="$WANDB_PROJECT, else convzoo",
+        rule=WANDB_PROJECT_NAME,
     )
     logger_name: str | None = setting(
-        None, "the W&B run's name (--logger wandb)", shown="$WANDB_NAME, else W&B's own"
+        None,
+        "the W&B run's name (--logger wandb)",
+        shown="$WANDB_NAME, else W&B's own",
+        rule=NOT_EMPTY,
     )
     seed: int = setting(0, "seed of initialization, split and augmentation", rule=SEED)
     out: str | None = setting(None, "run directory", shown="runs/ARCH-DATA-TIME")
@@ -258,6 +269,7 @@ MERGED = ("swap", "trainer")  # mappings whose keys add up over the layers
 RUNTIME = ("resume", "devices", "num_nodes", "strategy", "accelerator", "ddp_timeout")
 RUNTIME += ("memory_limit", "verbose", "progress", "data_dir")  # a resume may change them
 RUNTIME += ("logger_project", "logger_name")  # where the metrics are shown
+RUNTIME += ("out",)  # a run folder may be moved or copied, then resumed
 RUNTIME += ("epochs",)  # a resume may run longer where its schedule allows (fit.py checks it)
 
 

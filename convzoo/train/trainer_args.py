@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from convzoo.errors import ConvzooError, did_you_mean, is_int, short_repr
+from convzoo.errors import ConvzooError, did_you_mean, is_int, is_number, short_repr
 
 OWNED = {
     "accelerator": "--accelerator",
@@ -56,8 +56,19 @@ OWNED = {
 }
 ACCUMULATE = "accumulate_grad_batches"
 # Counted in training batches by Lightning, that is in calls of training_step: exact
-# only with one batch per call (--steps-per-call 1).
-COUNTS_BATCHES = ("limit_train_batches", "log_every_n_steps", "val_check_interval")
+# only with one batch per call (--steps-per-call 1); each with the values that leave
+# the batches uncounted (Trainer's defaults).
+COUNTS_BATCHES = {
+    "limit_train_batches": (None, 1.0),
+    "overfit_batches": (0, 0.0),
+    "log_every_n_steps": (None,),
+    "val_check_interval": (None, 1.0),
+}
+# What a run must do: train, and test what it trained.
+ABOVE_ZERO = ("limit_train_batches", "limit_test_batches", "val_check_interval")
+AT_LEAST_ONE = ("check_val_every_n_epoch", "log_every_n_steps")
+# The metrics ConvzooModule logs, which a callback may monitor.
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
 FOLLOWED = ("lightning.",)  # the packages whose class paths are imported
 DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 FLAG = "--trainer."
@@ -114,6 +125,11 @@ def explain(message: str) -> str:
             f"{name!r} is not one of Lightning's callbacks "
             f"(lightning.pytorch.callbacks).{did_you_mean(name, callbacks.__all__)}"
         )
+    text = re.sub(r" \(see [^)]*--help\)", "", text)
+    key = re.match(r'(?:Parser key )?"([^"]+)":', text)
+    first = re.search(r"Errors: - (.+?)(?: - |$)", text)
+    if key and first:
+        return f"{key.group(1)}: {first.group(1)}"
     return text.split(" Given value type:")[0].replace("Parser key ", "")
 
 
@@ -161,6 +177,8 @@ def problem(value: Any) -> str | None:
     accumulate = value.get(ACCUMULATE, 1)
     if not is_int(accumulate) or accumulate < 1:
         return f"{ACCUMULATE} must be at least 1, got {accumulate!r}"
+    if (wrong := _range_problem(value)) is not None:
+        return wrong
     try:
         _parser().parse_object(copy.deepcopy(value))  # it turns mappings into Namespaces
     except ArgumentError as exc:
@@ -169,13 +187,34 @@ def problem(value: Any) -> str | None:
 
 
 def counts_batches(value: dict[str, Any]) -> list[str]:
-    """The arguments in ``value`` that count training batches: an int, or a whole float
-    above 1, which Lightning reads as a count too (1.0 and less are fractions)."""
-    return [
-        n
-        for n in COUNTS_BATCHES
-        if is_int(v := value.get(n)) or (isinstance(v, float) and v > 1 and v.is_integer())
-    ]
+    """The arguments in ``value`` that count or share out training batches (a count or a
+    fraction: Lightning takes both in its batches)."""
+    return [n for n, unset in COUNTS_BATCHES.items() if n in value and value[n] not in unset]
+
+
+def _range_problem(value: dict[str, Any]) -> str | None:
+    """A value Lightning would take, then fail on mid-run (or train or test nothing)."""
+    for name in ABOVE_ZERO:
+        v = value.get(name)
+        if is_number(v) and v <= 0:
+            return f"{name} must be above 0 (a run trains and tests), got {v!r}"
+    for name in AT_LEAST_ONE:
+        v = value.get(name)
+        if is_number(v) and v < 1:
+            return f"{name} must be at least 1, got {v!r}"
+    for callback in _listed(value.get("callbacks")):
+        args = callback.get("init_args", {}) if isinstance(callback, dict) else {}
+        monitor = args.get("monitor") if isinstance(args, dict) else None
+        if isinstance(monitor, str) and monitor not in METRICS:
+            return (
+                f"callbacks: {callback.get('class_path')} monitors {monitor!r}, which a run "
+                f"does not log; it logs {', '.join(METRICS)}.{did_you_mean(monitor, METRICS)}"
+            )
+    return None
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 def given(namespace: Any) -> dict[str, Any]:

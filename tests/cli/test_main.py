@@ -134,3 +134,18 @@ def test_every_option_states_its_default_once():
             text = formatter._get_help_string(action)
             assert text.count("default:") == 1, f"{name} {action.option_strings}: {text!r}"
             assert not re.search(r"default: (False|True|null)\b", text), text  # no, yes, none
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "name a command, one of: list, show, train, evaluate, scan, bench"),
+        (["lst"], "Did you mean 'list'?"),
+        (["bench"], "convzoo bench: name the SUITE (see convzoo bench --help)"),
+        (["show"], "convzoo show: name the ARCH"),
+        (["list", "blok"], "Did you mean 'blocks'?"),
+    ],
+)
+def test_a_command_line_without_its_words_is_one_line_naming_them(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and err.count("\n") == 1, err

@@ -117,3 +117,12 @@ def test_under_a_users_trainer_the_input_shape_comes_from_the_module_trained():
     assert data.input_shape == (1, 16, 16)
     assert data.splits["train"][0].shape[1:] == (1, 16, 16)  # 12x12 samples, centred
     assert trainer.test(module, datamodule=data, verbose=False)[0]["test_acc"] > 0.25
+
+
+def test_an_input_shape_that_is_not_the_trained_modules_is_one_clear_error():
+    data = DataModule("synthetic", (1, 12, 12), batch_size=32)
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False)
+    with pytest.raises(
+        ConvzooError, match=r"input_shape \[1, 12, 12\] is not the input \[1, 16, 16\]"
+    ):
+        trainer.fit(ConvzooModule(SPEC), datamodule=data)

@@ -36,6 +36,15 @@ BAD = {
     "ddp_timeout": [0],
     "steps_per_call": [0, 1.5],
     "num_nodes": [0],
+    "logger_project": ["", "team/project", "a:b", "   "],
+    "logger_name": ["", "  "],
+    "trainer": [
+        {"limit_train_batches": 0},
+        {"limit_test_batches": 0.0},
+        {"val_check_interval": 0},
+        {"check_val_every_n_epoch": 0},
+        {"callbacks": [{"class_path": "EarlyStopping", "init_args": {"monitor": "val_los"}}]},
+    ],
 }
 
 
@@ -99,17 +108,18 @@ def test_trainer_arguments_add_up_over_the_layers(tiny_spec):
 
 
 def test_trainer_arguments_that_count_batches_take_one_batch_per_call(tiny_spec):
-    for value in (
+    counted = [
         {"limit_train_batches": 3},
+        {"limit_train_batches": 0.5},  # a share of the batches, counted in them too
+        {"overfit_batches": 2},
         {"log_every_n_steps": 5},
         {"val_check_interval": 4.0},
-    ):
+    ]
+    for value in counted:
         result, origins = settings.layered(str(tiny_spec), ("flag", {"trainer": value}))
         assert result.steps_per_call == 1 and origins["steps_per_call"].startswith("trainer")
-    fraction, _ = settings.layered(
-        str(tiny_spec), ("flag", {"trainer": {"limit_train_batches": 0.5}})
-    )
-    assert fraction.steps_per_call == settings.default("steps_per_call") > 1
+    unset, _ = settings.layered(str(tiny_spec), ("flag", {"trainer": {"limit_train_batches": 1.0}}))
+    assert unset.steps_per_call == settings.default("steps_per_call") > 1
     with pytest.raises(
         ConvzooError, match="limit_train_batches counts batches.*--steps-per-call 1"
     ):

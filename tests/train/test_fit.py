@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import shutil
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ import yaml
 
 import convzoo
 from convzoo.errors import ConvzooError
-from convzoo.train import ConvzooModule, load, train
+from convzoo.train import ConvzooModule, load, train, trainer_args
 from convzoo.train.fit import last_checkpoint
 
 
@@ -103,7 +104,7 @@ _SIDEWAYS = {"monitor": "val_loss", "mode": "sideways"}
     ("trainer", "message"),
     [
         ({"max_time": "bogus"}, "not a valid duration"),
-        ({"limit_train_batches": 2.5}, "invalid value 2.5 for limit_train_batches"),
+        ({"profiler": "bogus"}, "bogus"),
         ({"callbacks": [{"class_path": "EarlyStopping", "init_args": _SIDEWAYS}]}, "sideways"),
     ],
 )
@@ -209,3 +210,20 @@ def test_a_reconstructing_head_sees_the_pixels_in_0_1_not_standardized(
     train(config(arch=str(spec), epochs=1))
     assert seen and all(low >= 0.0 and high <= 1.0 for low, high in seen)
     assert max(high for _, high in seen) > 0.5  # the images, not a squashed copy
+
+
+def test_a_moved_run_folder_resumes(config, tmp_path):
+    train(config(epochs=1, schedule="constant"))
+    moved = tmp_path / "moved"
+    shutil.copytree(tmp_path / "run", moved)
+    for name in ("report.json", "report.md"):
+        (moved / name).unlink()
+    report = train(config(epochs=2, schedule="constant", out=str(moved), resume=True))
+    assert report["epochs"] == 2
+
+
+def test_the_metrics_a_callback_may_monitor_are_the_ones_a_run_logs(config, tmp_path):
+    train(config(epochs=1))
+    columns = next(csv.reader((tmp_path / "run" / "logs" / "metrics.csv").open()))
+    logged = {c.removesuffix("_step").removesuffix("_epoch") for c in columns}
+    assert set(trainer_args.METRICS) <= logged, sorted(logged)
