@@ -67,6 +67,13 @@ COUNTS_BATCHES = {
 # What a run must do: train, and test what it trained.
 ABOVE_ZERO = ("limit_train_batches", "limit_test_batches", "val_check_interval")
 AT_LEAST_ONE = ("check_val_every_n_epoch", "log_every_n_steps")
+# What tells a ModelCheckpoint apart from convzoo's own (Lightning refuses two alike).
+CHECKPOINT_KEYS = {
+    "monitor": (None,),
+    "every_n_train_steps": (None, 0),
+    "every_n_epochs": (None, 1),
+    "train_time_interval": (None,),
+}
 # The metrics ConvzooModule logs, which a callback may monitor.
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
 FOLLOWED = ("lightning.",)  # the packages whose class paths are imported
@@ -204,7 +211,16 @@ def _range_problem(value: dict[str, Any]) -> str | None:
             return f"{name} must be at least 1, got {v!r}"
     for callback in _listed(value.get("callbacks")):
         args = callback.get("init_args", {}) if isinstance(callback, dict) else {}
-        monitor = args.get("monitor") if isinstance(args, dict) else None
+        args = args if isinstance(args, dict) else {}
+        monitor = args.get("monitor")
+        named = str(callback.get("class_path", "") if isinstance(callback, dict) else callback)
+        alike = all(args.get(k) in unset for k, unset in CHECKPOINT_KEYS.items())
+        if named.endswith("ModelCheckpoint") and alike:
+            return (
+                "callbacks: convzoo already keeps checkpoints/last.ckpt, every epoch; a "
+                "ModelCheckpoint of your own needs a monitor (e.g. val_acc) or another "
+                f"cadence ({', '.join(list(CHECKPOINT_KEYS)[1:])})"
+            )
         if isinstance(monitor, str) and monitor not in METRICS:
             return (
                 f"callbacks: {callback.get('class_path')} monitors {monitor!r}, which a run "

@@ -44,6 +44,7 @@ BAD = {
         {"val_check_interval": 0},
         {"check_val_every_n_epoch": 0},
         {"callbacks": [{"class_path": "EarlyStopping", "init_args": {"monitor": "val_los"}}]},
+        {"callbacks": [{"class_path": "ModelCheckpoint"}]},
     ],
 }
 
