@@ -20,9 +20,9 @@ from jsonargparse import ArgumentParser, DefaultHelpFormatter
 from rich.console import Console
 from rich.table import Table
 
-from convzoo.errors import ConvzooError, did_you_mean
+from convzoo.errors import ConvzooError, closest, did_you_mean
 from convzoo.io import dumps_json
-from convzoo.train.trainer_args import explain
+from convzoo.train.trainer_args import OWNED, explain
 
 NUMERIC = {"params", "FLOPs", "connections", "rf", "stride"}
 
@@ -71,6 +71,9 @@ class Parser(ArgumentParser):
                 if o.startswith(group) and o != "--trainer" and not o.endswith("+")
             ]
             message = f"{message.rstrip()}.{did_you_mean(flag, options)}"
+            owned = closest(flag.removeprefix("--trainer."), OWNED) if group == "--trainer." else []
+            if owned:  # a Trainer argument convzoo sets: its flag, not a hidden one
+                message += f" ({owned[0]} is set by convzoo: use {OWNED[owned[0]]})"
         elif "Parser key" in message:
             message = explain(message)
         command = self.prog.replace(" [options]", "")

@@ -273,6 +273,11 @@ def test_accumulate_grad_batches_halves_the_optimizer_steps(capsys, tmp_path, sp
         (["--sched", "cosine"], "unrecognized arguments: --sched"),
         (["--trainer.accum", "2"], "Did you mean '--trainer.accumulate_grad_batches'"),
         (["--epoch", "1"], "Did you mean '--epochs'"),
+        (["--trainer.max_epoch", "3"], "(max_epochs is set by convzoo: use --epochs)"),
+        (
+            ["--trainer.gradient_clip", "1"],
+            "(gradient_clip_val is set by convzoo: use --grad-clip)",
+        ),
         (["--trainer.callbacks+=EarlyStoping"], "Did you mean 'EarlyStopping'?"),
         (["--trainer.max_steps", "fast"], "Expected a <class 'int'>. Got value: fast"),
     ],
