@@ -167,10 +167,11 @@ class MetaTrace(TorchDispatchMode):
             if decomposed is not NotImplemented:
                 return decomposed
         out = _NOT_RUN
-        if _routable_op(func) and _fits_cpu(func, args, kwargs):
+        if _routable_op(func):
             try:
-                out = _run_on_cpu(func, args, kwargs)
-            except Exception:
+                if _fits_cpu(func, args, kwargs):
+                    out = _run_on_cpu(func, args, kwargs)
+            except Exception:  # the meta device's own kernel gives the answer, or the error
                 out = _NOT_RUN
         if out is _NOT_RUN:
             out = func(*args, **kwargs)
