@@ -24,6 +24,7 @@ import typing
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from convzoo.errors import (
@@ -273,14 +274,27 @@ RUNTIME += ("out",)  # a run folder may be moved or copied, then resumed
 RUNTIME += ("epochs",)  # a resume may run longer where its schedule allows (fit.py checks it)
 
 
+PATHS = ("arch", "data_dir", "out")  # settings that may name a file or folder
+
+
 def saved(config: TrainConfig) -> dict[str, Any]:
     """The settings as ``--print_config`` prints them and the run directory's
-    ``config.yaml`` keeps them: plain data that ``--config`` reads back."""
+    ``config.yaml`` keeps them: plain data that ``--config`` reads back, from any folder
+    (relative paths are written absolute)."""
     return {
-        f.name: list(value) if isinstance(value := getattr(config, f.name), tuple) else value
+        f.name: _portable(f.name, getattr(config, f.name))
         for f in fields(config)
         if f.name == "arch" or f.metadata.get("flag", True)
     }
+
+
+def _portable(name: str, value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    path = Path(value) if name in PATHS and isinstance(value, str) else None
+    if path is not None and not path.is_absolute() and (name != "arch" or path.is_file()):
+        return str(path.resolve())  # an arch that is no file here is a registry name
+    return value
 
 
 class RecipeWarning(ConvzooWarning):

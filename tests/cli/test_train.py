@@ -354,3 +354,19 @@ def test_no_setting_imports_a_module_outside_lightning(tmp_path, spec, where):
     assert "'mycb.Cb' is a class path outside Lightning" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr) < 2000
     assert not (tmp_path / "IMPORTED").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_runs_config_trains_again_from_another_folder(capsys, tmp_path, spec, monkeypatch):
+    first, elsewhere = tmp_path / "first", tmp_path / "elsewhere"
+    first.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(first)
+    (first / "tiny.yaml").write_text(spec.read_text())
+    argv = ["train", "tiny.yaml", "--data", "synthetic", "--epochs", "1", "--accelerator", "cpu"]
+    assert main([*argv, "--out", "run"]) == 0
+    saved = yaml.safe_load((first / "run" / "config.yaml").read_text())
+    assert saved["arch"] == str(first / "tiny.yaml") and saved["out"] == str(first / "run")
+    monkeypatch.chdir(elsewhere)
+    config = str(first / "run" / "config.yaml")
+    assert main(["train", "--config", config, "--out", "again"]) == 0, capsys.readouterr().err
+    assert (elsewhere / "again" / "report.json").is_file()
