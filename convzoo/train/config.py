@@ -175,6 +175,13 @@ class TrainConfig:
             wrong = problem(f.name, getattr(self, f.name))
             if wrong:
                 raise ConvzooError(f"train setting {f.name}: {wrong}")
+        validated = [m for m in trainer_args.monitored(self.trainer) if m.startswith("val_")]
+        if validated and self.val_fraction == 0:
+            raise ConvzooError(
+                f"train setting trainer: a callback monitors {validated[0]}, but val_fraction 0 "
+                "holds out no validation split, so it is never logged; monitor a train_ "
+                "metric or hold some out (--val-fraction 0.1)"
+            )
         counted = trainer_args.counts_batches(self.trainer)
         if counted and self.steps_per_call > 1:
             raise ConvzooError(

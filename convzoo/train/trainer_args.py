@@ -233,6 +233,16 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
+def monitored(value: dict[str, Any]) -> list[str]:
+    """The metrics the callbacks in a mapping of Trainer arguments monitor."""
+    found = []
+    for callback in _listed(value.get("callbacks")):
+        args = callback.get("init_args") if isinstance(callback, dict) else None
+        if isinstance(args, dict) and isinstance(args.get("monitor"), str):
+            found.append(args["monitor"])
+    return found
+
+
 def given(namespace: Any) -> dict[str, Any]:
     """The arguments of a parsed ``trainer`` group that differ from Trainer's defaults, as
     plain data (a callback as ``{class_path, init_args}``)."""

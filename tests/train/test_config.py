@@ -127,3 +127,10 @@ def test_trainer_arguments_that_count_batches_take_one_batch_per_call(tiny_spec)
         settings.layered(
             str(tiny_spec), ("flag", {"steps_per_call": 4, "trainer": {"limit_train_batches": 3}})
         )
+
+
+def test_a_callback_monitoring_validation_needs_a_validation_split():
+    early = {"callbacks": [{"class_path": "EarlyStopping", "init_args": {"monitor": "val_acc"}}]}
+    with pytest.raises(ConvzooError, match="monitors val_acc, but val_fraction 0"):
+        TrainConfig("tiny", trainer=early, val_fraction=0.0)
+    assert TrainConfig("tiny", trainer=early, val_fraction=0.1).trainer == early
