@@ -60,29 +60,27 @@ def test_the_sdist_tests_collect(dists, tmp_path):
     with tarfile.open(dists.sdist) as archive:
         archive.extractall(tmp_path, filter="data")
     unpacked = next(tmp_path.glob("convzoo-*"))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
-        capture_output=True,
-        text=True,
-        cwd=unpacked,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = _pytest_in(unpacked, "--collect-only", timeout=240)
     collected = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
     expected = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py")}
     assert collected == expected
     # The tests that read files beside the package: the committed results and the docs.
     reading = ["tests/bench/test_committed_results.py", "tests/bench/test_report.py"]
+    _pytest_in(unpacked, *reading, timeout=600)
+
+
+def _pytest_in(folder: Path, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """``pytest -q ARGS`` run in ``folder``, which must pass."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *reading],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         capture_output=True,
         text=True,
-        cwd=unpacked,
+        cwd=folder,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
-        timeout=600,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
 
 
 def test_bench_finds_the_shipped_suites_in_an_installed_wheel(dists, tmp_path):

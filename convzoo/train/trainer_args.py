@@ -209,11 +209,7 @@ def _range_problem(value: dict[str, Any]) -> str | None:
         v = value.get(name)
         if is_number(v) and v < 1:
             return f"{name} must be at least 1, got {v!r}"
-    for callback in _listed(value.get("callbacks")):
-        args = callback.get("init_args", {}) if isinstance(callback, dict) else {}
-        args = args if isinstance(args, dict) else {}
-        monitor = args.get("monitor")
-        named = str(callback.get("class_path", "") if isinstance(callback, dict) else callback)
+    for named, args in _callbacks(value):
         alike = all(args.get(k) in unset for k, unset in CHECKPOINT_KEYS.items())
         if named.endswith("ModelCheckpoint") and alike:
             return (
@@ -221,26 +217,33 @@ def _range_problem(value: dict[str, Any]) -> str | None:
                 "ModelCheckpoint of your own needs a monitor (e.g. val_acc) or another "
                 f"cadence ({', '.join(list(CHECKPOINT_KEYS)[1:])})"
             )
+        monitor = args.get("monitor")
         if isinstance(monitor, str) and monitor not in METRICS:
             return (
-                f"callbacks: {callback.get('class_path')} monitors {monitor!r}, which a run "
-                f"does not log; it logs {', '.join(METRICS)}.{did_you_mean(monitor, METRICS)}"
+                f"callbacks: {named} monitors {monitor!r}, which a run does not log; it "
+                f"logs {', '.join(METRICS)}.{did_you_mean(monitor, METRICS)}"
             )
     return None
 
 
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [] if value is None else [value]
+def _callbacks(value: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Each callback of a mapping of Trainer arguments as (class path, init_args)."""
+    found = []
+    listed = value.get("callbacks")
+    for callback in listed if isinstance(listed, list) else [] if listed is None else [listed]:
+        if isinstance(callback, dict):
+            args = callback.get("init_args")
+            found.append(
+                (str(callback.get("class_path", "")), args if isinstance(args, dict) else {})
+            )
+        else:
+            found.append((str(callback), {}))
+    return found
 
 
 def monitored(value: dict[str, Any]) -> list[str]:
     """The metrics the callbacks in a mapping of Trainer arguments monitor."""
-    found = []
-    for callback in _listed(value.get("callbacks")):
-        args = callback.get("init_args") if isinstance(callback, dict) else None
-        if isinstance(args, dict) and isinstance(args.get("monitor"), str):
-            found.append(args["monitor"])
-    return found
+    return [m for _, args in _callbacks(value) if isinstance(m := args.get("monitor"), str)]
 
 
 def given(namespace: Any) -> dict[str, Any]:
