@@ -18,12 +18,12 @@ Lightning. Training and evaluation live in the subpackages ``convzoo.train`` and
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 from convzoo import plugins, registry
 from convzoo.errors import ConvzooError
 from convzoo.lazy import lazy_exports
+from convzoo.version import VERSION
 
 if TYPE_CHECKING:
     from convzoo import blocks
@@ -43,10 +43,7 @@ if TYPE_CHECKING:
     from convzoo.summary import Summary, summary
     from convzoo.train.checkpoint import load
 
-try:
-    __version__ = metadata.version("convzoo")
-except metadata.PackageNotFoundError:  # a source tree on PYTHONPATH, not installed
-    __version__ = "0+unknown"
+__version__ = VERSION
 
 _EXPORTS = {
     "FAMILIES": "convzoo.registry",
@@ -79,8 +76,13 @@ def _builtin_blocks(*_: object) -> None:
     importlib.import_module("convzoo.blocks")
 
 
+def _builtin_datasets() -> None:
+    """Register the built-in datasets before a plugin may add its own beside them."""
+    importlib.import_module("convzoo.data")
+
+
 registry.REGISTRY.add_loader(_builtin_blocks)
-plugins.install(registry.REGISTRY)
+plugins.install(registry.REGISTRY, before=_builtin_datasets)
 lazy_exports(__name__, _EXPORTS, submodules=("blocks",), before=_builtin_blocks)
 
 __all__ = [

@@ -9,7 +9,7 @@ A plugin package declares, in its ``pyproject.toml``::
 Plugins load once, before the registry's first lookup. A plugin loads as a
 whole or not at all: one that fails -- ImportError, SyntaxError, a duplicate
 name, any exception, even after it registered some blocks or datasets -- leaves
-none of them behind (``Registry.transaction``). It is reported once (distribution,
+none of them behind (``registry.every_transaction``). It is reported once (distribution,
 entry point, error), kept in ``failures(registry)`` (``convzoo list blocks
 --json`` shows them as ``plugin_failures``), and everything else keeps working;
 a spec that asks for a name the registry lacks is told which plugins failed.
@@ -23,13 +23,13 @@ import os
 import types
 import warnings
 import weakref
-from contextlib import ExitStack
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 from convzoo.errors import ConvzooWarning
-from convzoo.registry import REGISTRY, Registry
+from convzoo.registry import REGISTRY, Registry, every_transaction
 
 GROUP = "convzoo.blocks"
 DISABLE_ENV = "CONVZOO_NO_PLUGINS"
@@ -80,27 +80,22 @@ def _distribution_label(ep: metadata.EntryPoint) -> str:
     return f"{dist.metadata['Name']} {dist.version}"
 
 
-def _all_or_nothing(registry: Registry) -> ExitStack:
-    """One transaction over ``registry`` and the datasets' registry: a plugin may register
-    datasets too (``convzoo.data.register_dataset``), and a failure takes them back as well."""
-    from convzoo.data.catalog import DATASETS
-
-    stack = ExitStack()
-    stack.enter_context(registry.transaction())
-    stack.enter_context(DATASETS.transaction())
-    return stack
-
-
-def load_plugins(registry: Registry = REGISTRY, group: str = GROUP) -> list[PluginFailure]:
-    """Import every entry point of ``group``, each as one transaction of ``registry``; return
-    the failures (also kept for ``failures(registry)``)."""
+def load_plugins(
+    registry: Registry = REGISTRY, group: str = GROUP, before: Callable[[], object] | None = None
+) -> list[PluginFailure]:
+    """Import every entry point of ``group``, each as one transaction of every registry;
+    return the failures (also kept for ``failures(registry)``). ``before`` runs first when
+    there is a plugin: it registers the built-ins a transaction must keep (the datasets)."""
     if plugins_disabled():
         return []
     found = []
-    for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
+    entry_points = sorted(metadata.entry_points(group=group), key=lambda e: e.name)
+    if entry_points and before is not None:
+        before()
+    for ep in entry_points:
         label = _distribution_label(ep)
         try:
-            with registry.source_scope(label), _all_or_nothing(registry):
+            with registry.source_scope(label), every_transaction():
                 loaded = ep.load()
                 if callable(loaded) and not isinstance(loaded, types.ModuleType):
                     loaded(registry)
@@ -120,6 +115,6 @@ def failures(registry: Registry = REGISTRY) -> list[PluginFailure]:
     return list(_FAILED.get(registry, []))
 
 
-def install(registry: Registry = REGISTRY) -> None:
-    """Make ``registry`` load the plugins before its first lookup."""
-    registry.add_loader(lambda reg: load_plugins(reg))
+def install(registry: Registry = REGISTRY, before: Callable[[], object] | None = None) -> None:
+    """Make ``registry`` load the plugins before its first lookup, after ``before``."""
+    registry.add_loader(lambda reg: load_plugins(reg, before=before))

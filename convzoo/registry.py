@@ -16,8 +16,9 @@ from __future__ import annotations
 import fnmatch
 import inspect
 import re
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from convzoo.errors import ConvzooError, did_you_mean, short_repr
 FAMILIES: tuple[str, ...] = ("filter", "act", "pool", "norm", "residual", "head", "capsule")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_LIVE: weakref.WeakSet[Registry] = weakref.WeakSet()  # every registry, for every_transaction
 
 
 class RegistryError(ConvzooError, LookupError):
@@ -93,6 +95,7 @@ class Registry:
         self._loading = False
         self._source: str | None = None
         self._hints: list[str] = []
+        _LIVE.add(self)
 
     # -- families -----------------------------------------------------------------
     @property
@@ -278,6 +281,16 @@ class Registry:
 
 
 REGISTRY = Registry()
+
+
+@contextmanager
+def every_transaction() -> Iterator[None]:
+    """``Registry.transaction`` over every registry that exists (blocks, datasets, a test's
+    own): a plugin may register into any of them, and a failure takes all of it back."""
+    with ExitStack() as stack:
+        for each in list(_LIVE):
+            stack.enter_context(each.transaction())
+        yield
 
 
 def register(family: str, name: str, obj: Callable[..., Any] | None = None, **kwargs: Any) -> Any:

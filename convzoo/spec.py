@@ -38,7 +38,7 @@ import yaml
 
 from convzoo.archs import arch_path
 from convzoo.errors import ConvzooError, did_you_mean, is_int, short_repr
-from convzoo.io import check_size, path_step, read_yaml
+from convzoo.files import check_size, path_step, read_yaml
 from convzoo.registry import REGISTRY
 
 TOP_KEYS = ("name", "description", "input", "classes", "layers", "train")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import convzoo as cz
 from convzoo.errors import REPR_LIMIT, short_repr
-from convzoo.io import MAX_DEPTH, MAX_NODES
+from convzoo.files import MAX_DEPTH, MAX_NODES
 from convzoo.spec import (
     MAX_LAYERS,
     MAX_REPEAT,

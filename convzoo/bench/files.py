@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from convzoo.bench.suite import Cell, Suite, SuiteError
-from convzoo.io import read_json, write_json
+from convzoo.files import read_json, write_json
 
 CELL, RESULT, ERROR, LOG = "cell.json", "result.json", "error.json", "log.txt"
 

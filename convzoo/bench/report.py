@@ -21,7 +21,7 @@ from typing import Any
 
 from convzoo.bench.plots import configuration_name, write_plots
 from convzoo.bench.suite import Suite
-from convzoo.io import write_atomic, write_json
+from convzoo.files import write_atomic, write_json
 
 COLUMNS = (
     "id",

@@ -49,7 +49,7 @@ from convzoo.bench.suite import Cell, Suite
 from convzoo.errors import ConvzooError
 from convzoo.evaluate.progress import Progress
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
-from convzoo.io import locked, read_json, write_atomic, write_json
+from convzoo.files import locked, read_json, write_atomic, write_json
 from convzoo.spec import load_spec
 from convzoo.train import config
 from convzoo.train.checkpoint import load

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from convzoo.bench.suite import SuiteError
 from convzoo.errors import ConvzooError, did_you_mean
-from convzoo.io import read_yaml
+from convzoo.files import read_yaml
 from convzoo.registry import natural_key
 from convzoo.spec import spec_file
 

@@ -27,7 +27,7 @@ from typing import Any
 from convzoo.bench.files import ended, status
 from convzoo.bench.suite import Cell
 from convzoo.errors import ConvzooError, install_hint
-from convzoo.io import parse_yaml
+from convzoo.files import parse_yaml
 
 FOLDER = "submitit"
 DEFAULTS = {"timeout_min": 240}  # submitit's own 5 minutes would end most cells

@@ -44,7 +44,7 @@ from convzoo.bench.checks import (
 )
 from convzoo.data import DATASETS
 from convzoo.errors import ConvzooError, did_you_mean, is_int
-from convzoo.io import read_yaml
+from convzoo.files import read_yaml
 from convzoo.spec import Spec, load_spec, spec_file
 
 TOP_KEYS = (

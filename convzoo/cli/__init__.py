@@ -24,11 +24,11 @@ from typing import Any
 
 from jsonargparse import ArgumentParser
 
-import convzoo
 from convzoo.cli import bench, evaluate, listing, scan, train
 from convzoo.cli._common import Parser, add_debug, parser
 from convzoo.errors import ConvzooError, ConvzooWarning, short_repr
 from convzoo.train import trainer_args
+from convzoo.version import VERSION
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (listing, train, evaluate, scan, bench)
 
@@ -44,7 +44,7 @@ def make_parser(full: Collection[str] | None = None) -> ArgumentParser:
         description="Assemble convolutional networks from registered blocks, train and measure "
         "them.",
     )
-    top.add_argument("--version", action="version", version=f"convzoo {convzoo.__version__}")
+    top.add_argument("--version", action="version", version=f"convzoo {VERSION}")
     add_debug(top)
     sub = top.add_subcommands(dest="command", metavar="COMMAND")
     for module in SUBCOMMANDS:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from convzoo.errors import ConvzooError, closest, did_you_mean
-from convzoo.io import dumps_json
+from convzoo.files import dumps_json
 from convzoo.train.trainer_args import OWNED, explain
 
 NUMERIC = {"params", "FLOPs", "connections", "rf", "stride"}

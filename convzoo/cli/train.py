@@ -28,7 +28,7 @@ from jsonargparse import ActionYesNo, ArgumentParser
 
 from convzoo.cli._common import add_swap, parse_swaps, parser, print_table
 from convzoo.errors import ConvzooError
-from convzoo.io import dumps_yaml, read_yaml
+from convzoo.files import dumps_yaml, read_yaml
 from convzoo.train import config as settings
 from convzoo.train import trainer_args
 from convzoo.train.config import TrainConfig

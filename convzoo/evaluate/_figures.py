@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from convzoo.io import write_atomic
+from convzoo.files import write_atomic
 
 DPI = 120
 POINTS_PER_INCH = 72

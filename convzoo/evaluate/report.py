@@ -21,7 +21,7 @@ from convzoo.errors import ConvzooError
 from convzoo.evaluate import plots
 from convzoo.evaluate.progress import Progress
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
-from convzoo.io import write_atomic, write_json
+from convzoo.files import write_atomic, write_json
 from convzoo.train.checkpoint import load
 from convzoo.train.rundir import data_settings, locate, prepared_test_split, read_report
 

@@ -33,7 +33,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from convzoo.assemble import apply_swaps
 from convzoo.data import DATASETS, DataModule
 from convzoo.errors import ConvzooError, short_repr
-from convzoo.io import dumps_yaml, locked, read_yaml, remove_orphans, write_atomic
+from convzoo.files import dumps_yaml, locked, read_yaml, remove_orphans, write_atomic
 from convzoo.spec import Spec, load_spec
 from convzoo.train import ddp, launched, report, trainer_args
 from convzoo.train.atomic import AtomicCheckpointIO

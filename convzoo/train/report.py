@@ -15,12 +15,12 @@ from typing import Any
 import lightning as L
 import torch
 
-import convzoo
-from convzoo.io import write_atomic, write_json
+from convzoo.files import write_atomic, write_json
 from convzoo.spec import Spec
 from convzoo.summary import summary
 from convzoo.train.config import TrainConfig
 from convzoo.train.rundir import CHECKPOINT, REPORT
+from convzoo.version import VERSION
 
 
 def report_markdown(report: dict[str, Any]) -> str:
@@ -89,7 +89,7 @@ def _common(config: TrainConfig, spec: Spec, out: Path) -> dict[str, Any]:
         "versions": {
             "torch": torch.__version__,
             "lightning": L.__version__,
-            "convzoo": convzoo.__version__,
+            "convzoo": VERSION,
         },
         "checkpoint": str(out / CHECKPOINT),
         "run_dir": str(out),

@@ -93,7 +93,7 @@ def test_a_second_bench_into_the_same_folder_is_refused(smoke_copy, monkeypatch)
         [
             sys.executable,
             "-c",
-            "import time\nfrom convzoo.io import locked\n"
+            "import time\nfrom convzoo.files import locked\n"
             f"with locked({str(smoke_copy)!r}):\n    print('held', flush=True)\n    time.sleep(60)",
         ],
         stdout=subprocess.PIPE,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from convzoo.io import locked
+from convzoo.files import locked
 from convzoo.train import ddp
 from tests.train.conftest import TINY, train_command
 

@@ -103,7 +103,7 @@ def _hold_lock(folder) -> subprocess.Popen:
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom convzoo.io import locked\n"
+            "import sys, time\nfrom convzoo.files import locked\n"
             f"with locked({str(folder)!r}):\n    print('held', flush=True)\n    time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -150,7 +150,7 @@ def test_resumed_parts_add_up_and_a_finished_run_is_not_resumed(config, tmp_path
 
 KILL_IN_SAVE = """
 import os, signal, sys
-import convzoo.io
+import convzoo.files
 from convzoo.train import TrainConfig, train
 
 replace, saves = os.replace, []
@@ -160,7 +160,7 @@ def killing_replace(src, dst):
         if len(saves) == 2:  # the second epoch's checkpoint: die before the rename
             os.kill(os.getpid(), signal.SIGKILL)
     return replace(src, dst)
-convzoo.io.os.replace = killing_replace
+convzoo.files.os.replace = killing_replace
 train(TrainConfig(sys.argv[1], data="synthetic", epochs=3, batch_size=32, out=sys.argv[2],
                   accelerator="cpu", progress=False))
 """

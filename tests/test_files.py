@@ -11,7 +11,7 @@ import pytest
 from convzoo.bench import SuiteError, load_suite
 from convzoo.cli import main
 from convzoo.errors import ConvzooError
-from convzoo.io import MAX_DEPTH, MAX_NODES, check_size, dumps_json, parse_yaml, write_json
+from convzoo.files import MAX_DEPTH, MAX_NODES, check_size, dumps_json, parse_yaml, write_json
 from tests.bombs import alias_bomb
 
 
