@@ -11,7 +11,7 @@ ARCH ?= convnet2
 EPOCHS ?= 6
 FASHION := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test lint format fuzz install dev clean data
+.PHONY: run test lint typecheck format fuzz install dev clean data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +48,14 @@ data:
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
+# ruff, then mypy over convzoo/ (its settings are pyproject.toml's [tool.mypy]).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check convzoo tests benchmarks
 	$(BIN)/ruff format --check convzoo tests benchmarks
+	$(BIN)/mypy
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format convzoo tests benchmarks
