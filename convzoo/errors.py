@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 REPR_LIMIT = 200  # characters of a user value a message shows
 REASON_LIMIT = 800  # characters of an inner error (a block's, the registry's) a message shows
@@ -51,7 +51,7 @@ def install_hint(extra: str) -> str:
     return f"pip install 'convzoo[{extra}]'"
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """An integer that is not a bool (YAML and JSON give ``true`` where a number was meant)."""
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -195,9 +195,10 @@ def check_size(data: Any, origin: str, error: type[ConvzooError] = ConvzooError)
                 )
             children = value.items() if isinstance(value, Mapping) else enumerate(value)
             frames.append((key, iter(children)))
+        child = None
         while frames and (child := next(frames[-1][1], None)) is None:
             frames.pop()
-        if not frames:
+        if child is None:  # every frame is spent
             return
         key, value = child
         count += 1

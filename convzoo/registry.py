@@ -90,7 +90,7 @@ class Registry:
 
     def __init__(self, families: Iterable[str] = FAMILIES) -> None:
         self._blocks: dict[str, dict[str, BlockInfo]] = {f: {} for f in families}
-        self._loaders: list[Callable[[Registry], None]] = []
+        self._loaders: list[Callable[[Registry], object]] = []
         self._loaded = False
         self._loading = False
         self._source: str | None = None
@@ -213,8 +213,8 @@ class Registry:
         self._family(family).pop(name, None)
 
     # -- loaders and hints --------------------------------------------------------
-    def add_loader(self, loader: Callable[[Registry], None]) -> None:
-        """Run ``loader(self)`` once, before the first lookup or listing."""
+    def add_loader(self, loader: Callable[[Registry], object]) -> None:
+        """Run ``loader(self)`` once, before the first lookup or listing; its result is unused."""
         self._loaders.append(loader)
         self._loaded = False
 
