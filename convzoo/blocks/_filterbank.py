@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from abc import ABCMeta, abstractmethod
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -42,7 +43,7 @@ def _torch_correlate(
     weight: torch.Tensor,
     bias: torch.Tensor | None,
     stride: Size,
-    padding: Size | str,
+    padding: Size | Literal["same"],
     dilation: Size,
     groups: int,
 ) -> torch.Tensor:
@@ -136,6 +137,8 @@ class LearnedBank(FilterBank):
     """A filter bank that learns its own kernels: all of them (``weight`` [out, in/groups, *k],
     like torch's convolutions) or, with a connection table, only the connected ones
     (``kernels`` [connections, *k], scattered into a zero kernel for the others)."""
+
+    index: torch.Tensor  # a buffer, with a connection table
 
     def __init__(
         self,

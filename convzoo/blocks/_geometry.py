@@ -18,7 +18,7 @@ import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from convzoo.blocks._util import by_dims, positive_int, sizes
 
@@ -30,7 +30,7 @@ PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 
 def _padding(
     padding: int | str | Sequence[int], stride: Ints, strides: Size, dims: int
-) -> Size | str:
+) -> Size | Literal["same"]:
     """Padding per dimension, or "same" (which keeps the size only at stride 1)."""
     if padding == "valid":
         padding = 0
@@ -59,7 +59,7 @@ class Geometry:
 
     kernel_size: Size
     stride: Size
-    padding: Size | str
+    padding: Size | Literal["same"]
     dilation: Size
     groups: int
     bias: bool

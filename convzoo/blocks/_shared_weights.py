@@ -58,6 +58,8 @@ class TiedWeight(nn.Module):
 class TiedBank(FilterBank):
     """A filter bank whose kernel is ``shared["tied_<key>"].weight``; the bias is its own."""
 
+    store: TiedWeight  # not a submodule: shared holds it
+
     def __init__(
         self, shared: nn.ModuleDict, key: str, in_channels: int, out: int, geometry: Geometry
     ) -> None:
@@ -143,6 +145,8 @@ class HyperBank(FilterBank):
     ceil(in/groups/in_block)`` blocks, one embedding each, and cropped to size;
     ``sizes`` is the generator's ``(z_dim, hidden, out_block, in_block)``.
     """
+
+    generator: HyperGenerator  # not a submodule: shared holds it
 
     def __init__(
         self,

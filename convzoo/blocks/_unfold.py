@@ -12,6 +12,8 @@ Its output is always contiguous, whatever layout the matrix product leaves.
 from __future__ import annotations
 
 import math
+from types import EllipsisType
+from typing import Literal
 
 import torch
 from torch.nn import functional as F
@@ -29,7 +31,7 @@ def unfold_correlate(
     weight: torch.Tensor,
     bias: torch.Tensor | None,
     stride: tuple[int, ...],
-    padding: tuple[int, ...] | str,
+    padding: tuple[int, ...] | Literal["same"],
     dilation: tuple[int, ...],
     groups: int,
 ) -> torch.Tensor:
@@ -52,7 +54,8 @@ def unfold_correlate(
                 f"({span}) in spatial dimension {axis}"
             )
         x = x.unfold(2 + axis, span, s)  # appends the window as the last dimension
-    x = x[(..., *(slice(None, None, d) for d in dilation))]  # keep every d-th tap
+    taps: tuple[EllipsisType | slice, ...] = (..., *(slice(None, None, d) for d in dilation))
+    x = x[taps]  # keep every d-th tap
     n, sizes = x.shape[0], tuple(x.shape[2 : 2 + dims])
     x = x.reshape(n, groups, per_group, *sizes, *kernel)
     windows = (1, 0, *range(3, 3 + dims), 2, *range(3 + dims, 3 + 2 * dims))

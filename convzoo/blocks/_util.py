@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from torch import nn
@@ -18,6 +18,13 @@ def by_dims(dims: int, one: T, two: T) -> T:
     if dims not in (1, 2):
         raise ValueError(f"dims must be 1 or 2, got {dims}")
     return one if dims == 1 else two
+
+
+def conv_class(dims: int) -> Callable[..., nn.Conv1d | nn.Conv2d]:
+    """``nn.Conv1d`` or ``nn.Conv2d``, typed to take sizes as tuples of ``dims`` ints (torch's
+    stubs ask for tuples of a fixed length, which a checker cannot see ``dims`` gives)."""
+    one: Callable[..., nn.Conv1d | nn.Conv2d] = nn.Conv1d
+    return by_dims(dims, one, nn.Conv2d)
 
 
 def positive_int(value: Any, what: str) -> int:

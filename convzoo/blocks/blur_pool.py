@@ -43,6 +43,8 @@ class Blur(nn.Module):
     stride) positions per dimension. The filter is a buffer, not a parameter.
     """
 
+    weight: torch.Tensor  # a buffer
+
     def __init__(
         self, in_channels: int, dims: int, filter_size: int = 3, stride: int | Sequence[int] = 2
     ) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from convzoo.blocks._util import as_size, by_dims, positive_int
+from convzoo.blocks._util import as_size, conv_class, positive_int
 from convzoo.registry import register
 
 REFERENCE = "Sabour, Frosst & Hinton 2017, Dynamic routing between capsules"
@@ -75,7 +75,7 @@ class PrimaryCapsules(nn.Module):
         super().__init__()
         positive_int(capsules, "capsules")
         positive_int(dim, "dim")
-        conv = by_dims(dims, nn.Conv1d, nn.Conv2d)
+        conv = conv_class(dims)
         self.conv = conv(
             in_channels,
             capsules * dim,

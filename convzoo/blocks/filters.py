@@ -22,7 +22,7 @@ from torch import nn
 from convzoo.blocks._filterbank import LearnedBank, check_maps
 from convzoo.blocks._geometry import Geometry, takes_geometry
 from convzoo.blocks._shared_weights import HyperBank, TiedBank
-from convzoo.blocks._util import by_dims
+from convzoo.blocks._util import conv_class
 from convzoo.registry import register
 
 Connections = str | Sequence[Sequence[int]] | None
@@ -50,7 +50,7 @@ def conv(
         return LearnedBank(in_channels, out, geometry, connections)
     check_maps(in_channels, out, geometry.groups)
     g = geometry
-    cls = by_dims(g.dims, nn.Conv1d, nn.Conv2d)
+    cls = conv_class(g.dims)
     return cls(
         in_channels,
         out,

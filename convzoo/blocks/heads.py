@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from convzoo.blocks._lenet_bitmaps import DIGITS, HEIGHT, WIDTH, bitmap_codes
-from convzoo.blocks._util import by_dims
+from convzoo.blocks._util import conv_class
 from convzoo.blocks.nonlinear import create_act
 from convzoo.registry import register
 
@@ -100,7 +100,7 @@ class ConvHead(nn.Module):
         if reduce not in REDUCTIONS:
             raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
         _check_dropout(dropout)
-        conv = by_dims(dims, nn.Conv1d, nn.Conv2d)
+        conv = conv_class(dims)
         window = tuple(in_shape[1:])
         layers: list[nn.Module] = []
         width, kernel = in_shape[0], window
@@ -190,6 +190,8 @@ class RBF(nn.Module):
     (``rbf_loss`` with constant ``j``), ``cross_entropy`` with the softmax of
     the scores.
     """
+
+    codes: torch.Tensor  # a buffer
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from convzoo.blocks._util import by_dims, make_block
+from convzoo.blocks._util import conv_class, make_block
 from convzoo.registry import register
 
 
@@ -67,7 +67,7 @@ class Bypass(nn.Module):
             self.shortcut: nn.Module = nn.Identity()
         else:
             stride = tuple(_stride_between(i, o) for i, o in zip(in_shape[1:], body_shape[1:]))
-            conv = by_dims(dims, nn.Conv1d, nn.Conv2d)
+            conv = conv_class(dims)
             parts: list[nn.Module] = [
                 conv(in_shape[0], body_shape[0], 1, stride=stride, bias=False)
             ]
