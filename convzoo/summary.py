@@ -216,11 +216,13 @@ def _geometry(model: ConvNet, rows: list[Row]) -> dict[str, tuple[Any, Any, Any]
         if has_children:
             continue
         module = model.get_submodule(row.path)
-        sees_all = sees_all or getattr(module, "sees_all", False) or len(row.out_shape) == 1
-        if len(row.out_shape) == 1:
+        shape = row.out_shape
+        assert shape is not None, f"{row.path}: every row of a built network has its output"
+        sees_all = sees_all or getattr(module, "sees_all", False) or len(shape) == 1
+        if len(shape) == 1:
             jump = None
         elif rf is not None and jump is not None:
-            if row.out_shape[1:] == row.in_shape[1:] and not hasattr(module, "kernel_size"):
+            if shape[1:] == row.in_shape[1:] and not hasattr(module, "kernel_size"):
                 window: Window | None = ((1, 1, 1),) * n
             else:
                 window = _window(module, n)
@@ -301,8 +303,9 @@ def _arithmetic(model: ConvNet, rows: list[Row]) -> tuple[dict[str, int], dict[s
         if owner is None:
             continue
         module = meta.get_submodule(name)
-        if hasattr(module, "multiply_adds"):
-            declared = 2 * int(module.multiply_adds(shape))
+        multiply_adds = getattr(module, "multiply_adds", None)  # a block's own count, if any
+        if multiply_adds is not None:
+            declared = 2 * int(multiply_adds(shape))
             flops[owner] += declared - counted[name]
             counted[name] = declared
         if counted[name] and isinstance(getattr(module, "bias", None), Tensor):

@@ -38,7 +38,7 @@ CLASSES = 3
 def example_spec(info: BlockInfo, dims: int, args: dict[str, Any] | None = None) -> dict:
     """The one-block spec ``check_block`` builds for ``info`` in ``dims``."""
     layer = {info.family: info.name, **(info.example if args is None else args)}
-    spec = {
+    spec: dict[str, Any] = {
         "name": f"check_{info.family}_{info.name}",
         "input": [CHANNELS] + [SIZE] * dims,
         "layers": [*info.example_before, layer],
@@ -87,6 +87,7 @@ def _check_dims(info: BlockInfo, dims: int, args: dict[str, Any] | None) -> None
     x = torch.randn(4, *data["input"], requires_grad=True)
     out = model(x)
     predicted = model.rows[-1].out_shape
+    assert predicted is not None, f"{info.key} ({dims}-D): the meta inference has no output"
     assert tuple(out.shape[1:]) == predicted, (
         f"{info.key} ({dims}-D): output {list(out.shape[1:])}, meta inference {list(predicted)}"
     )

@@ -34,16 +34,16 @@ def _reason(exc: BaseException) -> str:
 
 def fitted_table(rows: list[Row]) -> str:
     """Plain-text table of the rows whose output shape is known."""
-    done = [r for r in rows if r.out_shape is not None]
+    done = [(r, r.out_shape) for r in rows if r.out_shape is not None]
     if not done:
         return "  (no layer fitted)"
-    width = max(len(r.path) + 2 * r.depth for r in done)
-    bwidth = max(len(r.block) for r in done)
+    width = max(len(r.path) + 2 * r.depth for r, _ in done)
+    bwidth = max(len(r.block) for r, _ in done)
     lines = [f"  {'path':<{width}}  {'block':<{bwidth}}  in -> out"]
-    for r in done:
+    for r, out in done:
         path = "  " * r.depth + r.path
         lines.append(
-            f"  {path:<{width}}  {r.block:<{bwidth}}  {_shape(r.in_shape)} -> {_shape(r.out_shape)}"
+            f"  {path:<{width}}  {r.block:<{bwidth}}  {_shape(r.in_shape)} -> {_shape(out)}"
         )
     return "\n".join(lines)
 
@@ -94,7 +94,9 @@ class Assembler:
         body, body_shape = self.body(node, info, path, shape, depth)
         module = self.construct(node, info, path, shape, body, body_shape)
         if self.known is not None:
-            return module, self.known[path].out_shape
+            out = self.known[path].out_shape
+            assert out is not None, f"{path}: the trace fitted every layer, so it has its output"
+            return module, out
         return module, self.infer(module, node, path, shape)
 
     def lookup(self, node: Block, path: str, shape: Shape) -> BlockInfo:
