@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from convzoo.errors import ConvzooError
 
@@ -26,7 +27,14 @@ class DataError(ConvzooError):
 REFETCH = "delete it and download it again"
 """How every message about a damaged file ends."""
 
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_DTYPES: dict[int, DTypeLike] = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
 
 
 def find(folder: Path, name: str) -> Path | None:

@@ -185,7 +185,9 @@ def mnist1d(data_dir: Path | None, download: bool) -> Dataset:
     return Dataset("mnist1d", *train, signals(data["x_test"]), labels(data["y_test"]), 10)
 
 
-def _split(x: torch.Tensor, y: torch.Tensor, test: float, seed: int) -> tuple[torch.Tensor, ...]:
+def _split(
+    x: torch.Tensor, y: torch.Tensor, test: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
     cut = int(len(y) * (1 - test))
     return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch.nn import functional as F
@@ -81,7 +82,7 @@ class Augment:
         if not self.active:
             return x
         n, dims = x.shape[0], x.dim() - 2
-        kw = {"device": x.device, "generator": generator}
+        kw: dict[str, Any] = {"device": x.device, "generator": generator}
         shift = None
         if self.translate:
             shift = torch.randint(-self.translate, self.translate + 1, (n, dims), **kw)
@@ -165,8 +166,7 @@ def _offsets(offset: int | Sequence[int] | torch.Tensor, n: int, dims: int) -> t
             )
         return offset.long()
     values = [offset] if dims == 1 and not isinstance(offset, Sequence) else offset
-    ok = isinstance(values, Sequence) and len(values) == dims
-    if not ok or not all(is_int(v) for v in values):
+    if not isinstance(values, Sequence) or len(values) != dims or not all(map(is_int, values)):
         form = "an int" if dims == 1 else "a pair of ints (dx, dy)"
         raise DataError(f"shift: the offset of {dims}-D samples must be {form}, got {offset!r}")
     return torch.tensor([list(values)]).expand(n, dims)
