@@ -54,8 +54,9 @@ from convzoo.files import locked, read_json, write_atomic, write_json
 from convzoo.spec import load_spec
 from convzoo.train import config
 from convzoo.train.checkpoint import load
+from convzoo.train.distributed import is_rank_zero
 from convzoo.train.fit import RunInterrupted, last_checkpoint, train
-from convzoo.train.rundir import CHECKPOINT, REPORT, is_rank_zero
+from convzoo.train.rundir import CHECKPOINT, REPORT
 
 Log = Callable[[str], None]
 

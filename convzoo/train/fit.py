@@ -35,11 +35,12 @@ from convzoo.data import DATASETS, DataModule
 from convzoo.errors import ConvzooError, short_repr
 from convzoo.files import dumps_yaml, locked, read_yaml, remove_orphans, write_atomic
 from convzoo.spec import Spec, load_spec
-from convzoo.train import ddp, launched, report, trainer_args
+from convzoo.train import distributed, report, trainer_args
 from convzoo.train.atomic import AtomicCheckpointIO
 from convzoo.train.batches import check_batches
 from convzoo.train.checkpoint import read_checkpoint
 from convzoo.train.config import RUNTIME, WHOLE_RUN, TrainConfig, saved
+from convzoo.train.distributed import is_rank_zero
 from convzoo.train.divergence import DivergenceGuard, RunDiverged
 from convzoo.train.loggers import (
     HpMetric,
@@ -51,7 +52,7 @@ from convzoo.train.loggers import (
 from convzoo.train.memory import check_fits
 from convzoo.train.module import ConvzooModule
 from convzoo.train.progress import Throughput, progress_callbacks, quiet_lightning
-from convzoo.train.rundir import CHECKPOINT, CONFIG, REPORT, is_rank_zero
+from convzoo.train.rundir import CHECKPOINT, CONFIG, REPORT
 
 LOG_EVERY = 10
 
@@ -197,7 +198,7 @@ def _plan(config: TrainConfig) -> _Run:
     DATASETS.get("data", config.data)
     check_logger(config)
     accelerator, devices = _resolve_accelerator(config)
-    launched.check(config.num_nodes, devices)
+    distributed.check(config.num_nodes, devices)
     check_fits(spec, config.batch_size, accelerator, config.memory_limit)
     out = run_dir(config, spec.name)
     return _Run(config, spec, accelerator, devices, out, _check_run_dir(out, config))
@@ -268,7 +269,7 @@ def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.
             accelerator=run.accelerator,
             devices=run.devices,
             num_nodes=c.num_nodes,
-            strategy=ddp.strategy(c.strategy, c.ddp_timeout),
+            strategy=distributed.strategy(c.strategy, c.ddp_timeout),
             plugins=[AtomicCheckpointIO()],
             precision=_precision(c, run.accelerator),
             logger=logger,
@@ -296,8 +297,8 @@ def _fit(run: _Run, trainer: L.Trainer, module: ConvzooModule, data: DataModule)
         if not trainer.interrupted:
             raise
     except RuntimeError as exc:
-        if trainer.world_size > 1 and ddp.is_timeout(exc):
-            raise ddp.timed_out(trainer, run.config.ddp_timeout, run.out) from exc
+        if trainer.world_size > 1 and distributed.is_timeout(exc):
+            raise distributed.timed_out(trainer, run.config.ddp_timeout, run.out) from exc
         raise
     if trainer.interrupted:
         raise RunInterrupted(

@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.utilities import rank_zero_only
-
 from convzoo.errors import ConvzooError
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -46,8 +44,3 @@ def read_report(run: Path | None) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise ConvzooError(f"{run / REPORT}: cannot read the run's report ({exc})") from exc
     return report if isinstance(report, dict) else {}
-
-
-def is_rank_zero() -> bool:
-    """False in the extra processes of a DDP run (rank zero writes the run's files)."""
-    return getattr(rank_zero_only, "rank", 0) == 0
