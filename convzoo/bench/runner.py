@@ -53,10 +53,9 @@ from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.files import locked, read_json, write_atomic, write_json
 from convzoo.spec import load_spec
 from convzoo.train import config
-from convzoo.train.checkpoint import load
+from convzoo.train.checkpoint import CHECKPOINT, REPORT, last_checkpoint, load
 from convzoo.train.distributed import is_rank_zero
-from convzoo.train.fit import RunInterrupted, last_checkpoint, train
-from convzoo.train.rundir import CHECKPOINT, REPORT
+from convzoo.train.fit import RunInterrupted, train
 
 Log = Callable[[str], None]
 

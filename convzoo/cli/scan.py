@@ -50,8 +50,8 @@ def run(args: Any) -> int:
         scan_model,
         score_map,
     )
-    from convzoo.train.checkpoint import load
-    from convzoo.train.rundir import locate, read_report
+    from convzoo.train.checkpoint import load, locate
+    from convzoo.train.report import read_report
 
     if args.digits < 1:
         raise ConvzooError(f"--digits {args.digits}: give at least 1 digit per strip")

@@ -23,8 +23,8 @@ from convzoo.evaluate import plots
 from convzoo.evaluate.progress import Progress
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.files import write_atomic, write_json
-from convzoo.train.checkpoint import load
-from convzoo.train.rundir import locate, read_report
+from convzoo.train.checkpoint import load, locate
+from convzoo.train.report import read_report
 
 
 def _coverage(result: dict[str, Any]) -> str:

@@ -22,23 +22,31 @@ import os
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 
 from convzoo.assemble import apply_swaps
 from convzoo.data import DATASETS, DataModule
 from convzoo.errors import ConvzooError, short_repr
-from convzoo.files import dumps_yaml, locked, read_yaml, remove_orphans, write_atomic
+from convzoo.files import dumps_yaml, locked, read_yaml, write_atomic
 from convzoo.spec import Spec, load_spec
 from convzoo.train import distributed, report, trainer_args
-from convzoo.train.atomic import AtomicCheckpointIO
 from convzoo.train.batches import check_batches
-from convzoo.train.checkpoint import read_checkpoint
+from convzoo.train.checkpoint import (
+    CHECKPOINT,
+    CONFIG,
+    REPORT,
+    atomic_checkpoint_io,
+    checkpoint_callback,
+    last_checkpoint,
+    read_checkpoint,
+    remove_unfinished_saves,
+    run_dir,
+)
 from convzoo.train.config import RUNTIME, WHOLE_RUN, TrainConfig, saved
 from convzoo.train.distributed import is_rank_zero
 from convzoo.train.divergence import DivergenceGuard, RunDiverged
@@ -52,7 +60,6 @@ from convzoo.train.loggers import (
 from convzoo.train.memory import check_fits
 from convzoo.train.module import ConvzooModule
 from convzoo.train.progress import Throughput, progress_callbacks, quiet_lightning
-from convzoo.train.rundir import CHECKPOINT, CONFIG, REPORT
 
 LOG_EVERY = 10
 
@@ -92,20 +99,6 @@ def _precision(config: TrainConfig, accelerator: str) -> str:
     if accelerator == "gpu" and torch.cuda.is_bf16_supported():
         return "bf16-mixed"
     return "32-true"
-
-
-def run_dir(config: TrainConfig, arch_name: str) -> Path:
-    """``--out``, or ``runs/ARCH-DATA-TIMESTAMP``."""
-    if config.out:
-        return Path(config.out)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{arch_name}-{config.data}-{stamp}"
-
-
-def last_checkpoint(out: Path) -> Path | None:
-    """The checkpoint ``--resume`` continues: ``checkpoints/last.ckpt``."""
-    path = out / CHECKPOINT
-    return path if path.is_file() else None
 
 
 def _check_schedule_kept(out: Path, planned: dict[str, Any], config: TrainConfig) -> None:
@@ -249,9 +242,7 @@ def _module(run: _Run) -> ConvzooModule:
 def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.Trainer:
     c = run.config
     run.out.mkdir(parents=True, exist_ok=True)
-    last = ModelCheckpoint(
-        dirpath=run.out / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False
-    )
+    last = checkpoint_callback(run.out)
     shown, bar = progress_callbacks(throughput, c.progress)
     one_cpu = run.accelerator == "cpu" and run.devices == 1  # no device to wait for, no collective
     guard = DivergenceGuard(every=1 if one_cpu else max(1, LOG_EVERY // c.steps_per_call))
@@ -270,7 +261,7 @@ def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.
             devices=run.devices,
             num_nodes=c.num_nodes,
             strategy=distributed.strategy(c.strategy, c.ddp_timeout),
-            plugins=[AtomicCheckpointIO()],
+            plugins=[atomic_checkpoint_io()],
             precision=_precision(c, run.accelerator),
             logger=logger,
             callbacks=[guard, last, throughput, learning_rate_monitor(), *shown, *extra, *theirs],
@@ -345,7 +336,7 @@ def train(
     run = _plan(config)
     with locked(run.out) if is_rank_zero() else nullcontext():
         if is_rank_zero():
-            remove_orphans(run.out / CHECKPOINT.parent)
+            remove_unfinished_saves(run.out)
         throughput = Throughput()
         try:
             trainer, tested = _run_parts(run, throughput, callbacks)

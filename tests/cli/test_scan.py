@@ -15,7 +15,7 @@ from convzoo.data.prepared import data_settings, prepared_scan_split
 from convzoo.data.windows import window_dataset
 from convzoo.errors import ConvzooError
 from convzoo.train import TrainConfig, train
-from convzoo.train.rundir import read_report
+from convzoo.train.report import read_report
 from tests.evaluate.conftest import LINEAR, SYNTHETIC
 
 

@@ -15,7 +15,7 @@ import torch
 
 import convzoo
 from convzoo.train import ConvzooModule, train
-from convzoo.train.fit import last_checkpoint
+from convzoo.train.checkpoint import last_checkpoint
 from convzoo.train.module import compiled
 
 STEPS_PER_EPOCH = 14  # 512 synthetic images, 460 after the split: 14 full batches of 32

@@ -15,8 +15,8 @@ from torch import nn
 import convzoo
 from convzoo.errors import ConvzooError
 from convzoo.train import ConvzooModule, train
+from convzoo.train.checkpoint import last_checkpoint
 from convzoo.train.divergence import RunDiverged
-from convzoo.train.fit import last_checkpoint
 from convzoo.train.memory import check_fits, estimate
 
 
@@ -146,55 +146,6 @@ def test_resumed_parts_add_up_and_a_finished_run_is_not_resumed(config, tmp_path
     assert report["images_per_s"] == pytest.approx(896 / report["train_seconds"])
     with pytest.raises(ConvzooError, match="has ended.*nothing to resume"):
         train(config(epochs=2, resume=True))
-
-
-KILL_IN_SAVE = """
-import os, signal, sys
-import convzoo.files
-from convzoo.train import TrainConfig, train
-
-replace, saves = os.replace, []
-def killing_replace(src, dst):
-    if str(dst).endswith("last.ckpt"):
-        saves.append(dst)
-        if len(saves) == 2:  # the second epoch's checkpoint: die before the rename
-            os.kill(os.getpid(), signal.SIGKILL)
-    return replace(src, dst)
-convzoo.files.os.replace = killing_replace
-train(TrainConfig(sys.argv[1], data="synthetic", epochs=3, batch_size=32, out=sys.argv[2],
-                  accelerator="cpu", progress=False))
-"""
-
-
-def test_a_kill_while_saving_keeps_the_checkpoint_and_the_run_resumes(tiny_spec, tmp_path):
-    out = tmp_path / "run"
-    env = {"TMPDIR": "/dev/shm", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
-    killed = subprocess.run(
-        [sys.executable, "-c", KILL_IN_SAVE, str(tiny_spec), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=env,
-    )
-    assert killed.returncode == -9, killed.stderr
-    orphans = list((out / "checkpoints").glob(".last.ckpt.*.tmp"))
-    assert len(orphans) == 1  # the half-done save, left by the kill
-    kept = torch.load(last_checkpoint(out), weights_only=True)
-    assert kept["epoch"] == 0  # the first epoch's checkpoint, whole
-    report = train(
-        convzoo.train.TrainConfig(
-            str(tiny_spec),
-            data="synthetic",
-            epochs=3,
-            batch_size=32,
-            out=str(out),
-            accelerator="cpu",
-            progress=False,
-            resume=True,
-        )
-    )
-    assert report["epochs"] == 3
-    assert not list((out / "checkpoints").glob(".*.tmp"))
 
 
 def test_the_memory_estimate_refuses_a_huge_network_before_allocating(config, tmp_path):

@@ -8,7 +8,7 @@ import torch
 
 from convzoo.errors import ConvzooError
 from convzoo.train import ConvzooModule, train
-from convzoo.train.fit import last_checkpoint
+from convzoo.train.checkpoint import last_checkpoint
 from tests.train.conftest import TINY
 
 STEPS_PER_EPOCH = 14  # 512 synthetic images, 460 after the split: 14 full batches of 32
