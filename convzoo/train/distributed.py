@@ -86,20 +86,6 @@ class Slurm(SLURMEnvironment):
             ) from None
 
 
-def check(num_nodes: int, devices: int) -> None:
-    """Refuse a launch whose process count is not ``num_nodes x devices`` before the run
-    touches its directory; Lightning checks the same only once the Trainer is built."""
-    env = environment()
-    if env is not None:
-        env.validate_settings(devices, num_nodes)
-    elif num_nodes > 1:
-        raise ConvzooError(
-            f"--num-nodes {num_nodes}: a run over several machines is started on each of them "
-            "by torchrun or srun, and none started this one (it would wait for the other "
-            "nodes forever); see the README's section Several machines, or drop --num-nodes"
-        )
-
-
 def environment() -> ClusterEnvironment | None:
     """The launcher that started this process, in Lightning's order, or None (Lightning's
     own launcher starts the ranks)."""

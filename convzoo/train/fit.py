@@ -18,47 +18,35 @@ way to them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from convzoo.assemble import apply_swaps
-from convzoo.data import DATASETS, DataModule
+from convzoo.data import DataModule
 from convzoo.errors import ConvzooError, short_repr
-from convzoo.files import dumps_yaml, locked, read_yaml, write_atomic
-from convzoo.spec import Spec, load_spec
-from convzoo.train import distributed, report, trainer_args
-from convzoo.train.batches import check_batches
+from convzoo.files import dumps_yaml, locked, write_atomic
+from convzoo.train import distributed, preflight, report, trainer_args
 from convzoo.train.checkpoint import (
-    CHECKPOINT,
     CONFIG,
-    REPORT,
     atomic_checkpoint_io,
     checkpoint_callback,
-    last_checkpoint,
-    read_checkpoint,
     remove_unfinished_saves,
-    run_dir,
 )
-from convzoo.train.config import RUNTIME, WHOLE_RUN, TrainConfig, saved
+from convzoo.train.config import TrainConfig, saved
 from convzoo.train.distributed import is_rank_zero
 from convzoo.train.divergence import DivergenceGuard, RunDiverged
 from convzoo.train.loggers import (
     HpMetric,
-    check_logger,
     learning_rate_monitor,
     log_settings,
     make_logger,
 )
-from convzoo.train.memory import check_fits
 from convzoo.train.module import ConvzooModule
+from convzoo.train.preflight import Plan
 from convzoo.train.progress import Throughput, progress_callbacks, quiet_lightning
 
 LOG_EVERY = 10
@@ -70,29 +58,6 @@ class RunInterrupted(ConvzooError):
     exit_code = 130
 
 
-# -- checks before anything runs ---------------------------------------------------------
-
-
-def _resolve_accelerator(config: TrainConfig) -> tuple[str, int]:
-    accelerator = config.accelerator
-    if accelerator == "auto":
-        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
-    if accelerator == "gpu":
-        available = torch.cuda.device_count()
-        if config.devices > available:
-            raise ConvzooError(
-                f"--devices {config.devices} asks for more GPUs than this machine has "
-                f"({available}); use --devices {max(available, 1)}"
-                + ("" if available else " --accelerator cpu")
-            )
-    elif config.devices > (os.cpu_count() or 1):
-        raise ConvzooError(
-            f"--devices {config.devices} asks for more CPU processes than this machine has "
-            f"cores ({os.cpu_count()})"
-        )
-    return accelerator, config.devices
-
-
 def _precision(config: TrainConfig, accelerator: str) -> str:
     if config.precision != "auto":
         return config.precision
@@ -101,103 +66,13 @@ def _precision(config: TrainConfig, accelerator: str) -> str:
     return "32-true"
 
 
-def _check_schedule_kept(out: Path, planned: dict[str, Any], config: TrainConfig) -> None:
-    """A resumed run continues the learning-rate schedule its checkpoint was laid out for."""
-    schedule = planned.get("schedule", config.schedule)
-    if schedule != config.schedule:
-        raise ConvzooError(
-            f"--resume: the run in {out} was trained with the {schedule} schedule; resume with "
-            f"--schedule {schedule}"
-        )
-    if schedule in WHOLE_RUN and planned.get("epochs") != config.epochs:
-        raise ConvzooError(
-            f"--resume: the run in {out} was planned for {planned.get('epochs')} epochs and "
-            f"its {schedule} schedule is laid out for them; resume with "
-            f"--epochs {planned.get('epochs')}"
-        )
-    if schedule == "exponential" and planned.get("lr_decay", config.lr_decay) != config.lr_decay:
-        raise ConvzooError(
-            f"--resume: the run in {out} decays its learning rate by {planned['lr_decay']} an "
-            f"epoch; resume with --lr-decay {planned['lr_decay']}"
-        )
-
-
-def _check_config_kept(out: Path, config: TrainConfig) -> None:
-    """A resumed run has the settings its ``config.yaml`` was written with, but for those
-    that say where and how it runs (``RUNTIME``)."""
-    if not (out / CONFIG).is_file():
-        return
-    before = read_yaml(out / CONFIG, f"the run's {CONFIG}") or {}
-    now = saved(config)
-    for name, value in now.items():
-        if name not in RUNTIME and name in before and before[name] != value:
-            raise ConvzooError(
-                f"--resume: the run in {out} was started with {name} = {before[name]!r} "
-                f"({out / CONFIG}), this one has {value!r}; resume it with the same setting"
-            )
-
-
-def _save_config(run: _Run) -> None:
+def _save_config(run: Plan) -> None:
     """``config.yaml``, the run's resolved settings; a resumed run keeps the first one."""
     if is_rank_zero() and not (run.ckpt and (run.out / CONFIG).is_file()):
         write_atomic(run.out / CONFIG, dumps_yaml(saved(run.config)))
 
 
-def _check_run_dir(out: Path, config: TrainConfig) -> Path | None:
-    resume = config.resume
-    if resume and (out / REPORT).exists():
-        raise ConvzooError(
-            f"--resume: {out} holds a run that has ended ({REPORT}); there is nothing to "
-            "resume. Choose another --out to train again"
-        )
-    if resume:
-        ckpt = last_checkpoint(out)
-        if ckpt is None:
-            raise ConvzooError(
-                f"--resume: {out} holds no checkpoint to continue (looked for "
-                f"{out / CHECKPOINT}); start the run without --resume"
-            )
-        planned = read_checkpoint(ckpt).get("convzoo", {})  # a corrupt file fails here
-        _check_schedule_kept(out, planned, config)
-        _check_config_kept(out, config)
-        return ckpt
-    if (out / REPORT).exists():
-        raise ConvzooError(
-            f"{out} already holds a finished run ({REPORT}); choose another --out "
-            "or delete that directory"
-        )
-    if last_checkpoint(out) is not None:
-        raise ConvzooError(
-            f"{out} holds an unfinished run; continue it with --resume or choose another --out"
-        )
-    return None
-
-
-@dataclass
-class _Run:
-    """What the steps of ``train`` hand on: the spec, where it runs and where it writes."""
-
-    config: TrainConfig
-    spec: Spec
-    accelerator: str
-    devices: int
-    out: Path
-    ckpt: Path | None
-
-
-def _plan(config: TrainConfig) -> _Run:
-    """Every check that needs no data: names, devices, the run directory."""
-    spec = apply_swaps(load_spec(config.arch), config.swap)
-    DATASETS.get("data", config.data)
-    check_logger(config)
-    accelerator, devices = _resolve_accelerator(config)
-    distributed.check(config.num_nodes, devices)
-    check_fits(spec, config.batch_size, accelerator, config.memory_limit)
-    out = run_dir(config, spec.name)
-    return _Run(config, spec, accelerator, devices, out, _check_run_dir(out, config))
-
-
-def _datamodule(run: _Run) -> DataModule:
+def _datamodule(run: Plan) -> DataModule:
     """The data, loaded now: missing or corrupt files and a shape mismatch fail before any step."""
     c = run.config
     datamodule = DataModule(
@@ -215,12 +90,11 @@ def _datamodule(run: _Run) -> DataModule:
         permute=c.permute,
         standardize=c.standardize,
     )
-    datamodule.load()
-    check_batches(datamodule.train_samples, c.batch_size, run.devices * c.num_nodes)
+    preflight.check_data(run, datamodule)
     return datamodule
 
 
-def _module(run: _Run) -> ConvzooModule:
+def _module(run: Plan) -> ConvzooModule:
     c = run.config
     L.seed_everything(c.seed, workers=True, verbose=False)
     return ConvzooModule(
@@ -239,7 +113,7 @@ def _module(run: _Run) -> ConvzooModule:
     )
 
 
-def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.Trainer:
+def _trainer(run: Plan, throughput: Throughput, extra: Sequence[Callback]) -> L.Trainer:
     c = run.config
     run.out.mkdir(parents=True, exist_ok=True)
     last = checkpoint_callback(run.out)
@@ -280,7 +154,7 @@ def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.
         ) from exc
 
 
-def _fit(run: _Run, trainer: L.Trainer, module: ConvzooModule, data: DataModule) -> None:
+def _fit(run: Plan, trainer: L.Trainer, module: ConvzooModule, data: DataModule) -> None:
     """``trainer.fit``; a Ctrl-C ends as ``RunInterrupted``, which says how to resume."""
     try:
         trainer.fit(module, datamodule=data, ckpt_path=run.ckpt, weights_only=True)
@@ -299,7 +173,7 @@ def _fit(run: _Run, trainer: L.Trainer, module: ConvzooModule, data: DataModule)
 
 
 def _run_parts(
-    run: _Run, throughput: Throughput, extra: Sequence[Callback]
+    run: Plan, throughput: Throughput, extra: Sequence[Callback]
 ) -> tuple[L.Trainer, dict[str, Any]]:
     data = _datamodule(run)
     module = _module(run)
@@ -312,7 +186,7 @@ def _run_parts(
     return trainer, tested
 
 
-def _diverged(run: _Run, exc: RunDiverged) -> None:
+def _diverged(run: Plan, exc: RunDiverged) -> None:
     """Write the report of a diverged run (rank zero), naming the step and learning rate."""
     if is_rank_zero():
         result = report.diverged(run.config, run.spec, run.out, str(exc), exc.step, exc.lr)
@@ -333,7 +207,7 @@ def train(
     second run into the same ``--out`` is refused; temporary files a killed run left
     are removed.
     """
-    run = _plan(config)
+    run = preflight.check(config)
     with locked(run.out) if is_rank_zero() else nullcontext():
         if is_rank_zero():
             remove_unfinished_saves(run.out)

@@ -39,16 +39,6 @@ def _log_version(out: Path, base: str) -> str:
     return f"{base}-{n}"
 
 
-def check_logger(config: TrainConfig) -> None:
-    """``--logger-project`` and ``--logger-name`` name a W&B project and run: refused with
-    another logger, which has neither."""
-    if config.logger != "wandb" and (config.logger_project or config.logger_name):
-        raise ConvzooError(
-            "--logger-project and --logger-name name a Weights & Biases project and run; "
-            f"use them with --logger wandb (this run logs to {config.logger})"
-        )
-
-
 def make_logger(
     name: str, out: Path, project: str | None = None, run_name: str | None = None
 ) -> Any:

@@ -28,8 +28,8 @@ import torch
 
 from convzoo.errors import ConvzooError
 from convzoo.files import locked
-from convzoo.train import distributed, train
-from tests.train.conftest import TINY, train_command
+from convzoo.train import distributed
+from tests.train.conftest import SLURM, TINY, train_command
 
 SCRIPT = """
 import json, sys
@@ -255,17 +255,6 @@ def test_a_launch_of_another_size_ends_with_one_message_on_every_rank(tmp_path):
     assert not (tmp_path / "run").exists()  # refused before the run wrote anything
 
 
-SLURM = {
-    "SLURM_NTASKS": "8",
-    "SLURM_NNODES": "2",
-    "SLURM_NTASKS_PER_NODE": "4",
-    "SLURM_JOB_NAME": "train",
-    "SLURM_PROCID": "0",
-    "SLURM_LOCALID": "0",
-    "SLURM_NODEID": "0",
-}
-
-
 def test_slurm_tasks_of_another_size_are_one_message(monkeypatch):
     for key, value in SLURM.items():
         monkeypatch.setenv(key, value)
@@ -310,13 +299,3 @@ def test_a_timeout_in_launched_ranks_leaves_the_others_to_the_launcher(tmp_path,
     assert f"This rank ends now; {launcher}, which started the ranks, ends the others" in message
     assert "Every process of the run was ended" not in message
     assert "DDP rank 1 waited 30 s" in message and f"--out {tmp_path} --resume" in message
-
-
-def test_several_nodes_without_a_launcher_are_refused_before_anything_is_written(
-    config, tmp_path, monkeypatch
-):
-    for key in [*SLURM, "TORCHELASTIC_RUN_ID"]:
-        monkeypatch.delenv(key, raising=False)
-    with pytest.raises(ConvzooError, match="--num-nodes 2: .*torchrun or srun"):
-        train(config(num_nodes=2))
-    assert not (tmp_path / "run").exists()

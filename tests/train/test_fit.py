@@ -79,24 +79,6 @@ def test_an_interrupted_run_resumes_from_its_latest_checkpoint(config, tmp_path,
     assert {r["epoch"] for r in second if r.get("val_acc")} == {"1", "2"}
 
 
-@pytest.mark.parametrize(
-    ("settings", "message"),
-    [
-        ({"data": "fashion_mnst"}, "(?i)did you mean 'fashion_mnist'"),
-        ({"data": "mnist1d"}, r"\[1, 40\].*\[1, 12, 12\]"),
-        ({"devices": 64}, "more CPU processes than this machine has"),
-        ({"accelerator": "gpu", "devices": 64}, "more GPUs"),
-        ({"logger": "mlflow"}, "logger: .mlflow. is not one of csv"),
-        ({"resume": True}, "holds no checkpoint to continue"),
-        ({"swap": {"act": "rleu"}}, "(?i)did you mean 'relu'"),
-    ],
-)
-def test_bad_settings_fail_before_training(config, tmp_path, settings, message):
-    with pytest.raises(ConvzooError, match=message):
-        train(config(**settings))
-    assert not (tmp_path / "run" / "report.json").exists()
-
-
 _SIDEWAYS = {"monitor": "val_loss", "mode": "sideways"}
 
 
@@ -114,12 +96,6 @@ def test_a_trainer_setting_lightning_refuses_is_one_message_and_leaves_nothing(
     with pytest.raises(ConvzooError, match=f"lightning.Trainer refused .*{message}"):
         train(config(trainer=trainer))
     assert not (tmp_path / "run").exists()
-
-
-def test_a_finished_run_is_not_overwritten(config):
-    train(config(epochs=1))
-    with pytest.raises(ConvzooError, match="already holds a finished run"):
-        train(config(epochs=1))
 
 
 def test_a_crashed_run_leaves_no_report(config, tmp_path, monkeypatch):

@@ -17,7 +17,6 @@ from convzoo.errors import ConvzooError
 from convzoo.train import ConvzooModule, train
 from convzoo.train.checkpoint import last_checkpoint
 from convzoo.train.divergence import RunDiverged
-from convzoo.train.memory import check_fits, estimate
 
 
 def strict(path):
@@ -146,24 +145,6 @@ def test_resumed_parts_add_up_and_a_finished_run_is_not_resumed(config, tmp_path
     assert report["images_per_s"] == pytest.approx(896 / report["train_seconds"])
     with pytest.raises(ConvzooError, match="has ended.*nothing to resume"):
         train(config(epochs=2, resume=True))
-
-
-def test_the_memory_estimate_refuses_a_huge_network_before_allocating(config, tmp_path):
-    layers = [{"filter": "conv", "out": 10**9, "kernel": 3}, {"head": "linear"}]
-    spec = convzoo.load_spec({"name": "huge", "input": [3, 32, 32], "classes": 4, "layers": layers})
-    params, activations = estimate(spec, 256)
-    assert params == 4 * 4 * (10**9 * 27 + 10**9 + 4 * 10**9 * 30 * 30 + 4)
-    assert activations == 2 * 4 * 256 * (10**9 * 30 * 30 + 4)
-    with pytest.raises(ConvzooError, match=r"huge needs about [\d,.]+ GiB .* --memory-limit"):
-        check_fits(spec, 256, "cpu", None)
-    check_fits(spec, 256, "cpu", 10.0**9)  # a limit raised by hand lets it through
-    path = tmp_path / "huge.yaml"
-    path.write_text(spec.to_yaml())
-    with pytest.raises(ConvzooError, match="huge needs about"):
-        train(config(arch=str(path)))
-    with pytest.raises(ConvzooError, match="are set by --memory-limit"):
-        train(config(memory_limit=1e-6))
-    assert not (tmp_path / "run").exists()
 
 
 def test_an_interrupted_run_resumes_to_bit_identical_weights(config, tmp_path, monkeypatch):
