@@ -30,6 +30,13 @@ from convzoo.data import DataModule
 from convzoo.errors import ConvzooError, short_repr
 from convzoo.files import dumps_yaml, locked, write_atomic
 from convzoo.train import distributed, preflight, report, trainer_args
+from convzoo.train.callbacks import (
+    DivergenceGuard,
+    RunDiverged,
+    Throughput,
+    progress_callbacks,
+    quiet_lightning,
+)
 from convzoo.train.checkpoint import (
     CONFIG,
     atomic_checkpoint_io,
@@ -38,7 +45,6 @@ from convzoo.train.checkpoint import (
 )
 from convzoo.train.config import TrainConfig, saved
 from convzoo.train.distributed import is_rank_zero
-from convzoo.train.divergence import DivergenceGuard, RunDiverged
 from convzoo.train.loggers import (
     HpMetric,
     learning_rate_monitor,
@@ -47,7 +53,6 @@ from convzoo.train.loggers import (
 )
 from convzoo.train.module import ConvzooModule
 from convzoo.train.preflight import Plan
-from convzoo.train.progress import Throughput, progress_callbacks, quiet_lightning
 
 LOG_EVERY = 10
 

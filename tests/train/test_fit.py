@@ -1,4 +1,5 @@
-"""Training runs end to end on CPU: reports, checkpoints, resume, loggers, and bad input."""
+"""Training runs end to end on CPU: reports, checkpoints, resume (to bit-identical weights,
+its time adding up), one writer per run directory, loggers, and what Lightning refuses."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import copy
 import csv
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -192,3 +195,80 @@ def test_the_metrics_a_callback_may_monitor_are_the_ones_a_run_logs(config, tmp_
     columns = next(csv.reader((tmp_path / "run" / "logs" / "metrics.csv").open()))
     logged = {c.removesuffix("_step").removesuffix("_epoch") for c in columns}
     assert set(trainer_args.METRICS) <= logged, sorted(logged)
+
+
+def _hold_lock(folder) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom convzoo.files import locked\n"
+            f"with locked({str(folder)!r}):\n    print('held', flush=True)\n    time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_writer_is_refused_and_nothing_is_written(config, tmp_path):
+    out = tmp_path / "run"
+    holder = _hold_lock(out)
+    try:
+        with pytest.raises(ConvzooError, match=rf"another convzoo process \(pid {holder.pid}\)"):
+            train(config(epochs=1))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+    assert train(config(epochs=1))["status"] == "ok"  # the lock left with its process
+
+
+def test_resumed_parts_add_up_and_a_finished_run_is_not_resumed(config, tmp_path, monkeypatch):
+    step = ConvzooModule.training_step
+
+    def stop_in_second_epoch(self, batch, index):
+        if self.current_epoch == 1:
+            raise KeyboardInterrupt
+        return step(self, batch, index)
+
+    monkeypatch.setattr(ConvzooModule, "training_step", stop_in_second_epoch)
+    with pytest.raises(ConvzooError, match="interrupted"):
+        train(config(epochs=2))
+    first = torch.load(last_checkpoint(tmp_path / "run"), weights_only=True)["callbacks"]
+    (part,) = [v for k, v in first.items() if k.startswith("Throughput")]
+    assert part["seconds"] > 0 and part["images"] == 448  # 14 full batches of 32
+    monkeypatch.undo()
+    report = train(config(epochs=2, resume=True))
+    assert report["train_seconds"] > part["seconds"]
+    assert report["images_per_s"] == pytest.approx(896 / report["train_seconds"])
+    with pytest.raises(ConvzooError, match="has ended.*nothing to resume"):
+        train(config(epochs=2, resume=True))
+
+
+def test_an_interrupted_run_resumes_to_bit_identical_weights(config, tmp_path, monkeypatch):
+    settings = {"epochs": 3, "translate": 2, "schedule": "cosine", "steps_per_call": 2}
+    whole = train(config(out=str(tmp_path / "whole"), **settings))
+    step = ConvzooModule.training_step
+
+    def stop_mid_epoch(self, batch, index):
+        if self.current_epoch == 1 and index == 5:
+            raise KeyboardInterrupt
+        return step(self, batch, index)
+
+    monkeypatch.setattr(ConvzooModule, "training_step", stop_mid_epoch)
+    with pytest.raises(ConvzooError, match="interrupted"):
+        train(config(out=str(tmp_path / "parts"), **settings))
+    monkeypatch.undo()
+    parts = train(config(out=str(tmp_path / "parts"), resume=True, **settings))
+    a = torch.load(last_checkpoint(tmp_path / "whole"), weights_only=True)
+    b = torch.load(last_checkpoint(tmp_path / "parts"), weights_only=True)
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    states_a, states_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
+    assert all(
+        torch.equal(states_a[i]["momentum_buffer"], states_b[i]["momentum_buffer"])
+        for i in states_a
+    )
+    assert parts["test_acc"] == whole["test_acc"]
