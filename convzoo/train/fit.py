@@ -79,43 +79,17 @@ def _save_config(run: Plan) -> None:
 
 def _datamodule(run: Plan) -> DataModule:
     """The data, loaded now: missing or corrupt files and a shape mismatch fail before any step."""
-    c = run.config
-    datamodule = DataModule(
-        c.data,
-        tuple(run.spec.input),
-        c.data_dir,
-        batch_size=c.batch_size,
-        val_fraction=c.val_fraction,
-        seed=c.seed,
-        translate=c.translate,
-        scale=tuple(c.scale) if c.scale else None,
-        flip=c.flip,
-        resident=c.resident,
-        steps=c.steps_per_call,
-        permute=c.permute,
-        standardize=c.standardize,
-    )
+    datamodule = DataModule.from_config(run.config, tuple(run.spec.input))
     preflight.check_data(run, datamodule)
     return datamodule
 
 
-def _module(run: Plan) -> ConvzooModule:
-    c = run.config
-    L.seed_everything(c.seed, workers=True, verbose=False)
-    return ConvzooModule(
-        run.spec.to_dict(),
-        optimizer=c.optimizer,
-        lr=c.lr,
-        momentum=c.momentum,
-        weight_decay=c.weight_decay,
-        schedule=c.schedule,
-        lr_decay=c.lr_decay,
-        label_smoothing=c.label_smoothing,
-        channels_last=c.channels_last,
-        compile=c.compile,
-        grad_clip=c.grad_clip,
-        accumulate=c.trainer.get(trainer_args.ACCUMULATE, 1),
-    )
+def _module(run: Plan, data: DataModule) -> ConvzooModule:
+    """The module, seeded, handed what it needs to know of the data."""
+    L.seed_everything(run.config.seed, workers=True, verbose=False)
+    module = ConvzooModule.from_config(run.spec.to_dict(), run.config)
+    module.attach(data.batching(run.ranks))
+    return module
 
 
 def _trainer(run: Plan, throughput: Throughput, extra: Sequence[Callback]) -> L.Trainer:
@@ -181,7 +155,7 @@ def _run_parts(
     run: Plan, throughput: Throughput, extra: Sequence[Callback]
 ) -> tuple[L.Trainer, dict[str, Any]]:
     data = _datamodule(run)
-    module = _module(run)
+    module = _module(run, data)
     with quiet_lightning(run.config.verbose):
         trainer = _trainer(run, throughput, extra)
         _save_config(run)

@@ -44,6 +44,7 @@ import torch
 
 from convzoo.assemble import apply_swaps, build_meta
 from convzoo.data import DATASETS, DataModule
+from convzoo.data.module import batches_per_rank
 from convzoo.errors import ConvzooError
 from convzoo.files import read_yaml
 from convzoo.spec import Spec, load_spec
@@ -257,11 +258,6 @@ def _check_config_kept(out: Path, config: TrainConfig) -> None:
 
 
 # -- the data ------------------------------------------------------------------------------
-
-
-def batches_per_rank(samples: int, batch_size: int, ranks: int) -> int:
-    """Whole training batches each of ``ranks`` processes takes from ``samples`` per epoch."""
-    return (samples // ranks) // batch_size
 
 
 def check_batches(samples: int, batch_size: int, ranks: int) -> None:

@@ -1,14 +1,20 @@
-"""``TrainConfig``: every setting declared once, with a help, a default and its range."""
+"""``TrainConfig``: every setting declared once, with a help, a default and its range; the
+defaults ``ConvzooModule`` and ``DataModule`` restate are tied to it."""
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
+from convzoo.data import DataModule
 from convzoo.errors import ConvzooError
+from convzoo.train import ConvzooModule
 from convzoo.train import config as settings
 from convzoo.train.config import TrainConfig
 
 DECLARED = list(settings.settings().values())
+DECLARED_NAMES = set(settings.settings())
 BAD = {
     "epochs": [0, -1, 2.5, True],
     "batch_size": [0, -5],
@@ -134,3 +140,11 @@ def test_a_callback_monitoring_validation_needs_a_validation_split():
     with pytest.raises(ConvzooError, match="monitors val_acc, but val_fraction 0"):
         TrainConfig("tiny", trainer=early, val_fraction=0.0)
     assert TrainConfig("tiny", trainer=early, val_fraction=0.1).trainer == early
+
+
+@pytest.mark.parametrize("made", [ConvzooModule, DataModule], ids=lambda made: made.__name__)
+def test_every_default_restated_beside_train_config_is_train_configs(made):
+    params = inspect.signature(made).parameters.items()
+    restated = {n: p.default for n, p in params if n in DECLARED_NAMES and p.default != p.empty}
+    assert len(restated) >= 10, sorted(restated)
+    assert restated == {name: settings.default(name) for name in restated}

@@ -1,22 +1,28 @@
-"""Several optimizer steps per Lightning step: the same training, a smaller framework tax.
+"""The LightningModule: several optimizer steps per call, what it knows of its data, its settings.
 
 ``steps_per_call`` only changes how many batches one ``training_step`` receives;
 without augmentation (whose random draws are made per call) the weights, the
 schedule and the step count must be exactly those of one step per call, and the
-logs must count optimizer steps, not calls.
+logs must count optimizer steps, not calls. The step learns its batching from the
+value handed over (``attach``), else from the DataModule of a Trainer of one's own.
 """
 
 from __future__ import annotations
 
 import csv
+import inspect
 
+import lightning as L
 import pytest
 import torch
 
 import convzoo
-from convzoo.train import ConvzooModule, train
+from convzoo.data import Batching, DataModule
+from convzoo.train import ConvzooModule, TrainConfig, module, train
 from convzoo.train.checkpoint import last_checkpoint
+from convzoo.train.config import settings
 from convzoo.train.module import compiled
+from tests.train.conftest import TINY
 
 STEPS_PER_EPOCH = 14  # 512 synthetic images, 460 after the split: 14 full batches of 32
 
@@ -96,3 +102,57 @@ def test_limit_train_batches_counts_optimizer_steps(config, tmp_path):
     train(config(epochs=2, steps_per_call=1, trainer={"limit_train_batches": 3}))
     checkpoint = torch.load(last_checkpoint(tmp_path / "run"), weights_only=True)
     assert checkpoint["global_step"] == 2 * 3
+
+
+def test_from_config_takes_every_setting_of_the_same_name(monkeypatch):
+    monkeypatch.setattr(module, "compiled", lambda model, device: model)
+    changed = {
+        "optimizer": "adamw",
+        "lr": 0.02,
+        "momentum": 0.5,
+        "weight_decay": 0.01,
+        "schedule": "cosine",
+        "lr_decay": 0.5,
+        "label_smoothing": 0.1,
+        "channels_last": True,
+        "compile": True,
+        "grad_clip": 1.0,
+    }
+    same = [n for n in inspect.signature(ConvzooModule).parameters if n in settings()]
+    assert sorted(same) == sorted(changed)
+    config = TrainConfig("tiny", trainer={"accumulate_grad_batches": 3}, **changed)
+    made = ConvzooModule.from_config(TINY, config)
+    assert {name: made.hparams[name] for name in same} == changed
+    assert made.hparams["accumulate"] == 3
+
+
+def _users_trainer() -> L.Trainer:
+    return L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+
+
+def test_under_a_users_trainer_the_module_asks_the_datamodule_for_its_batching():
+    trained = ConvzooModule(TINY, schedule="constant")
+    data = DataModule("synthetic", batch_size=32, steps=4)
+    trainer = _users_trainer()
+    trainer.fit(trained, datamodule=data)
+    assert trained.batching == data.batching(1) and trained.batching.std != 1.0
+    assert trainer.global_step == STEPS_PER_EPOCH
+
+
+def test_a_batching_handed_over_is_the_one_the_step_uses(monkeypatch):
+    trained = ConvzooModule(TINY, schedule="onecycle")
+    data = DataModule("synthetic", batch_size=32, steps=4)
+    trained.attach(Batching(16, 4, 2 * STEPS_PER_EPOCH, 0.0, 1.0))
+    monkeypatch.setattr(DataModule, "batching", lambda *_: pytest.fail("asked the data"))
+    trainer = _users_trainer()
+    trainer.fit(trained, datamodule=data)
+    assert trainer.global_step == 2 * STEPS_PER_EPOCH  # each call's rows cut into 16s
+    assert trained.lr_schedulers().total_steps == 2 * STEPS_PER_EPOCH

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 import convzoo
-from convzoo.data import DataModule
 from convzoo.errors import ConvzooError
 from convzoo.train import train
-from convzoo.train.preflight import batches_per_rank, check_batches, check_fits, estimate
+from convzoo.train.preflight import check_batches, check_fits, estimate
 from tests.train.conftest import SLURM
 
 
@@ -64,12 +63,6 @@ def test_several_nodes_without_a_launcher_are_refused_before_anything_is_written
     assert not (tmp_path / "run").exists()
 
 
-def test_batches_per_rank_count_whole_batches_of_each_ranks_share():
-    assert batches_per_rank(461, 256, 2) == 0
-    assert batches_per_rank(461, 230, 2) == 1
-    assert batches_per_rank(461, 32, 1) == 14
-
-
 def test_fewer_samples_per_rank_than_one_batch_are_refused_with_the_sizes_and_the_fix():
     with pytest.raises(
         ConvzooError,
@@ -82,13 +75,6 @@ def test_fewer_samples_per_rank_than_one_batch_are_refused_with_the_sizes_and_th
     ):
         check_batches(100, 128, 1)
     check_batches(461, 230, 2)
-
-
-def test_the_training_split_size_is_the_one_setup_makes():
-    data = DataModule("synthetic", (1, 12, 12), val_fraction=0.1)
-    expected = data.train_samples
-    data.setup("fit")
-    assert len(data.splits["train"][1]) == expected
 
 
 def test_a_ddp_run_with_less_than_a_batch_per_rank_is_refused_before_it_starts(config, tmp_path):
