@@ -16,7 +16,9 @@ manual optimization, so ``accumulate`` (``--trainer.accumulate_grad_batches``) i
 done here: each optimizer step sums the scaled gradients of ``accumulate`` batches
 (fewer at the end of an epoch), and the schedule is laid out over those steps.
 Lightning's ``global_step`` counts optimizer steps, so a call stops taking steps
-once ``max_steps`` are taken.
+once ``max_steps`` are taken; its loggers' step counts calls, which
+``count_optimizer_steps``, the one place convzoo reaches into Lightning's privates,
+turns into optimizer steps.
 
 What the step needs to know of its data -- the rows of one optimizer step, the
 batches in a call and in an epoch, the standardization that a reconstructing head
@@ -44,11 +46,35 @@ from convzoo.spec import SpecLike, load_spec
 from convzoo.train import trainer_args
 from convzoo.train.config import OPTIMIZERS, SCHEDULES, TrainConfig, problem, settings
 
+STEP_COUNTER = "_batches_that_stepped"  # Lightning's, private: see count_optimizer_steps
+
 
 def compiled(model: torch.nn.Module, device: torch.device) -> Any:
     """``torch.compile(model)``; on a GPU in ``reduce-overhead`` mode, which records the
     step's kernels as CUDA graphs and replays them, so the GPU does not wait on Python."""
     return torch.compile(model, mode="reduce-overhead" if device.type == "cuda" else None)
+
+
+def count_optimizer_steps(trainer: L.Trainer, steps: int) -> None:
+    """Make the loggers' step count the ``steps`` optimizer steps the call just ended took.
+
+    Lightning logs at ``trainer.fit_loop.epoch_loop._batches_that_stepped``, which it adds
+    one to after each call of ``training_step``; with several optimizer steps per call the
+    logs would count calls. Lightning offers no public way to say otherwise, so the other
+    ``steps - 1`` go to that private counter here, and nowhere else. A Lightning without
+    it fails here with a message, rather than logging on a wrong axis; a test checks
+    that Lightning still logs at it.
+    """
+    if steps == 1:
+        return
+    loop = trainer.fit_loop.epoch_loop
+    if not hasattr(loop, STEP_COUNTER):
+        raise ConvzooError(
+            f"lightning {L.__version__} has no fit_loop.epoch_loop.{STEP_COUNTER}, through "
+            "which convzoo's logs count optimizer steps when a call takes several; install "
+            "the Lightning version convzoo names in its requirements, or use --steps-per-call 1"
+        )
+    setattr(loop, STEP_COUNTER, getattr(loop, STEP_COUNTER) + steps - 1)
 
 
 class ConvzooModule(L.LightningModule):
@@ -88,7 +114,7 @@ class ConvzooModule(L.LightningModule):
         if classes is None:
             raise ConvzooError(f"{self.model.spec.name}: training needs the spec's 'classes'")
         self.batching: Batching | None = None  # what the step knows of its data (see setup)
-        self._attached = False
+        self._batching_given = False
         self._pending = 0  # batches whose gradients wait for the next optimizer step
         self._head_takes_inputs = callable(getattr(self.model.layers[-1], "loss", None))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -110,7 +136,7 @@ class ConvzooModule(L.LightningModule):
 
     def attach(self, batching: Batching) -> None:
         """Train on data batched as ``batching`` says (``convzoo train`` hands it over)."""
-        self.batching, self._attached = batching, True
+        self.batching, self._batching_given = batching, True
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "_net":  # the compiled wrapper must not register the weights twice
@@ -138,7 +164,7 @@ class ConvzooModule(L.LightningModule):
         it comes, with no standardization to undo."""
         if self._trainer is None:
             return
-        if not self._attached:
+        if not self._batching_given:
             ask = getattr(self.trainer.datamodule, "batching", None)
             self.batching = ask(self.trainer.world_size) if callable(ask) else None
         if self.hparams.compile:
@@ -182,8 +208,7 @@ class ConvzooModule(L.LightningModule):
         every = 1
         if attached:
             every = self.trainer.log_every_n_steps
-            # the loggers' x axis counts calls; make it count optimizer steps
-            self.trainer.fit_loop.epoch_loop._batches_that_stepped += stepped - 1
+            count_optimizer_steps(self.trainer, stepped)
         if index % max(1, every) == 0:
             self.train_acc(scores.detach(), yb)
             self.log("train_loss", losses[-1], prog_bar=True)

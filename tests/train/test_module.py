@@ -15,13 +15,15 @@ import inspect
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.loggers import Logger
 
 import convzoo
 from convzoo.data import Batching, DataModule
+from convzoo.errors import ConvzooError
 from convzoo.train import ConvzooModule, TrainConfig, module, train
 from convzoo.train.checkpoint import last_checkpoint
 from convzoo.train.config import settings
-from convzoo.train.module import compiled
+from convzoo.train.module import STEP_COUNTER, compiled, count_optimizer_steps
 from tests.train.conftest import TINY
 
 STEPS_PER_EPOCH = 14  # 512 synthetic images, 460 after the split: 14 full batches of 32
@@ -126,11 +128,10 @@ def test_from_config_takes_every_setting_of_the_same_name(monkeypatch):
     assert made.hparams["accumulate"] == 3
 
 
-def _users_trainer() -> L.Trainer:
+def _users_trainer(**kwargs) -> L.Trainer:
+    settings = {"max_epochs": 1, "accelerator": "cpu", "logger": False, **kwargs}
     return L.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
+        **settings,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -156,3 +157,39 @@ def test_a_batching_handed_over_is_the_one_the_step_uses(monkeypatch):
     trainer.fit(trained, datamodule=data)
     assert trainer.global_step == 2 * STEPS_PER_EPOCH  # each call's rows cut into 16s
     assert trained.lr_schedulers().total_steps == 2 * STEPS_PER_EPOCH
+
+
+class _Steps(Logger):
+    """The steps at which Lightning logs the training loss."""
+
+    name, version = "steps", 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[int] = []
+
+    def log_metrics(self, metrics, step=None) -> None:
+        if "train_loss" in metrics:
+            self.steps.append(step)
+
+    def log_hyperparams(self, *args, **kwargs) -> None:
+        pass
+
+
+def test_lightning_logs_at_the_counter_that_counts_optimizer_steps():
+    logged = _Steps()
+    trainer = _users_trainer(logger=logged, log_every_n_steps=1)
+    trainer.fit(ConvzooModule(TINY), datamodule=DataModule("synthetic", batch_size=32, steps=4))
+    assert trainer.global_step == STEPS_PER_EPOCH  # 14 steps in calls of 4, 4, 4 and 2
+    assert getattr(trainer.fit_loop.epoch_loop, STEP_COUNTER) == STEPS_PER_EPOCH
+    assert logged.steps == [3, 7, 11, 13]
+
+
+def test_a_lightning_without_the_counter_is_one_clear_error():
+    class Loop:
+        pass
+
+    trainer = type("Trainer", (), {"fit_loop": type("FitLoop", (), {"epoch_loop": Loop()})()})()
+    count_optimizer_steps(trainer, 1)  # one step per call: Lightning's own count is right
+    with pytest.raises(ConvzooError, match=f"no fit_loop.epoch_loop.{STEP_COUNTER}.*--steps-per"):
+        count_optimizer_steps(trainer, 4)
