@@ -165,7 +165,7 @@ class ConvzooModule(L.LightningModule):
         if self._trainer is None:
             return
         if not self._batching_given:
-            ask = getattr(self.trainer.datamodule, "batching", None)
+            ask = getattr(getattr(self.trainer, "datamodule", None), "batching", None)
             self.batching = ask(self.trainer.world_size) if callable(ask) else None
         if self.hparams.compile:
             self._net = compiled(self.model, self.trainer.strategy.root_device)
