@@ -42,8 +42,8 @@ from torch.nn import functional as F
 import convzoo as cz
 from convzoo.data import DataModule
 from convzoo.train import train
+from convzoo.train.callbacks import Throughput
 from convzoo.train.config import for_arch
-from convzoo.train.progress import Throughput
 
 ARCH = "fastnet"
 TARGET = 0.93

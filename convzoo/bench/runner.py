@@ -46,21 +46,16 @@ from convzoo.bench.files import (
 from convzoo.bench.parallel import run_parallel, validate_parallel
 from convzoo.bench.report import write_outputs
 from convzoo.bench.suite import Cell, Suite
+from convzoo.data.prepared import data_settings, prepared_test_split
 from convzoo.errors import ConvzooError
 from convzoo.evaluate.progress import Progress
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.files import locked, read_json, write_atomic, write_json
 from convzoo.spec import load_spec
 from convzoo.train import config
-from convzoo.train.checkpoint import load
-from convzoo.train.fit import RunInterrupted, last_checkpoint, train
-from convzoo.train.rundir import (
-    CHECKPOINT,
-    REPORT,
-    data_settings,
-    is_rank_zero,
-    prepared_test_split,
-)
+from convzoo.train.checkpoint import CHECKPOINT, REPORT, last_checkpoint, load
+from convzoo.train.distributed import is_rank_zero
+from convzoo.train.fit import RunInterrupted, train
 
 Log = Callable[[str], None]
 

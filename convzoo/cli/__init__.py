@@ -79,7 +79,7 @@ _default_showwarning = warnings.showwarning
 def _rank_zero() -> bool:
     """Whether this process is rank zero (or alone); asked only after a run has trained, when
     Lightning is loaded."""
-    from convzoo.train.rundir import is_rank_zero
+    from convzoo.train.distributed import is_rank_zero
 
     return is_rank_zero()
 

@@ -38,6 +38,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: Any) -> int:
     """Scan ``args.strips`` strips, write ``scan.png`` and print the accuracies."""
+    from convzoo.data.prepared import data_settings, prepared_scan_split
     from convzoo.data.strips import make_strips
     from convzoo.evaluate.scan import (
         decode,
@@ -49,8 +50,8 @@ def run(args: Any) -> int:
         scan_model,
         score_map,
     )
-    from convzoo.train.checkpoint import load
-    from convzoo.train.rundir import data_settings, locate, prepared_scan_split, read_report
+    from convzoo.train.checkpoint import load, locate
+    from convzoo.train.report import read_report
 
     if args.digits < 1:
         raise ConvzooError(f"--digits {args.digits}: give at least 1 digit per strip")

@@ -156,9 +156,9 @@ def config_from(args: Any) -> tuple[TrainConfig, dict[str, str]]:
 def run(args: Any) -> int:
     """Train as the arguments say, print the report's table, evaluate if asked."""
     from convzoo.evaluate.report import evaluate
+    from convzoo.train.distributed import is_rank_zero
     from convzoo.train.fit import train
     from convzoo.train.report import report_markdown
-    from convzoo.train.rundir import is_rank_zero
 
     config, origins = config_from(args)
     if args.print_config is not None:  # jsonargparse hands it on as --print_config=

@@ -2,8 +2,8 @@
 
 from convzoo.data import DataModule, load_dataset, dataset_names
 
-``DataModule`` is imported on first use (``convzoo.lazy``), so that listing the
-datasets does not import Lightning.
+``DataModule`` and ``Batching``, what it hands the training step, are imported on
+first use (``convzoo.lazy``), so that listing the datasets does not import Lightning.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from convzoo.data.transforms import Augment, fit_canvas, permute_pixels, pixel_p
 from convzoo.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from convzoo.data.module import DataModule
+    from convzoo.data.module import Batching, DataModule
 
-lazy_exports(__name__, {"DataModule": "convzoo.data.module"})
+lazy_exports(__name__, {"Batching": "convzoo.data.module", "DataModule": "convzoo.data.module"})
 
 __all__ = [
     "DATASETS",
     "Augment",
+    "Batching",
     "DataError",
     "DataModule",
     "Dataset",

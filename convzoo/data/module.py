@@ -17,10 +17,18 @@ The input shape need not be passed by hand: ``model=`` takes it from a convzoo
 network or a ``ConvzooModule``, and a DataModule given to a ``lightning.Trainer``
 with neither takes it from the module being trained, the way a user's own loop
 ``trainer.fit(ConvzooModule(...), datamodule=DataModule("fashion_mnist"))`` runs.
+
+What the training step needs to know of its data -- the rows of one optimizer
+step, the batches in one call and in one epoch, the standardization to undo --
+the DataModule hands it as one frozen value, ``batching(ranks)``; ``convzoo train``
+passes it to the module before the fit. ``from_config`` makes the DataModule of a
+run's settings; the defaults here are ``TrainConfig``'s, which a test ties (data/
+is drawn above train/, so it cannot import them).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +41,29 @@ from convzoo.data.catalog import Dataset, load_dataset
 from convzoo.data.resident import ResidentLoader
 from convzoo.data.transforms import Augment, fit_canvas, permute_pixels, pixel_permutation
 from convzoo.errors import ConvzooError
+
+
+@dataclass(frozen=True)
+class Batching:
+    """What a training step needs to know of the data it is given, on each rank.
+
+    One call of ``training_step`` holds up to ``steps_per_call`` batches of
+    ``batch_size`` rows (the resident loader's ``steps``; 1 from a DataLoader), each an
+    optimizer step; ``batches_per_epoch`` whole batches make an epoch. The inputs are
+    standardized, ``(x - mean) / std``: a head that reconstructs them undoes it.
+    """
+
+    batch_size: int
+    steps_per_call: int
+    batches_per_epoch: int
+    mean: float = 0.0
+    std: float = 1.0
+
+
+def batches_per_rank(samples: int, batch_size: int, ranks: int) -> int:
+    """Whole training batches each of ``ranks`` processes takes from ``samples`` per epoch
+    (the last, short batch is dropped; every rank takes the same share)."""
+    return (samples // ranks) // batch_size
 
 
 def input_shape_of(model: nn.Module) -> tuple[int, ...]:
@@ -89,6 +120,27 @@ class DataModule(L.LightningDataModule):
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.augment = Augment()
         self.mean = self.std = 0.0
+        self._measured: tuple[float, float] | None = None
+
+    @classmethod
+    def from_config(cls, config: Any, input_shape: tuple[int, ...]) -> DataModule:
+        """The data of a training run whose settings are ``config`` (a ``TrainConfig``, read by
+        name), fitted to ``input_shape``."""
+        return cls(
+            config.data,
+            tuple(input_shape),
+            config.data_dir,
+            batch_size=config.batch_size,
+            val_fraction=config.val_fraction,
+            seed=config.seed,
+            translate=config.translate,
+            scale=tuple(config.scale) if config.scale else None,
+            flip=config.flip,
+            resident=config.resident,
+            steps=config.steps_per_call,
+            permute=config.permute,
+            standardize=config.standardize,
+        )
 
     # -- loading ---------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -125,15 +177,8 @@ class DataModule(L.LightningDataModule):
         if self.splits:
             return
         ds = self.load()
-        n = len(ds.train_y)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
-        n_val = n - self.train_samples
-        val_idx, train_idx = order[:n_val], order[n_val:]
-        if self.standardized:
-            self.mean = float(ds.train_x[train_idx].mean())
-            self.std = float(ds.train_x[train_idx].std()) or 1.0
-        else:
-            self.mean, self.std = 0.0, 1.0
+        val_idx, train_idx = self._split()
+        self.mean, self.std = self._standardization()
         device = self._device() if self.resident else torch.device("cpu")
 
         def prepared(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,6 +192,30 @@ class DataModule(L.LightningDataModule):
         settings = dict(self.augment_settings)
         settings["flip"] = bool(settings["flip"]) and ds.flips
         self.augment = Augment(**settings, fill=self.background)
+
+    def _split(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The indices of the validation and the training split: a fixed draw from ``seed``."""
+        n = len(self.load().train_y)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
+        n_val = n - self.train_samples
+        return order[:n_val], order[n_val:]
+
+    def _standardization(self) -> tuple[float, float]:
+        """The training split's mean and std (0 and 1 without ``standardize``), measured once."""
+        if self._measured is None:
+            if self.standardized:
+                x = self.load().train_x[self._split()[1]]
+                self._measured = (float(x.mean()), float(x.std()) or 1.0)
+            else:
+                self._measured = (0.0, 1.0)
+        return self._measured
+
+    def batching(self, ranks: int = 1) -> Batching:
+        """What the training step needs to know of this data, on each of ``ranks`` processes."""
+        steps = self.steps if self.resident else 1
+        batches = batches_per_rank(self.train_samples, self.batch_size, ranks)
+        mean, std = self._standardization()
+        return Batching(self.batch_size, steps, batches, mean, std)
 
     @property
     def train_samples(self) -> int:

@@ -2,7 +2,7 @@
 
 Measuring a trained net over every scale, shift and layer takes minutes on a
 CPU; without a sign of life a user cannot tell it from a hang. As in training
-(``convzoo.train.progress``), a bar redraws in place only where stderr is a
+(``convzoo.train.callbacks``), a bar redraws in place only where stderr is a
 terminal; in a log file, CI or a cluster job each measure prints one line when it
 ends, with what it ran on and how long it took.
 """

@@ -17,13 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from convzoo.data.prepared import data_settings, prepared_test_split
 from convzoo.errors import ConvzooError
 from convzoo.evaluate import plots
 from convzoo.evaluate.progress import Progress
 from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.files import write_atomic, write_json
-from convzoo.train.checkpoint import load
-from convzoo.train.rundir import data_settings, locate, prepared_test_split, read_report
+from convzoo.train.checkpoint import load, locate
+from convzoo.train.report import read_report
 
 
 def _coverage(result: dict[str, Any]) -> str:

@@ -1,6 +1,17 @@
-"""Training: the LightningModule, the ``train`` helper and checkpoint loading.
+"""Training, one module for each question a reader asks.
 
-The names are imported on first use (``convzoo.lazy``): ``convzoo.train.config``,
+    config        every setting of a run, declared once (``TrainConfig``), and the recipes
+    trainer_args  the other ``lightning.Trainer`` arguments a run passes on, checked
+    module        where a step is taken: the LightningModule (``ConvzooModule``)
+    fit           the run, in named phases: ``train(config)``
+    checkpoint    where a checkpoint is written and read: the run directory, ``load``
+    preflight     what is checked before the first step
+    distributed   what is special about several processes: strategies, launchers, rank zero
+    callbacks     what a run shows and watches: throughput, progress, divergence
+    loggers       where the metrics go
+    report        what a run reports: ``report.json`` and ``report.md``
+
+The names below are imported on first use (``convzoo.lazy``): ``convzoo.train.config``,
 which the command line reads to make ``convzoo train``'s flags, must not import
 Lightning.
 """

@@ -1,57 +1,68 @@
-"""``train(config)``: one training run from a spec and a dataset to a report.
+"""``train(config)``: one training run, from its settings to its report, in named phases.
 
-Everything a user can get wrong -- an unknown data name, a data dir without the
-files, a spec whose input does not fit the data, more devices than there are, a
-run directory that already holds a finished run, ``resume`` with nothing to
-resume -- is checked before the first step and raised as one ``ConvzooError``.
-A run writes its logs and checkpoints (atomically, see ``atomic``) under its
-directory, which it holds locked, and only when it has ended ``report.json`` and
-``report.md``, so a crashed run never looks finished. A run whose loss becomes
-NaN stops there (``divergence``) with a report that says so. Its resolved settings
-are written to ``config.yaml`` before the first step (what ``convzoo train
---config`` reads); a resumed run keeps that file and must agree with it, but for
-the settings that say where it runs (``config.RUNTIME``). Further Trainer
-arguments come from ``config.trainer`` (``trainer_args``); convzoo's own choices
-of ``log_every_n_steps``, ``enable_model_summary`` and ``limit_val_batches`` give
-way to them.
+``train`` and ``_train_and_test`` read top to bottom as a run goes, one labelled
+section per phase:
+
+- preflight: every check that needs no data (``preflight.check``) -- a bad name, more
+  devices than there are, a network too big for the memory, a run directory that
+  holds a finished run or nothing to resume -- is one ``ConvzooError`` before
+  anything is written;
+- lock: rank zero holds the run directory from here to the end, so a second run into
+  the same ``--out`` is refused at once; a save that a kill interrupted is cleaned up;
+- data: loaded now, so missing or corrupt files, a shape that does not fit the
+  network and less than a batch per rank fail before any step (``preflight.check_data``);
+- module: seeded, made from the settings, told how its data is batched;
+- trainer: Lightning's, with convzoo's strategy, atomic checkpoints, logger and
+  callbacks (the divergence guard, the epoch's checkpoint, throughput, learning
+  rate, progress), then the caller's and those of ``config.trainer``
+  (``trainer_args``), whose arguments win over convzoo's own choices of
+  ``log_every_n_steps``, ``enable_model_summary`` and ``limit_val_batches``;
+- fit: ``config.yaml`` written before the first step (what ``convzoo train --config``
+  reads; a resumed run keeps its own), the settings logged, ``trainer.fit``. A Ctrl-C
+  ends as ``RunInterrupted``, a rank that stops answering as ``RankTimeout``; both
+  can be resumed. A loss that becomes NaN stops the run there (``RunDiverged``);
+- test: the test split, once, at the end;
+- report: ``report.md``, then ``report.json`` (rank zero), written only when the run
+  has ended -- or diverged, saying so -- so a crashed run never looks finished.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
 
-from convzoo.assemble import apply_swaps
-from convzoo.data import DATASETS, DataModule
+from convzoo.data import DataModule
 from convzoo.errors import ConvzooError, short_repr
-from convzoo.files import dumps_yaml, locked, read_yaml, remove_orphans, write_atomic
-from convzoo.spec import Spec, load_spec
-from convzoo.train import ddp, launched, report, trainer_args
-from convzoo.train.atomic import AtomicCheckpointIO
-from convzoo.train.batches import check_batches
-from convzoo.train.checkpoint import read_checkpoint
-from convzoo.train.config import RUNTIME, WHOLE_RUN, TrainConfig, saved
-from convzoo.train.divergence import DivergenceGuard, RunDiverged
+from convzoo.files import dumps_yaml, locked, write_atomic
+from convzoo.train import distributed, preflight, report, trainer_args
+from convzoo.train.callbacks import (
+    DivergenceGuard,
+    RunDiverged,
+    Throughput,
+    progress_callbacks,
+    quiet_lightning,
+)
+from convzoo.train.checkpoint import (
+    CONFIG,
+    atomic_checkpoint_io,
+    checkpoint_callback,
+    remove_unfinished_saves,
+)
+from convzoo.train.config import TrainConfig, saved
+from convzoo.train.distributed import is_rank_zero
 from convzoo.train.loggers import (
     HpMetric,
-    check_logger,
     learning_rate_monitor,
     log_settings,
     make_logger,
 )
-from convzoo.train.memory import check_fits
 from convzoo.train.module import ConvzooModule
-from convzoo.train.progress import Throughput, progress_callbacks, quiet_lightning
-from convzoo.train.rundir import CHECKPOINT, CONFIG, REPORT, is_rank_zero
+from convzoo.train.preflight import Plan
 
 LOG_EVERY = 10
 
@@ -62,219 +73,92 @@ class RunInterrupted(ConvzooError):
     exit_code = 130
 
 
-# -- checks before anything runs ---------------------------------------------------------
+def train(
+    config: TrainConfig,
+    origins: dict[str, str] | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
+    """Train, test and report; returns the report (also written under the run directory).
+
+    ``origins`` (from ``config.for_arch``) says where each setting came from; the
+    report keeps it. ``callbacks`` are Lightning callbacks added after convzoo's
+    own (which time the epochs first, so a callback's epoch-end work is not
+    counted as training time).
+    """
+    # -- preflight ----------------------------------------------------------------------
+    plan = preflight.check(config)
+    # -- lock ---------------------------------------------------------------------------
+    with locked(plan.out) if is_rank_zero() else nullcontext():
+        if is_rank_zero():
+            remove_unfinished_saves(plan.out)
+        throughput = Throughput()
+        try:
+            trainer, tested = _train_and_test(plan, throughput, callbacks)
+        except RunDiverged as exc:
+            _report_diverged(plan, exc)
+            raise
+        # -- report -----------------------------------------------------------------------
+        result = _report(plan, trainer, tested, throughput, origins)
+    return result
 
 
-def _resolve_accelerator(config: TrainConfig) -> tuple[str, int]:
-    accelerator = config.accelerator
-    if accelerator == "auto":
-        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
-    if accelerator == "gpu":
-        available = torch.cuda.device_count()
-        if config.devices > available:
-            raise ConvzooError(
-                f"--devices {config.devices} asks for more GPUs than this machine has "
-                f"({available}); use --devices {max(available, 1)}"
-                + ("" if available else " --accelerator cpu")
-            )
-    elif config.devices > (os.cpu_count() or 1):
-        raise ConvzooError(
-            f"--devices {config.devices} asks for more CPU processes than this machine has "
-            f"cores ({os.cpu_count()})"
-        )
-    return accelerator, config.devices
+def _train_and_test(
+    plan: Plan, throughput: Throughput, callbacks: Sequence[Callback]
+) -> tuple[L.Trainer, dict[str, Any]]:
+    """The phases between the lock and the report; returns the trainer and the test's metrics."""
+    # -- data ---------------------------------------------------------------------------
+    data = DataModule.from_config(plan.config, tuple(plan.spec.input))
+    preflight.check_data(plan, data)
+    # -- module -------------------------------------------------------------------------
+    L.seed_everything(plan.config.seed, workers=True, verbose=False)
+    module = ConvzooModule.from_config(plan.spec.to_dict(), plan.config)
+    module.attach(data.batching(plan.ranks))
+    with quiet_lightning(plan.config.verbose):
+        # -- trainer --------------------------------------------------------------------
+        trainer = _trainer(plan, throughput, callbacks)
+        # -- fit ------------------------------------------------------------------------
+        _save_config(plan)
+        trainer.callbacks.append(HpMetric(log_settings(trainer, plan.config)))
+        _fit(plan, trainer, module, data)
+        # -- test -----------------------------------------------------------------------
+        tested = trainer.test(module, datamodule=data, verbose=False)[0]
+    return trainer, tested
 
 
-def _precision(config: TrainConfig, accelerator: str) -> str:
-    if config.precision != "auto":
-        return config.precision
-    if accelerator == "gpu" and torch.cuda.is_bf16_supported():
-        return "bf16-mixed"
-    return "32-true"
+# -- trainer -------------------------------------------------------------------------------
 
 
-def run_dir(config: TrainConfig, arch_name: str) -> Path:
-    """``--out``, or ``runs/ARCH-DATA-TIMESTAMP``."""
-    if config.out:
-        return Path(config.out)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{arch_name}-{config.data}-{stamp}"
-
-
-def last_checkpoint(out: Path) -> Path | None:
-    """The checkpoint ``--resume`` continues: ``checkpoints/last.ckpt``."""
-    path = out / CHECKPOINT
-    return path if path.is_file() else None
-
-
-def _check_schedule_kept(out: Path, planned: dict[str, Any], config: TrainConfig) -> None:
-    """A resumed run continues the learning-rate schedule its checkpoint was laid out for."""
-    schedule = planned.get("schedule", config.schedule)
-    if schedule != config.schedule:
-        raise ConvzooError(
-            f"--resume: the run in {out} was trained with the {schedule} schedule; resume with "
-            f"--schedule {schedule}"
-        )
-    if schedule in WHOLE_RUN and planned.get("epochs") != config.epochs:
-        raise ConvzooError(
-            f"--resume: the run in {out} was planned for {planned.get('epochs')} epochs and "
-            f"its {schedule} schedule is laid out for them; resume with "
-            f"--epochs {planned.get('epochs')}"
-        )
-    if schedule == "exponential" and planned.get("lr_decay", config.lr_decay) != config.lr_decay:
-        raise ConvzooError(
-            f"--resume: the run in {out} decays its learning rate by {planned['lr_decay']} an "
-            f"epoch; resume with --lr-decay {planned['lr_decay']}"
-        )
-
-
-def _check_config_kept(out: Path, config: TrainConfig) -> None:
-    """A resumed run has the settings its ``config.yaml`` was written with, but for those
-    that say where and how it runs (``RUNTIME``)."""
-    if not (out / CONFIG).is_file():
-        return
-    before = read_yaml(out / CONFIG, f"the run's {CONFIG}") or {}
-    now = saved(config)
-    for name, value in now.items():
-        if name not in RUNTIME and name in before and before[name] != value:
-            raise ConvzooError(
-                f"--resume: the run in {out} was started with {name} = {before[name]!r} "
-                f"({out / CONFIG}), this one has {value!r}; resume it with the same setting"
-            )
-
-
-def _save_config(run: _Run) -> None:
-    """``config.yaml``, the run's resolved settings; a resumed run keeps the first one."""
-    if is_rank_zero() and not (run.ckpt and (run.out / CONFIG).is_file()):
-        write_atomic(run.out / CONFIG, dumps_yaml(saved(run.config)))
-
-
-def _check_run_dir(out: Path, config: TrainConfig) -> Path | None:
-    resume = config.resume
-    if resume and (out / REPORT).exists():
-        raise ConvzooError(
-            f"--resume: {out} holds a run that has ended ({REPORT}); there is nothing to "
-            "resume. Choose another --out to train again"
-        )
-    if resume:
-        ckpt = last_checkpoint(out)
-        if ckpt is None:
-            raise ConvzooError(
-                f"--resume: {out} holds no checkpoint to continue (looked for "
-                f"{out / CHECKPOINT}); start the run without --resume"
-            )
-        planned = read_checkpoint(ckpt).get("convzoo", {})  # a corrupt file fails here
-        _check_schedule_kept(out, planned, config)
-        _check_config_kept(out, config)
-        return ckpt
-    if (out / REPORT).exists():
-        raise ConvzooError(
-            f"{out} already holds a finished run ({REPORT}); choose another --out "
-            "or delete that directory"
-        )
-    if last_checkpoint(out) is not None:
-        raise ConvzooError(
-            f"{out} holds an unfinished run; continue it with --resume or choose another --out"
-        )
-    return None
-
-
-@dataclass
-class _Run:
-    """What the steps of ``train`` hand on: the spec, where it runs and where it writes."""
-
-    config: TrainConfig
-    spec: Spec
-    accelerator: str
-    devices: int
-    out: Path
-    ckpt: Path | None
-
-
-def _plan(config: TrainConfig) -> _Run:
-    """Every check that needs no data: names, devices, the run directory."""
-    spec = apply_swaps(load_spec(config.arch), config.swap)
-    DATASETS.get("data", config.data)
-    check_logger(config)
-    accelerator, devices = _resolve_accelerator(config)
-    launched.check(config.num_nodes, devices)
-    check_fits(spec, config.batch_size, accelerator, config.memory_limit)
-    out = run_dir(config, spec.name)
-    return _Run(config, spec, accelerator, devices, out, _check_run_dir(out, config))
-
-
-def _datamodule(run: _Run) -> DataModule:
-    """The data, loaded now: missing or corrupt files and a shape mismatch fail before any step."""
-    c = run.config
-    datamodule = DataModule(
-        c.data,
-        tuple(run.spec.input),
-        c.data_dir,
-        batch_size=c.batch_size,
-        val_fraction=c.val_fraction,
-        seed=c.seed,
-        translate=c.translate,
-        scale=tuple(c.scale) if c.scale else None,
-        flip=c.flip,
-        resident=c.resident,
-        steps=c.steps_per_call,
-        permute=c.permute,
-        standardize=c.standardize,
-    )
-    datamodule.load()
-    check_batches(datamodule.train_samples, c.batch_size, run.devices * c.num_nodes)
-    return datamodule
-
-
-def _module(run: _Run) -> ConvzooModule:
-    c = run.config
-    L.seed_everything(c.seed, workers=True, verbose=False)
-    return ConvzooModule(
-        run.spec.to_dict(),
-        optimizer=c.optimizer,
-        lr=c.lr,
-        momentum=c.momentum,
-        weight_decay=c.weight_decay,
-        schedule=c.schedule,
-        lr_decay=c.lr_decay,
-        label_smoothing=c.label_smoothing,
-        channels_last=c.channels_last,
-        compile=c.compile,
-        grad_clip=c.grad_clip,
-        accumulate=c.trainer.get(trainer_args.ACCUMULATE, 1),
-    )
-
-
-def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.Trainer:
-    c = run.config
-    run.out.mkdir(parents=True, exist_ok=True)
-    last = ModelCheckpoint(
-        dirpath=run.out / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False
-    )
+def _trainer(plan: Plan, throughput: Throughput, extra: Sequence[Callback]) -> L.Trainer:
+    """Lightning's Trainer as the plan says; a Trainer argument Lightning refuses is one message."""
+    c = plan.config
+    plan.out.mkdir(parents=True, exist_ok=True)
+    last = checkpoint_callback(plan.out)
     shown, bar = progress_callbacks(throughput, c.progress)
-    one_cpu = run.accelerator == "cpu" and run.devices == 1  # no device to wait for, no collective
+    one_cpu = (
+        plan.accelerator == "cpu" and plan.devices == 1
+    )  # no device to wait for, no collective
     guard = DivergenceGuard(every=1 if one_cpu else max(1, LOG_EVERY // c.steps_per_call))
     chosen = {
         "enable_model_summary": False,
         "log_every_n_steps": LOG_EVERY if c.steps_per_call == 1 else 1,
         "limit_val_batches": 0 if c.val_fraction == 0 else 1.0,  # no split held out: none
     }
-    logger = make_logger(c.logger, run.out, c.logger_project, c.logger_name)
+    logger = make_logger(c.logger, plan.out, c.logger_project, c.logger_name)
     try:
         given, _ = trainer_args.instantiate(c.trainer)
         theirs = given.pop("callbacks", None) or []
         return L.Trainer(
             max_epochs=c.epochs,
-            accelerator=run.accelerator,
-            devices=run.devices,
+            accelerator=plan.accelerator,
+            devices=plan.devices,
             num_nodes=c.num_nodes,
-            strategy=ddp.strategy(c.strategy, c.ddp_timeout),
-            plugins=[AtomicCheckpointIO()],
-            precision=_precision(c, run.accelerator),
+            strategy=distributed.strategy(c.strategy, c.ddp_timeout),
+            plugins=[atomic_checkpoint_io()],
+            precision=_precision(c, plan.accelerator),
             logger=logger,
             callbacks=[guard, last, throughput, learning_rate_monitor(), *shown, *extra, *theirs],
             enable_progress_bar=bar,
-            default_root_dir=str(run.out),
+            default_root_dir=str(plan.out),
             **{**chosen, **given},
         )
     except ConvzooError:
@@ -288,83 +172,74 @@ def _trainer(run: _Run, throughput: Throughput, extra: Sequence[Callback]) -> L.
         ) from exc
 
 
-def _fit(run: _Run, trainer: L.Trainer, module: ConvzooModule, data: DataModule) -> None:
+def _precision(config: TrainConfig, accelerator: str) -> str:
+    """The precision ``auto`` stands for: bf16-mixed on a GPU that has it, else 32-true."""
+    if config.precision != "auto":
+        return config.precision
+    if accelerator == "gpu" and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+# -- fit -----------------------------------------------------------------------------------
+
+
+def _save_config(plan: Plan) -> None:
+    """``config.yaml``, the run's resolved settings; a resumed run keeps the first one."""
+    if is_rank_zero() and not (plan.ckpt and (plan.out / CONFIG).is_file()):
+        write_atomic(plan.out / CONFIG, dumps_yaml(saved(plan.config)))
+
+
+def _fit(plan: Plan, trainer: L.Trainer, module: ConvzooModule, data: DataModule) -> None:
     """``trainer.fit``; a Ctrl-C ends as ``RunInterrupted``, which says how to resume."""
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=run.ckpt, weights_only=True)
+        trainer.fit(module, datamodule=data, ckpt_path=plan.ckpt, weights_only=True)
     except SystemExit:  # Lightning exits after a graceful shutdown on Ctrl-C
         if not trainer.interrupted:
             raise
     except RuntimeError as exc:
-        if trainer.world_size > 1 and ddp.is_timeout(exc):
-            raise ddp.timed_out(trainer, run.config.ddp_timeout, run.out) from exc
+        if trainer.world_size > 1 and distributed.is_timeout(exc):
+            raise distributed.timed_out(trainer, plan.config.ddp_timeout, plan.out) from exc
         raise
     if trainer.interrupted:
         raise RunInterrupted(
             f"training was interrupted after {trainer.current_epoch} epoch(s); no report was "
-            f"written. Continue it with: convzoo train ... --out {run.out} --resume"
+            f"written. Continue it with: convzoo train ... --out {plan.out} --resume"
         )
 
 
-def _run_parts(
-    run: _Run, throughput: Throughput, extra: Sequence[Callback]
-) -> tuple[L.Trainer, dict[str, Any]]:
-    data = _datamodule(run)
-    module = _module(run)
-    with quiet_lightning(run.config.verbose):
-        trainer = _trainer(run, throughput, extra)
-        _save_config(run)
-        trainer.callbacks.append(HpMetric(log_settings(trainer, run.config)))
-        _fit(run, trainer, module, data)
-        tested = trainer.test(module, datamodule=data, verbose=False)[0]
-    return trainer, tested
+# -- report --------------------------------------------------------------------------------
 
 
-def _diverged(run: _Run, exc: RunDiverged) -> None:
+def _report(
+    plan: Plan,
+    trainer: L.Trainer,
+    tested: dict[str, Any],
+    throughput: Throughput,
+    origins: dict[str, str] | None,
+) -> dict[str, Any]:
+    """The finished run's report, written by rank zero."""
+    devices = report.device_label(plan.accelerator, plan.devices * trainer.num_nodes)
+    result = report.finished(
+        plan.config,
+        plan.spec,
+        plan.out,
+        trainer,
+        tested,
+        throughput.seconds,
+        throughput.images,
+        devices,
+        throughput.first_call,
+    )
+    if origins is not None:
+        result["settings_from"] = origins
+    if trainer.is_global_zero:
+        report.write(result, plan.out)
+    return result
+
+
+def _report_diverged(plan: Plan, exc: RunDiverged) -> None:
     """Write the report of a diverged run (rank zero), naming the step and learning rate."""
     if is_rank_zero():
-        result = report.diverged(run.config, run.spec, run.out, str(exc), exc.step, exc.lr)
-        report.write({**result, "epochs": exc.epochs}, run.out)
-
-
-def train(
-    config: TrainConfig,
-    origins: dict[str, str] | None = None,
-    callbacks: Sequence[Callback] = (),
-) -> dict[str, Any]:
-    """Train, test and report; returns the report (also written under the run directory).
-
-    ``origins`` (from ``config.for_arch``) says where each setting came from; the
-    report keeps it. ``callbacks`` are Lightning callbacks added after convzoo's
-    own (which time the epochs first, so a callback's epoch-end work is not
-    counted as training time). Rank zero holds the run directory's lock from start to end, so a
-    second run into the same ``--out`` is refused; temporary files a killed run left
-    are removed.
-    """
-    run = _plan(config)
-    with locked(run.out) if is_rank_zero() else nullcontext():
-        if is_rank_zero():
-            remove_orphans(run.out / CHECKPOINT.parent)
-        throughput = Throughput()
-        try:
-            trainer, tested = _run_parts(run, throughput, callbacks)
-        except RunDiverged as exc:
-            _diverged(run, exc)
-            raise
-        devices = report.device_label(run.accelerator, run.devices * trainer.num_nodes)
-        result = report.finished(
-            config,
-            run.spec,
-            run.out,
-            trainer,
-            tested,
-            throughput.seconds,
-            throughput.images,
-            devices,
-            throughput.first_call,
-        )
-        if origins is not None:
-            result["settings_from"] = origins
-        if trainer.is_global_zero:
-            report.write(result, run.out)
-    return result
+        result = report.diverged(plan.config, plan.spec, plan.out, str(exc), exc.step, exc.lr)
+        report.write({**result, "epochs": exc.epochs}, plan.out)

@@ -39,16 +39,6 @@ def _log_version(out: Path, base: str) -> str:
     return f"{base}-{n}"
 
 
-def check_logger(config: TrainConfig) -> None:
-    """``--logger-project`` and ``--logger-name`` name a W&B project and run: refused with
-    another logger, which has neither."""
-    if config.logger != "wandb" and (config.logger_project or config.logger_name):
-        raise ConvzooError(
-            "--logger-project and --logger-name name a Weights & Biases project and run; "
-            f"use them with --logger wandb (this run logs to {config.logger})"
-        )
-
-
 def make_logger(
     name: str, out: Path, project: str | None = None, run_name: str | None = None
 ) -> Any:
@@ -79,13 +69,13 @@ def make_logger(
     raise ConvzooError(f"unknown logger {name!r}; use one of {', '.join(LOGGERS)}")
 
 
-def _plain(value: Any) -> Any:
+def _loggable(value: Any) -> Any:
     """``value`` as data every logger stores and a safe YAML loader reads back: tuples as
     lists, paths as strings."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _loggable(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
+        return [_loggable(v) for v in value]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return value
@@ -94,7 +84,7 @@ def _plain(value: Any) -> Any:
 def run_settings(config: TrainConfig, trainer: L.Trainer) -> dict[str, Any]:
     """Every setting of the run as plain data: ``config``'s fields, with the accelerator,
     devices and precision that ``trainer`` resolved ``auto`` to, and its number of nodes."""
-    settings = {f.name: _plain(getattr(config, f.name)) for f in fields(config)}
+    settings = {f.name: _loggable(getattr(config, f.name)) for f in fields(config)}
     device = trainer.strategy.root_device.type
     settings.update(
         accelerator="gpu" if device == "cuda" else device,

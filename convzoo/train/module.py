@@ -16,11 +16,22 @@ manual optimization, so ``accumulate`` (``--trainer.accumulate_grad_batches``) i
 done here: each optimizer step sums the scaled gradients of ``accumulate`` batches
 (fewer at the end of an epoch), and the schedule is laid out over those steps.
 Lightning's ``global_step`` counts optimizer steps, so a call stops taking steps
-once ``max_steps`` are taken.
+once ``max_steps`` are taken; its loggers' step counts calls, which
+``count_optimizer_steps``, the one place convzoo reaches into Lightning's privates,
+turns into optimizer steps.
+
+What the step needs to know of its data -- the rows of one optimizer step, the
+batches in a call and in an epoch, the standardization that a reconstructing head
+undoes -- is one frozen value, ``convzoo.data.Batching``, which ``convzoo train``
+hands over (``attach``) before the fit; under a Trainer of one's own the module asks
+the DataModule for it (``DataModule.batching``) when the fit or test sets up. Its
+defaults are ``TrainConfig``'s, which a test ties; ``from_config`` makes the module
+of a run's settings.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -29,15 +40,41 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy
 
 from convzoo.assemble import ConvNet, build
+from convzoo.data import Batching
 from convzoo.errors import ConvzooError
 from convzoo.spec import SpecLike, load_spec
-from convzoo.train.config import OPTIMIZERS, SCHEDULES, problem
+from convzoo.train import trainer_args
+from convzoo.train.config import OPTIMIZERS, SCHEDULES, TrainConfig, problem, settings
+
+STEP_COUNTER = "_batches_that_stepped"  # Lightning's, private: see count_optimizer_steps
 
 
 def compiled(model: torch.nn.Module, device: torch.device) -> Any:
     """``torch.compile(model)``; on a GPU in ``reduce-overhead`` mode, which records the
     step's kernels as CUDA graphs and replays them, so the GPU does not wait on Python."""
     return torch.compile(model, mode="reduce-overhead" if device.type == "cuda" else None)
+
+
+def count_optimizer_steps(trainer: L.Trainer, steps: int) -> None:
+    """Make the loggers' step count the ``steps`` optimizer steps the call just ended took.
+
+    Lightning logs at ``trainer.fit_loop.epoch_loop._batches_that_stepped``, which it adds
+    one to after each call of ``training_step``; with several optimizer steps per call the
+    logs would count calls. Lightning offers no public way to say otherwise, so the other
+    ``steps - 1`` go to that private counter here, and nowhere else. A Lightning without
+    it fails here with a message, rather than logging on a wrong axis; a test checks
+    that Lightning still logs at it.
+    """
+    if steps == 1:
+        return
+    loop = trainer.fit_loop.epoch_loop
+    if not hasattr(loop, STEP_COUNTER):
+        raise ConvzooError(
+            f"lightning {L.__version__} has no fit_loop.epoch_loop.{STEP_COUNTER}, through "
+            "which convzoo's logs count optimizer steps when a call takes several; install "
+            "the Lightning version convzoo names in its requirements, or use --steps-per-call 1"
+        )
+    setattr(loop, STEP_COUNTER, getattr(loop, STEP_COUNTER) + steps - 1)
 
 
 class ConvzooModule(L.LightningModule):
@@ -76,7 +113,8 @@ class ConvzooModule(L.LightningModule):
         classes = self.model.spec.classes
         if classes is None:
             raise ConvzooError(f"{self.model.spec.name}: training needs the spec's 'classes'")
-        self._mean, self._std = 0.0, 1.0  # the data's standardization (see setup)
+        self.batching: Batching | None = None  # what the step knows of its data (see setup)
+        self._batching_given = False
         self._pending = 0  # batches whose gradients wait for the next optimizer step
         self._head_takes_inputs = callable(getattr(self.model.layers[-1], "loss", None))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -87,6 +125,18 @@ class ConvzooModule(L.LightningModule):
         self.train_acc = MulticlassAccuracy(**accuracy)
         self.val_acc = MulticlassAccuracy(**accuracy)
         self.test_acc = MulticlassAccuracy(**accuracy)
+
+    @classmethod
+    def from_config(cls, spec: SpecLike, config: TrainConfig) -> ConvzooModule:
+        """The module a run of ``config`` trains: each parameter named as a setting takes its
+        value, ``accumulate`` the Trainer's ``accumulate_grad_batches``."""
+        named = [n for n in inspect.signature(cls).parameters if n in settings()]
+        accumulate = config.trainer.get(trainer_args.ACCUMULATE, 1)
+        return cls(spec, **{n: getattr(config, n) for n in named}, accumulate=accumulate)
+
+    def attach(self, batching: Batching) -> None:
+        """Train on data batched as ``batching`` says (``convzoo train`` hands it over)."""
+        self.batching, self._batching_given = batching, True
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "_net":  # the compiled wrapper must not register the weights twice
@@ -103,22 +153,22 @@ class ConvzooModule(L.LightningModule):
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
         scores = self(x)
-        pixels = x * self._std + self._mean if self._head_takes_inputs else x
+        batching = self.batching
+        pixels = x * batching.std + batching.mean if self._head_takes_inputs and batching else x
         loss = self.model.loss(scores, y, pixels, self.hparams.label_smoothing)
         return loss, scores
 
     def setup(self, stage: str) -> None:
-        """Learn how the data was standardized, so that a head that reconstructs its input
-        (capsules) compares with the pixels as they were, in [0, 1], not standardized."""
-        data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        self._mean = float(getattr(data, "mean", 0.0))
-        self._std = float(getattr(data, "std", 1.0)) or 1.0
-        if self.hparams.compile and self._trainer is not None:
+        """Without a ``Batching`` handed over (``attach``), ask the Trainer's DataModule for one:
+        a convzoo ``DataModule`` tells it (``batching``); other data is one batch per call, as
+        it comes, with no standardization to undo."""
+        if self._trainer is None:
+            return
+        if not self._batching_given:
+            ask = getattr(getattr(self.trainer, "datamodule", None), "batching", None)
+            self.batching = ask(self.trainer.world_size) if callable(ask) else None
+        if self.hparams.compile:
             self._net = compiled(self.model, self.trainer.strategy.root_device)
-
-    def _batch_size(self, rows: int) -> int:
-        data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        return int(getattr(data, "batch_size", None) or rows)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], index: int) -> dict[str, Any]:
         """One optimizer step per batch in ``batch`` (the datamodule's ``batch_size`` rows each).
@@ -128,7 +178,7 @@ class ConvzooModule(L.LightningModule):
         call only: logging costs about a millisecond, 5% of a small net's CPU step.
         """
         x, y = batch
-        size = self._batch_size(len(y))
+        size = self.batching.batch_size if self.batching else len(y)
         optimizer = self.optimizers()
         scheduler = self.lr_schedulers()
         clip = self.hparams.get("grad_clip")
@@ -158,8 +208,7 @@ class ConvzooModule(L.LightningModule):
         every = 1
         if attached:
             every = self.trainer.log_every_n_steps
-            # the loggers' x axis counts calls; make it count optimizer steps
-            self.trainer.fit_loop.epoch_loop._batches_that_stepped += stepped - 1
+            count_optimizer_steps(self.trainer, stepped)
         if index % max(1, every) == 0:
             self.train_acc(scores.detach(), yb)
             self.log("train_loss", losses[-1], prog_bar=True)
@@ -193,13 +242,14 @@ class ConvzooModule(L.LightningModule):
         self._pending = 0
 
     def _steps_per_epoch(self) -> int:
-        """Optimizer steps in one epoch: Lightning counts calls of ``training_step``, each
-        of which may take several batches (the resident loader's ``steps``), and every
-        ``accumulate`` batches make one step."""
-        self.trainer.estimated_stepping_batches  # noqa: B018 -- loads the train data
-        loader = self.trainer.train_dataloader
-        batches = getattr(loader, "batches", None)
-        if batches is None or getattr(loader, "steps", 1) == 1:
+        """Optimizer steps in one epoch: every ``accumulate`` batches make one. With several
+        batches per call the data counts them (``Batching``); with one, Lightning's count of
+        calls does, limits such as ``limit_train_batches`` included."""
+        batching = self.batching
+        if batching is not None and batching.steps_per_call > 1:
+            batches = batching.batches_per_epoch
+        else:
+            self.trainer.estimated_stepping_batches  # noqa: B018 -- loads the train data
             batches = self.trainer.num_training_batches
         return max(1, math.ceil(batches / self.hparams.get("accumulate", 1)))
 

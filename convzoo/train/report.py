@@ -3,10 +3,13 @@
 ``report.json`` (strict JSON) and ``report.md`` are written only when a run has
 finished -- or has diverged, in which case the report says so (``status``), at
 which step and with what learning rate, and carries no test accuracy.
+``read_report`` reads it back, for ``evaluate`` and ``scan``: it says which dataset
+and which data settings the run used.
 """
 
 from __future__ import annotations
 
+import json
 import platform
 from dataclasses import asdict
 from pathlib import Path
@@ -15,11 +18,12 @@ from typing import Any
 import lightning as L
 import torch
 
+from convzoo.errors import ConvzooError
 from convzoo.files import write_atomic, write_json
 from convzoo.spec import Spec
 from convzoo.summary import summary
+from convzoo.train.checkpoint import CHECKPOINT, REPORT
 from convzoo.train.config import TrainConfig
-from convzoo.train.rundir import CHECKPOINT, REPORT
 from convzoo.version import VERSION
 
 
@@ -141,3 +145,14 @@ def write(report: dict[str, Any], out: Path) -> None:
     """``report.md`` and then ``report.json`` (the file that marks the run as done)."""
     write_atomic(out / "report.md", report_markdown(report))
     write_json(out / REPORT, report)
+
+
+def read_report(run: Path | None) -> dict[str, Any]:
+    """The run's ``report.json``, or an empty dict without a run directory."""
+    if run is None:
+        return {}
+    try:
+        report = json.loads((run / REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConvzooError(f"{run / REPORT}: cannot read the run's report ({exc})") from exc
+    return report if isinstance(report, dict) else {}

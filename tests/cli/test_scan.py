@@ -11,10 +11,11 @@ import yaml
 from convzoo.cli import make_parser
 from convzoo.cli.scan import run
 from convzoo.data import DATASETS, DataModule, load_dataset, register_dataset
+from convzoo.data.prepared import data_settings, prepared_scan_split
 from convzoo.data.windows import window_dataset
 from convzoo.errors import ConvzooError
 from convzoo.train import TrainConfig, train
-from convzoo.train.rundir import data_settings, prepared_scan_split, read_report
+from convzoo.train.report import read_report
 from tests.evaluate.conftest import LINEAR, SYNTHETIC
 
 

@@ -1,6 +1,9 @@
-"""The DataModule: a seeded validation split, standardization, the canvas, both loader paths."""
+"""The DataModule: a seeded validation split, standardization, the canvas, both loader paths,
+what it tells the training step (``Batching``), and the DataModule of a run's settings."""
 
 from __future__ import annotations
+
+import inspect
 
 import lightning as L
 import pytest
@@ -8,9 +11,11 @@ import torch
 from torch.utils.data import DataLoader
 
 import convzoo as cz
-from convzoo.data import DataError, DataModule, ResidentLoader
+from convzoo.data import Batching, DataError, DataModule, ResidentLoader
+from convzoo.data.module import batches_per_rank
 from convzoo.errors import ConvzooError
-from convzoo.train import ConvzooModule
+from convzoo.train import ConvzooModule, TrainConfig
+from convzoo.train.config import default, settings
 
 
 def ready(**kw) -> DataModule:
@@ -126,3 +131,59 @@ def test_an_input_shape_that_is_not_the_trained_modules_is_one_clear_error():
         ConvzooError, match=r"input_shape \[1, 12, 12\] is not the input \[1, 16, 16\]"
     ):
         trainer.fit(ConvzooModule(SPEC), datamodule=data)
+
+
+def test_batches_per_rank_count_whole_batches_of_each_ranks_share():
+    assert batches_per_rank(461, 256, 2) == 0
+    assert batches_per_rank(461, 230, 2) == 1
+    assert batches_per_rank(461, 32, 1) == 14
+
+
+def test_the_training_split_size_is_the_one_setup_makes():
+    data = DataModule("synthetic", (1, 12, 12), val_fraction=0.1)
+    expected = data.train_samples
+    data.setup("fit")
+    assert len(data.splits["train"][1]) == expected
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_the_batching_told_before_setup_is_what_the_loader_and_setup_give(ranks):
+    data = DataModule("synthetic", (1, 12, 12), batch_size=32, steps=4)
+    told = data.batching(ranks)
+    data.setup("fit")
+    x, y = data.splits["train"]
+    loader = ResidentLoader(x, y, 32, drop_last=True, world_size=ranks, steps=4)
+    assert told == Batching(32, 4, loader.batches, data.mean, data.std)
+    assert (told.mean, told.std) != (0.0, 1.0)
+    raw = DataModule("synthetic", (1, 12, 12), standardize=False, resident=False, steps=4)
+    assert (raw.batching().mean, raw.batching().std, raw.batching().steps_per_call) == (0, 1, 1)
+
+
+def test_from_config_takes_every_setting_of_the_same_name():
+    changed = {
+        "data": "synthetic1d",
+        "data_dir": "/nowhere",
+        "batch_size": 7,
+        "val_fraction": 0.3,
+        "seed": 3,
+        "translate": 2,
+        "scale": (0.9, 1.1),
+        "flip": True,
+        "resident": False,
+        "permute": 5,
+        "standardize": False,
+    }
+    same = [n for n in inspect.signature(DataModule).parameters if n in settings()]
+    assert sorted(same) == sorted(changed)
+    assert all(value != default(name) for name, value in changed.items())
+    seen = {}
+
+    class Seen(DataModule):
+        def __init__(self, *args, **kwargs):
+            seen.update(inspect.signature(DataModule).bind(*args, **kwargs).arguments)
+            super().__init__(*args, **kwargs)
+
+    config = TrainConfig("tiny", steps_per_call=3, **changed)
+    Seen.from_config(config, [1, 32])
+    assert {name: seen[name] for name in same} == changed
+    assert (seen["input_shape"], seen["steps"]) == ((1, 32), 3)

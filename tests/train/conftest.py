@@ -1,5 +1,5 @@
-"""A tiny spec that fits the 12x12 synthetic data, a fast training configuration, and the
-``convzoo train`` command line of the subprocess tests."""
+"""A tiny spec that fits the 12x12 synthetic data, a fast training configuration, the
+``convzoo train`` command line of the subprocess tests, and the variables SLURM gives a task."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ TINY = {
         {"pool": "max", "kernel": 2},
         {"head": "linear"},
     ],
+}
+
+# a task of a 2-node x 4-task SLURM job
+SLURM = {
+    "SLURM_NTASKS": "8",
+    "SLURM_NNODES": "2",
+    "SLURM_NTASKS_PER_NODE": "4",
+    "SLURM_JOB_NAME": "train",
+    "SLURM_PROCID": "0",
+    "SLURM_LOCALID": "0",
+    "SLURM_NODEID": "0",
 }
 
 

@@ -1,10 +1,14 @@
-"""Reading checkpoints: a real one loads, and every kind of damaged or foreign file is one
-short ``ConvzooError`` that names the file, never a traceback from inside torch."""
+"""Checkpoints written and read: a kill while saving keeps the last one whole, a real one
+loads (without importing Lightning), every kind of damaged or foreign file is one short
+``ConvzooError`` that names the file, never a traceback from inside torch, and a run
+directory and its checkpoint find each other."""
 
 from __future__ import annotations
 
 import pickle
 import random
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,9 +16,10 @@ import pytest
 import torch
 import yaml
 
+import convzoo
 from convzoo.errors import ConvzooError
 from convzoo.train import TrainConfig, load, read_checkpoint, train
-from convzoo.train.fit import last_checkpoint
+from convzoo.train.checkpoint import atomic_checkpoint_io, last_checkpoint, locate
 from tests.train.conftest import TINY
 
 
@@ -128,3 +133,98 @@ def test_the_real_checkpoint_reads_and_loads(real_checkpoint, tmp_path):
     path.write_bytes(real_checkpoint)
     assert read_checkpoint(path)["hyper_parameters"]["spec"]["name"] == "tiny"
     assert load(path).spec.name == "tiny"
+
+
+def test_a_corrupt_checkpoint_is_one_clear_error(config, tmp_path):
+    train(config(epochs=1))
+    ckpt = last_checkpoint(tmp_path / "run")
+    ckpt.write_bytes(ckpt.read_bytes()[:200])
+    (tmp_path / "run" / "report.json").unlink()  # as if the run had stopped early
+    with pytest.raises(ConvzooError, match="not a readable checkpoint"):
+        train(config(epochs=2, resume=True))
+    with pytest.raises(ConvzooError, match="last.ckpt: not a readable checkpoint"):
+        load(ckpt)
+
+
+KILL_IN_SAVE = """
+import os, signal, sys
+import convzoo.files
+from convzoo.train import TrainConfig, train
+
+replace, saves = os.replace, []
+def killing_replace(src, dst):
+    if str(dst).endswith("last.ckpt"):
+        saves.append(dst)
+        if len(saves) == 2:  # the second epoch's checkpoint: die before the rename
+            os.kill(os.getpid(), signal.SIGKILL)
+    return replace(src, dst)
+convzoo.files.os.replace = killing_replace
+train(TrainConfig(sys.argv[1], data="synthetic", epochs=3, batch_size=32, out=sys.argv[2],
+                  accelerator="cpu", progress=False))
+"""
+
+
+def test_a_kill_while_saving_keeps_the_checkpoint_and_the_run_resumes(tiny_spec, tmp_path):
+    out = tmp_path / "run"
+    env = {"TMPDIR": "/dev/shm", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_IN_SAVE, str(tiny_spec), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+    assert killed.returncode == -9, killed.stderr
+    orphans = list((out / "checkpoints").glob(".last.ckpt.*.tmp"))
+    assert len(orphans) == 1  # the half-done save, left by the kill
+    kept = torch.load(last_checkpoint(out), weights_only=True)
+    assert kept["epoch"] == 0  # the first epoch's checkpoint, whole
+    report = train(
+        convzoo.train.TrainConfig(
+            str(tiny_spec),
+            data="synthetic",
+            epochs=3,
+            batch_size=32,
+            out=str(out),
+            accelerator="cpu",
+            progress=False,
+            resume=True,
+        )
+    )
+    assert report["epochs"] == 3
+    assert not list((out / "checkpoints").glob(".*.tmp"))
+
+
+def test_the_atomic_writer_survives_pickling_as_a_spawned_rank_receives_it():
+    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    writer = pickle.loads(pickle.dumps(atomic_checkpoint_io()))
+    assert isinstance(writer, TorchCheckpointIO)
+    assert type(writer) is type(atomic_checkpoint_io())
+
+
+def test_loading_a_checkpoint_imports_no_lightning(real_checkpoint, tmp_path):
+    path = tmp_path / "good.ckpt"
+    path.write_bytes(real_checkpoint)
+    script = (
+        "import sys, convzoo\n"
+        f"convzoo.load({str(path)!r})\n"
+        "print(sorted(m for m in ('lightning', 'torchmetrics') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "[]"
+
+
+def test_locate_finds_the_checkpoint_and_the_run(tmp_path):
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"")
+    assert locate(tmp_path / "run") == (ckpt, tmp_path / "run")
+    assert locate(ckpt) == (ckpt, None)  # no report next to it
+    (tmp_path / "run" / "report.json").write_text("{}")
+    assert locate(ckpt) == (ckpt, tmp_path / "run")
+    with pytest.raises(ConvzooError, match="no checkpoint in this run directory"):
+        locate(tmp_path)
+    with pytest.raises(ConvzooError, match="no such checkpoint file or run directory"):
+        locate(tmp_path / "nothing")

@@ -1,4 +1,5 @@
-"""Training runs end to end on CPU: reports, checkpoints, resume, loggers, and bad input."""
+"""Training runs end to end on CPU: reports, checkpoints, resume (to bit-identical weights,
+its time adding up), one writer per run directory, loggers, and what Lightning refuses."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import copy
 import csv
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -14,7 +17,7 @@ import yaml
 import convzoo
 from convzoo.errors import ConvzooError
 from convzoo.train import ConvzooModule, load, train, trainer_args
-from convzoo.train.fit import last_checkpoint
+from convzoo.train.checkpoint import last_checkpoint
 
 
 def test_a_run_learns_and_reports(config, tmp_path):
@@ -79,24 +82,6 @@ def test_an_interrupted_run_resumes_from_its_latest_checkpoint(config, tmp_path,
     assert {r["epoch"] for r in second if r.get("val_acc")} == {"1", "2"}
 
 
-@pytest.mark.parametrize(
-    ("settings", "message"),
-    [
-        ({"data": "fashion_mnst"}, "(?i)did you mean 'fashion_mnist'"),
-        ({"data": "mnist1d"}, r"\[1, 40\].*\[1, 12, 12\]"),
-        ({"devices": 64}, "more CPU processes than this machine has"),
-        ({"accelerator": "gpu", "devices": 64}, "more GPUs"),
-        ({"logger": "mlflow"}, "logger: .mlflow. is not one of csv"),
-        ({"resume": True}, "holds no checkpoint to continue"),
-        ({"swap": {"act": "rleu"}}, "(?i)did you mean 'relu'"),
-    ],
-)
-def test_bad_settings_fail_before_training(config, tmp_path, settings, message):
-    with pytest.raises(ConvzooError, match=message):
-        train(config(**settings))
-    assert not (tmp_path / "run" / "report.json").exists()
-
-
 _SIDEWAYS = {"monitor": "val_loss", "mode": "sideways"}
 
 
@@ -114,23 +99,6 @@ def test_a_trainer_setting_lightning_refuses_is_one_message_and_leaves_nothing(
     with pytest.raises(ConvzooError, match=f"lightning.Trainer refused .*{message}"):
         train(config(trainer=trainer))
     assert not (tmp_path / "run").exists()
-
-
-def test_a_finished_run_is_not_overwritten(config):
-    train(config(epochs=1))
-    with pytest.raises(ConvzooError, match="already holds a finished run"):
-        train(config(epochs=1))
-
-
-def test_a_corrupt_checkpoint_is_one_clear_error(config, tmp_path):
-    train(config(epochs=1))
-    ckpt = last_checkpoint(tmp_path / "run")
-    ckpt.write_bytes(ckpt.read_bytes()[:200])
-    (tmp_path / "run" / "report.json").unlink()  # as if the run had stopped early
-    with pytest.raises(ConvzooError, match="not a readable checkpoint"):
-        train(config(epochs=2, resume=True))
-    with pytest.raises(ConvzooError, match="last.ckpt: not a readable checkpoint"):
-        load(ckpt)
 
 
 def test_a_crashed_run_leaves_no_report(config, tmp_path, monkeypatch):
@@ -227,3 +195,80 @@ def test_the_metrics_a_callback_may_monitor_are_the_ones_a_run_logs(config, tmp_
     columns = next(csv.reader((tmp_path / "run" / "logs" / "metrics.csv").open()))
     logged = {c.removesuffix("_step").removesuffix("_epoch") for c in columns}
     assert set(trainer_args.METRICS) <= logged, sorted(logged)
+
+
+def _hold_lock(folder) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom convzoo.files import locked\n"
+            f"with locked({str(folder)!r}):\n    print('held', flush=True)\n    time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_writer_is_refused_and_nothing_is_written(config, tmp_path):
+    out = tmp_path / "run"
+    holder = _hold_lock(out)
+    try:
+        with pytest.raises(ConvzooError, match=rf"another convzoo process \(pid {holder.pid}\)"):
+            train(config(epochs=1))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+    assert train(config(epochs=1))["status"] == "ok"  # the lock left with its process
+
+
+def test_resumed_parts_add_up_and_a_finished_run_is_not_resumed(config, tmp_path, monkeypatch):
+    step = ConvzooModule.training_step
+
+    def stop_in_second_epoch(self, batch, index):
+        if self.current_epoch == 1:
+            raise KeyboardInterrupt
+        return step(self, batch, index)
+
+    monkeypatch.setattr(ConvzooModule, "training_step", stop_in_second_epoch)
+    with pytest.raises(ConvzooError, match="interrupted"):
+        train(config(epochs=2))
+    first = torch.load(last_checkpoint(tmp_path / "run"), weights_only=True)["callbacks"]
+    (part,) = [v for k, v in first.items() if k.startswith("Throughput")]
+    assert part["seconds"] > 0 and part["images"] == 448  # 14 full batches of 32
+    monkeypatch.undo()
+    report = train(config(epochs=2, resume=True))
+    assert report["train_seconds"] > part["seconds"]
+    assert report["images_per_s"] == pytest.approx(896 / report["train_seconds"])
+    with pytest.raises(ConvzooError, match="has ended.*nothing to resume"):
+        train(config(epochs=2, resume=True))
+
+
+def test_an_interrupted_run_resumes_to_bit_identical_weights(config, tmp_path, monkeypatch):
+    settings = {"epochs": 3, "translate": 2, "schedule": "cosine", "steps_per_call": 2}
+    whole = train(config(out=str(tmp_path / "whole"), **settings))
+    step = ConvzooModule.training_step
+
+    def stop_mid_epoch(self, batch, index):
+        if self.current_epoch == 1 and index == 5:
+            raise KeyboardInterrupt
+        return step(self, batch, index)
+
+    monkeypatch.setattr(ConvzooModule, "training_step", stop_mid_epoch)
+    with pytest.raises(ConvzooError, match="interrupted"):
+        train(config(out=str(tmp_path / "parts"), **settings))
+    monkeypatch.undo()
+    parts = train(config(out=str(tmp_path / "parts"), resume=True, **settings))
+    a = torch.load(last_checkpoint(tmp_path / "whole"), weights_only=True)
+    b = torch.load(last_checkpoint(tmp_path / "parts"), weights_only=True)
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    states_a, states_b = a["optimizer_states"][0]["state"], b["optimizer_states"][0]["state"]
+    assert all(
+        torch.equal(states_a[i]["momentum_buffer"], states_b[i]["momentum_buffer"])
+        for i in states_a
+    )
+    assert parts["test_acc"] == whole["test_acc"]

@@ -1,70 +1,44 @@
-"""A training run's directory: where its checkpoint is, and how its data was prepared.
+"""A trained run's test split, prepared from its settings exactly as its training prepared it.
 
-``evaluate`` and ``scan`` take either a run directory or a checkpoint file; both
-must find the checkpoint, and the report next to it that says which dataset, data
-dir, permutation, seed and validation split the run used. ``prepared_test_split``
-is the one place that prepares the test set from those settings exactly as
-training did (the same canvas, permutation, split and standardization), for
-``evaluate``, ``scan`` and the bench; ``prepared_scan_split`` gives the images a
-scan lays out as strips, which for a dataset of windows are its base's.
+``evaluate``, ``scan`` and the bench measure a network that a run trained; they
+must see the test images as that run saw them -- fitted to the same canvas,
+permuted with the same seed, standardized with the mean and std of the same
+training split. The run's report records the DataModule arguments that decide
+this; ``data_settings`` reads them back (what it does not record is the
+DataModule's default, which a test ties to ``TrainConfig``'s, so it is what the run
+used), and ``prepared_test_split`` builds a DataModule from them and takes its
+test split, on the CPU. ``prepared_scan_split`` gives the images a scan lays out
+as strips, which for a dataset of windows are its base's.
 """
 
 from __future__ import annotations
 
-import json
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.utilities import rank_zero_only
 
-from convzoo.data import DataModule, fit_canvas, load_dataset
+from convzoo.data.catalog import load_dataset
+from convzoo.data.module import DataModule
+from convzoo.data.transforms import fit_canvas
 from convzoo.errors import ConvzooError
-from convzoo.train.config import TrainConfig
 
-CHECKPOINT = Path("checkpoints") / "last.ckpt"
-REPORT = "report.json"
-CONFIG = "config.yaml"  # the resolved settings, written before the first step
-
-
-def locate(path: str | Path) -> tuple[Path, Path | None]:
-    """The checkpoint file and the run directory (the folder holding its report), if any."""
-    path = Path(path)
-    if path.is_dir():
-        ckpt = path / CHECKPOINT
-        if not ckpt.is_file():
-            raise ConvzooError(f"{path}: no checkpoint in this run directory (looked for {ckpt})")
-        return ckpt, path
-    if not path.is_file():
-        raise ConvzooError(f"{path}: no such checkpoint file or run directory")
-    for folder in (path.parent, path.parent.parent):
-        if (folder / REPORT).is_file():
-            return path, folder
-    return path, None
-
-
-def read_report(run: Path | None) -> dict[str, Any]:
-    """The run's ``report.json``, or an empty dict without a run directory."""
-    if run is None:
-        return {}
-    try:
-        report = json.loads((run / REPORT).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConvzooError(f"{run / REPORT}: cannot read the run's report ({exc})") from exc
-    return report if isinstance(report, dict) else {}
+RECORDED = ("data_dir", "permute", "seed", "val_fraction", "standardize")
+DEFAULTS = {name: inspect.signature(DataModule).parameters[name].default for name in RECORDED}
 
 
 def data_settings(report: dict[str, Any]) -> dict[str, Any]:
-    """The DataModule arguments of the run: ``data`` (None when the report names none),
-    ``data_dir``, ``permute``, ``seed``, ``val_fraction`` and ``standardize``; what the
-    report does not record is ``TrainConfig``'s default, as training would have used it."""
+    """The DataModule arguments of the run whose ``report.json`` is ``report``: ``data`` (None
+    when the report names none) and the ``RECORDED`` ones from its ``config``; what the report
+    does not record is the DataModule's default, as training would have used it."""
     config = report.get("config", {})
     settings = {"data": report.get("data")}
-    for key in ("data_dir", "permute", "seed", "val_fraction", "standardize"):
+    for key in RECORDED:
         recorded = config.get(key)
-        settings[key] = getattr(TrainConfig, key) if recorded is None else recorded
+        settings[key] = DEFAULTS[key] if recorded is None else recorded
     return settings
 
 
@@ -143,8 +117,3 @@ def prepared_scan_split(
     return PreparedSplit(
         module.standardize(x), base.test_y, module.background, ds.base, ds.background
     )
-
-
-def is_rank_zero() -> bool:
-    """False in the extra processes of a DDP run (rank zero writes the run's files)."""
-    return getattr(rank_zero_only, "rank", 0) == 0

@@ -1,27 +1,98 @@
-"""DDP that cannot hang: a timeout on every collective, and a clear end when a rank stops.
+"""What is special about a run over several processes: strategies, launchers, timeouts, rank zero.
 
-Lightning's DDP strategies take a collective timeout; convzoo passes its
-``ddp_timeout`` to whichever strategy of the name given accepts one. When a rank
-stops answering (stopped, swapped out, deadlocked) the others give up after that
-many seconds with a backend error: rank zero then names the ranks that hung or
-died -- it launched them, so it can see their processes -- ends them, so that
-no process is left behind, and raises one ``RankTimeout`` instead of a traceback.
-Ranks that torchrun or SLURM started get that launcher's environment (``launched``).
+The ranks run Lightning's own strategies; convzoo adds no launcher. What it adds:
+
+- ``strategy(name, timeout)``: Lightning's strategy ``name`` with a timeout on every
+  collective, and for DDP the settings that suit small nets (``SMALL_NET``).
+- Ranks that torchrun or SLURM started: ``environment()`` detects the launcher from
+  its variables as Lightning does (torchrun first: it can run inside a SLURM job),
+  with Lightning's own environments (``Torchrun``, ``Slurm``), whose check of the
+  launcher's count of processes against ``num_nodes x devices`` raises one
+  ``ConvzooError`` naming the launcher's world size and the flags that match it,
+  instead of a ``ValueError`` and a traceback on every rank.
+- A rank that stops answering (stopped, swapped out, deadlocked): the others give up
+  after ``ddp_timeout`` seconds with a backend error (``is_timeout``); rank zero then
+  names the ranks that hung or died -- it launched them, so it can see their
+  processes -- ends them, so that no process is left behind, and raises one
+  ``RankTimeout`` instead of a traceback (``timed_out``). Ranks that a launcher
+  started are that launcher's to end.
+- Only rank zero writes a run's files and holds its directory's lock (``is_rank_zero``).
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.plugins.environments import (
+    ClusterEnvironment,
+    SLURMEnvironment,
+    TorchElasticEnvironment,
+)
 from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
+from lightning.pytorch.utilities import rank_zero_only
 
 from convzoo.errors import ConvzooError
-from convzoo.train import launched
+
+
+def is_rank_zero() -> bool:
+    """False in the extra processes of a DDP run (rank zero writes the run's files)."""
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def mismatch(
+    launcher: str, variable: str, world: int, per_node: int, num_nodes: int, devices: int
+) -> ConvzooError:
+    """The error for a launcher that started ``world`` processes, ``per_node`` on each node,
+    when the run asks for ``num_nodes x devices``."""
+    return ConvzooError(
+        f"{launcher} started {world} processes ({variable}={world}), {per_node} per node, but "
+        f"--num-nodes {num_nodes} x --devices {devices} makes {num_nodes * devices}; run "
+        f"convzoo train with --num-nodes {max(world // per_node, 1)} --devices {per_node}"
+    )
+
+
+class Torchrun(TorchElasticEnvironment):
+    """torchrun's ranks (``TORCHELASTIC_RUN_ID`` set), whose count must be the run's."""
+
+    launcher = "torchrun"
+
+    def validate_settings(self, num_devices: int, num_nodes: int) -> None:
+        per_node = int(os.environ.get("LOCAL_WORLD_SIZE", num_devices))
+        if (num_nodes * num_devices, num_devices) != (self.world_size(), per_node):
+            raise mismatch(
+                "torchrun", "WORLD_SIZE", self.world_size(), per_node, num_nodes, num_devices
+            )
+
+
+class Slurm(SLURMEnvironment):
+    """SLURM's tasks (``srun``), whose count must be the run's."""
+
+    launcher = "srun"
+
+    def validate_settings(self, num_devices: int, num_nodes: int) -> None:
+        try:
+            super().validate_settings(num_devices, num_nodes)
+        except ValueError:
+            nodes = int(os.environ.get("SLURM_NNODES", "1"))
+            per_node = self.world_size() // nodes
+            raise mismatch(
+                "SLURM", "SLURM_NTASKS", self.world_size(), per_node, num_nodes, num_devices
+            ) from None
+
+
+def environment() -> ClusterEnvironment | None:
+    """The launcher that started this process, in Lightning's order, or None (Lightning's
+    own launcher starts the ranks)."""
+    for kind in (Torchrun, Slurm):
+        if kind.detect():
+            return kind()
+    return None
 
 
 class RankTimeout(ConvzooError):
@@ -41,11 +112,11 @@ def strategy(name: str, timeout: int) -> Any:
     """Lightning's strategy ``name``, with a collective timeout where it takes one; a DDP
     strategy with the settings of ``SMALL_NET`` its name does not override.
 
-    In ranks that torchrun or SLURM started (``launched``) the strategy takes that
+    In ranks that torchrun or SLURM started (``environment``) the strategy takes that
     launcher's environment, which checks the run's size, and ``auto`` is DDP when there
     is more than one rank: Lightning's own choice for one device would train each rank
     alone, all into the same run directory."""
-    env = launched.environment()
+    env = environment()
     if name == "auto" and env is not None and env.world_size() > 1:
         name = "ddp"
     if name not in StrategyRegistry:

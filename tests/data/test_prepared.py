@@ -1,16 +1,12 @@
-"""Run directories: the checkpoint, the report, and the test split prepared as in training."""
+"""A run's test split, prepared from its report's settings as its training prepared it."""
 
 from __future__ import annotations
 
-import json
-
-import pytest
 import torch
 
-from convzoo.data import DataModule
-from convzoo.errors import ConvzooError
-from convzoo.train import TrainConfig, rundir
-from convzoo.train.rundir import data_settings, locate, prepared_test_split, read_report
+from convzoo.data import DataModule, prepared
+from convzoo.data.prepared import data_settings, prepared_test_split
+from convzoo.train import TrainConfig
 
 REPORT = {
     "data": "synthetic",
@@ -22,31 +18,6 @@ REPORT = {
         "standardize": True,
     },
 }
-
-
-def test_locate_finds_the_checkpoint_and_the_run(tmp_path):
-    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    ckpt.parent.mkdir(parents=True)
-    ckpt.write_bytes(b"")
-    assert locate(tmp_path / "run") == (ckpt, tmp_path / "run")
-    assert locate(ckpt) == (ckpt, None)  # no report next to it
-    (tmp_path / "run" / "report.json").write_text("{}")
-    assert locate(ckpt) == (ckpt, tmp_path / "run")
-    with pytest.raises(ConvzooError, match="no checkpoint in this run directory"):
-        locate(tmp_path)
-    with pytest.raises(ConvzooError, match="no such checkpoint file or run directory"):
-        locate(tmp_path / "nothing")
-
-
-def test_read_report(tmp_path):
-    assert read_report(None) == {}
-    (tmp_path / "report.json").write_text(json.dumps(REPORT))
-    assert read_report(tmp_path) == REPORT
-    (tmp_path / "report.json").write_text("[1, 2]")
-    assert read_report(tmp_path) == {}
-    (tmp_path / "report.json").write_text("{not json")
-    with pytest.raises(ConvzooError, match="cannot read the run's report"):
-        read_report(tmp_path)
 
 
 def test_data_settings_fill_what_the_report_does_not_record_from_train_config():
@@ -86,7 +57,7 @@ def test_data_and_data_dir_replace_the_reports(tmp_path, monkeypatch):
         made.append(DataModule(**kwargs))
         return made[-1]
 
-    monkeypatch.setattr(rundir, "DataModule", record)
+    monkeypatch.setattr(prepared, "DataModule", record)
     prepared_test_split(data_settings(REPORT), (1, 12, 12), data_dir=tmp_path)
     assert (made[0].data, made[0].data_dir, made[0].permute) == ("synthetic", tmp_path, 3)
     assert not made[0].resident  # tensors only, on the CPU: no loaders

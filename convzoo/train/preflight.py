@@ -1,0 +1,276 @@
+"""Every check before a run's first step, so that what a user can get wrong is one message.
+
+Each check raises one ``ConvzooError`` that says what is wrong and how to fix it,
+before the run writes anything or trains a step. ``check(config)`` runs every check
+that needs no data, in this order, and returns the ``Plan`` the run follows:
+
+- names: the spec (with its swaps) and the dataset exist; ``--logger-project`` and
+  ``--logger-name`` come with ``--logger wandb`` only;
+- devices: no more GPUs or CPU processes than the machine has; in ranks that
+  torchrun or SLURM started, the launcher's count of processes is ``num_nodes x
+  devices`` (Lightning checks it only once the Trainer is built, with a traceback
+  on every rank), and ``--num-nodes`` above 1 needs such a launcher, without which
+  the run would wait, silent, for nodes that never come;
+- memory: the run must fit the free memory of its device (or ``--memory-limit``
+  GiB), estimated on the meta device before anything is allocated, so that a spec
+  asking for ``out: 10**12`` channels is refused with a number, not by the
+  allocator failing (or the machine swapping). The estimate counts the parameters
+  four times (weights, gradients and up to two optimizer buffers) and every
+  layer's output twice per sample of a batch (kept for the backward pass, and its
+  gradient), in float32;
+- the run directory: a finished run is never overwritten and an unfinished one
+  only resumed; a resume needs a checkpoint, keeps the schedule it was laid out
+  for and the settings of its ``config.yaml``, but for those that say where it
+  runs (``config.RUNTIME``).
+
+``check_data(plan, data)`` loads the data once the run holds its directory (so that
+a second run into it is refused at once): missing or corrupt files and a shape
+that does not fit the network fail there, and so does a training split that gives
+a rank less than one batch. Lightning would answer that with "No training batches"
+and end the fit at once, and the test that follows would describe an untrained
+net as a result; training batches are whole (the last, short one is dropped) and
+every rank takes the same share of the split, so the check is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from convzoo.assemble import apply_swaps, build_meta
+from convzoo.data import DATASETS, DataModule
+from convzoo.data.module import batches_per_rank
+from convzoo.errors import ConvzooError
+from convzoo.files import read_yaml
+from convzoo.spec import Spec, load_spec
+from convzoo.train.checkpoint import (
+    CHECKPOINT,
+    CONFIG,
+    REPORT,
+    last_checkpoint,
+    read_checkpoint,
+    run_dir,
+)
+from convzoo.train.config import RUNTIME, WHOLE_RUN, TrainConfig, saved
+from convzoo.train.distributed import environment
+
+BYTES = 4  # float32
+GIB = 2**30
+
+
+@dataclass
+class Plan:
+    """What the checks found and the run follows: the spec, where it runs and writes, and the
+    checkpoint it resumes (None for a new run)."""
+
+    config: TrainConfig
+    spec: Spec
+    accelerator: str
+    devices: int
+    out: Path
+    ckpt: Path | None
+
+    @property
+    def ranks(self) -> int:
+        """The run's processes: ``devices`` on each of its nodes."""
+        return self.devices * self.config.num_nodes
+
+
+def check(config: TrainConfig) -> Plan:
+    """Every check that needs no data: names, devices, memory, the run directory."""
+    spec = apply_swaps(load_spec(config.arch), config.swap)
+    DATASETS.get("data", config.data)
+    check_logger(config)
+    accelerator, devices = _resolve_accelerator(config)
+    _check_launcher(config.num_nodes, devices)
+    check_fits(spec, config.batch_size, accelerator, config.memory_limit)
+    out = run_dir(config, spec.name)
+    return Plan(config, spec, accelerator, devices, out, _check_run_dir(out, config))
+
+
+def check_data(plan: Plan, data: DataModule) -> None:
+    """Load ``data`` now, and refuse a split that gives a rank less than one batch."""
+    data.load()
+    check_batches(data.train_samples, plan.config.batch_size, plan.ranks)
+
+
+# -- names and devices -------------------------------------------------------------------
+
+
+def check_logger(config: TrainConfig) -> None:
+    """``--logger-project`` and ``--logger-name`` name a W&B project and run: refused with
+    another logger, which has neither."""
+    if config.logger != "wandb" and (config.logger_project or config.logger_name):
+        raise ConvzooError(
+            "--logger-project and --logger-name name a Weights & Biases project and run; "
+            f"use them with --logger wandb (this run logs to {config.logger})"
+        )
+
+
+def _resolve_accelerator(config: TrainConfig) -> tuple[str, int]:
+    """The accelerator ``auto`` stands for, and the devices, which the machine must have."""
+    accelerator = config.accelerator
+    if accelerator == "auto":
+        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
+    if accelerator == "gpu":
+        available = torch.cuda.device_count()
+        if config.devices > available:
+            raise ConvzooError(
+                f"--devices {config.devices} asks for more GPUs than this machine has "
+                f"({available}); use --devices {max(available, 1)}"
+                + ("" if available else " --accelerator cpu")
+            )
+    elif config.devices > (os.cpu_count() or 1):
+        raise ConvzooError(
+            f"--devices {config.devices} asks for more CPU processes than this machine has "
+            f"cores ({os.cpu_count()})"
+        )
+    return accelerator, config.devices
+
+
+def _check_launcher(num_nodes: int, devices: int) -> None:
+    """Refuse a launch whose process count is not ``num_nodes x devices`` before the run
+    touches its directory; Lightning checks the same only once the Trainer is built."""
+    env = environment()
+    if env is not None:
+        env.validate_settings(devices, num_nodes)
+    elif num_nodes > 1:
+        raise ConvzooError(
+            f"--num-nodes {num_nodes}: a run over several machines is started on each of them "
+            "by torchrun or srun, and none started this one (it would wait for the other "
+            "nodes forever); see the README's section Several machines, or drop --num-nodes"
+        )
+
+
+# -- memory ------------------------------------------------------------------------------
+
+
+def estimate(spec: Spec, batch_size: int) -> tuple[int, int]:
+    """Bytes for the parameters (with gradients and optimizer state) and for the activations."""
+    model = build_meta(spec)
+    params = sum(p.numel() for p in model.parameters())
+    outputs = sum(math.prod(r.out_shape) for r in model.rows if r.out_shape is not None)
+    return 4 * params * BYTES, 2 * outputs * batch_size * BYTES
+
+
+def free_bytes(accelerator: str) -> int | None:
+    """Memory free on the training device, or None where it cannot be read."""
+    if accelerator == "gpu" and torch.cuda.is_available():
+        return torch.cuda.mem_get_info(0)[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_fits(spec: Spec, batch_size: int, accelerator: str, limit_gib: float | None) -> None:
+    """Refuse a run whose estimate exceeds ``limit_gib`` (default: the free memory)."""
+    params, activations = estimate(spec, batch_size)
+    limit = free_bytes(accelerator) if limit_gib is None else int(limit_gib * GIB)
+    if limit is None or params + activations <= limit:
+        return
+    where = "set by --memory-limit" if limit_gib is not None else f"free on the {accelerator}"
+    raise ConvzooError(
+        f"{spec.name} needs about {(params + activations) / GIB:,.1f} GiB "
+        f"({params / GIB:,.2f} GiB for parameters, gradients and optimizer state; "
+        f"{activations / GIB:,.2f} GiB of activations at batch size {batch_size}), but "
+        f"{limit / GIB:,.1f} GiB are {where}. Make the network or --batch-size smaller, "
+        "or raise --memory-limit GIB if the estimate is too cautious"
+    )
+
+
+# -- the run directory ---------------------------------------------------------------------
+
+
+def _check_run_dir(out: Path, config: TrainConfig) -> Path | None:
+    """The checkpoint a resume continues (None for a new run), which must keep its plan."""
+    resume = config.resume
+    if resume and (out / REPORT).exists():
+        raise ConvzooError(
+            f"--resume: {out} holds a run that has ended ({REPORT}); there is nothing to "
+            "resume. Choose another --out to train again"
+        )
+    if resume:
+        ckpt = last_checkpoint(out)
+        if ckpt is None:
+            raise ConvzooError(
+                f"--resume: {out} holds no checkpoint to continue (looked for "
+                f"{out / CHECKPOINT}); start the run without --resume"
+            )
+        planned = read_checkpoint(ckpt).get("convzoo", {})  # a corrupt file fails here
+        _check_schedule_kept(out, planned, config)
+        _check_config_kept(out, config)
+        return ckpt
+    if (out / REPORT).exists():
+        raise ConvzooError(
+            f"{out} already holds a finished run ({REPORT}); choose another --out "
+            "or delete that directory"
+        )
+    if last_checkpoint(out) is not None:
+        raise ConvzooError(
+            f"{out} holds an unfinished run; continue it with --resume or choose another --out"
+        )
+    return None
+
+
+def _check_schedule_kept(out: Path, planned: dict[str, Any], config: TrainConfig) -> None:
+    """A resumed run continues the learning-rate schedule its checkpoint was laid out for."""
+    schedule = planned.get("schedule", config.schedule)
+    if schedule != config.schedule:
+        raise ConvzooError(
+            f"--resume: the run in {out} was trained with the {schedule} schedule; resume with "
+            f"--schedule {schedule}"
+        )
+    if schedule in WHOLE_RUN and planned.get("epochs") != config.epochs:
+        raise ConvzooError(
+            f"--resume: the run in {out} was planned for {planned.get('epochs')} epochs and "
+            f"its {schedule} schedule is laid out for them; resume with "
+            f"--epochs {planned.get('epochs')}"
+        )
+    if schedule == "exponential" and planned.get("lr_decay", config.lr_decay) != config.lr_decay:
+        raise ConvzooError(
+            f"--resume: the run in {out} decays its learning rate by {planned['lr_decay']} an "
+            f"epoch; resume with --lr-decay {planned['lr_decay']}"
+        )
+
+
+def _check_config_kept(out: Path, config: TrainConfig) -> None:
+    """A resumed run has the settings its ``config.yaml`` was written with, but for those
+    that say where and how it runs (``RUNTIME``)."""
+    if not (out / CONFIG).is_file():
+        return
+    before = read_yaml(out / CONFIG, f"the run's {CONFIG}") or {}
+    now = saved(config)
+    for name, value in now.items():
+        if name not in RUNTIME and name in before and before[name] != value:
+            raise ConvzooError(
+                f"--resume: the run in {out} was started with {name} = {before[name]!r} "
+                f"({out / CONFIG}), this one has {value!r}; resume it with the same setting"
+            )
+
+
+# -- the data ------------------------------------------------------------------------------
+
+
+def check_batches(samples: int, batch_size: int, ranks: int) -> None:
+    """Refuse a run whose ranks would get less than one whole batch each per epoch."""
+    if batches_per_rank(samples, batch_size, ranks) >= 1:
+        return
+    share = samples // ranks
+    over = f" over {ranks} processes" if ranks > 1 else ""
+    fix = f"--batch-size {max(1, share)} or less"
+    if ranks > 1:
+        fix += f", or fewer processes (--devices x --num-nodes; one takes all {samples} samples)"
+    raise ConvzooError(
+        f"the training split has {samples} samples{over}: {share} per process, fewer than "
+        f"one batch of {batch_size}, so no step would be taken and nothing trained. "
+        f"Use {fix}"
+    )

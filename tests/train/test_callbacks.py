@@ -1,0 +1,138 @@
+"""What a run shows and watches: Lightning's redrawing bar only where both output streams are
+terminals, and a stop at the first non-finite loss that keeps the last finite checkpoint."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+import convzoo
+from convzoo.train import train
+from convzoo.train.callbacks import (
+    Bar,
+    EpochLines,
+    RunDiverged,
+    Throughput,
+    progress_callbacks,
+)
+from convzoo.train.checkpoint import last_checkpoint
+
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("stdout_tty", "stderr_tty", "shown"),
+    [
+        (True, True, Bar),
+        (False, True, EpochLines),
+        (True, False, EpochLines),
+        (False, False, EpochLines),
+    ],
+)
+def test_the_bar_needs_both_streams_on_a_terminal(monkeypatch, stdout_tty, stderr_tty, shown):
+    monkeypatch.setattr(sys, "stdout", _Stream(stdout_tty))
+    monkeypatch.setattr(sys, "stderr", _Stream(stderr_tty))
+    callbacks, bar = progress_callbacks(Throughput(), show=True)
+    assert [type(c) for c in callbacks] == [shown]
+    assert bar is (shown is Bar)
+
+
+def test_no_progress_asked_shows_none(monkeypatch):
+    monkeypatch.setattr(sys, "stdout", _Stream(True))
+    monkeypatch.setattr(sys, "stderr", _Stream(True))
+    assert progress_callbacks(Throughput(), show=False) == ([], False)
+
+
+def strict(path):
+    """The JSON file, refusing NaN and infinities as JSON parsers do."""
+    return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{path}: {c}"))
+
+
+class NaNAfter(nn.Module):
+    """Identity until ``calls`` training forwards have run, then NaN."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls, self.seen = calls, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.seen += 1
+        return x * math.nan if self.training and self.seen > self.calls else x
+
+
+@pytest.fixture
+def nan_after():
+    convzoo.register("act", "nan_after", NaNAfter, description="test: NaN after N calls")
+    yield
+    convzoo.REGISTRY.unregister("act", "nan_after")
+
+
+def test_divergence_stops_at_the_first_nan_and_keeps_the_last_finite_checkpoint(
+    config, tmp_path, nan_after
+):
+    # 512 synthetic training images, 460 after the split: 14 full batches of 32 an epoch.
+    spec = tmp_path / "nan.yaml"
+    spec.write_text(
+        "name: nan\ninput: [1, 12, 12]\nclasses: 4\nlayers:\n"
+        "  - {filter: conv, out: 4, kernel: 3}\n  - {act: nan_after, calls: 20}\n"
+        "  - {pool: max, kernel: 2}\n  - {head: linear}\n"
+    )
+    with pytest.raises(
+        RunDiverged, match="diverged: the loss or the weights became NaN .* at step 21"
+    ) as err:
+        train(config(arch=str(spec), epochs=4, schedule="constant", lr=0.05))
+    assert (err.value.step, err.value.lr, err.value.epochs) == (21, 0.05, 1)
+    out = tmp_path / "run"
+    report = strict(out / "report.json")
+    assert report["status"] == "diverged" and report["diverged_at_step"] == 21
+    assert report["lr_at_divergence"] == 0.05 and "test_acc" not in report
+    assert "diverged at step 21" in (out / "report.md").read_text()
+    saved = torch.load(last_checkpoint(out), weights_only=True)
+    assert saved["epoch"] == 0  # the first epoch's, written before the NaN
+    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values())
+
+
+def test_a_diverging_learning_rate_exits_1_with_one_message(capsys, config, tmp_path, tiny_spec):
+    from convzoo.cli import main
+
+    code = main(
+        [
+            "train",
+            str(tiny_spec),
+            "--data",
+            "synthetic",
+            "--lr",
+            "1e20",
+            "--epochs",
+            "3",
+            "--accelerator",
+            "cpu",
+            "--out",
+            str(tmp_path / "r"),
+            "--schedule",
+            "constant",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    (message,) = [line for line in err.splitlines() if line.startswith("convzoo: error:")]
+    assert message.startswith("convzoo: error: training diverged") and "rate 1e+20" in message
+    assert strict(tmp_path / "r" / "report.json")["status"] == "diverged"

@@ -1,0 +1,85 @@
+"""The checks before a run: each refusal is one message, raised before anything is written."""
+
+from __future__ import annotations
+
+import pytest
+
+import convzoo
+from convzoo.errors import ConvzooError
+from convzoo.train import train
+from convzoo.train.preflight import check_batches, check_fits, estimate
+from tests.train.conftest import SLURM
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"data": "fashion_mnst"}, "(?i)did you mean 'fashion_mnist'"),
+        ({"data": "mnist1d"}, r"\[1, 40\].*\[1, 12, 12\]"),
+        ({"devices": 64}, "more CPU processes than this machine has"),
+        ({"accelerator": "gpu", "devices": 64}, "more GPUs"),
+        ({"logger": "mlflow"}, "logger: .mlflow. is not one of csv"),
+        ({"resume": True}, "holds no checkpoint to continue"),
+        ({"swap": {"act": "rleu"}}, "(?i)did you mean 'relu'"),
+    ],
+)
+def test_bad_settings_fail_before_training(config, tmp_path, settings, message):
+    with pytest.raises(ConvzooError, match=message):
+        train(config(**settings))
+    assert not (tmp_path / "run" / "report.json").exists()
+
+
+def test_a_finished_run_is_not_overwritten(config):
+    train(config(epochs=1))
+    with pytest.raises(ConvzooError, match="already holds a finished run"):
+        train(config(epochs=1))
+
+
+def test_the_memory_estimate_refuses_a_huge_network_before_allocating(config, tmp_path):
+    layers = [{"filter": "conv", "out": 10**9, "kernel": 3}, {"head": "linear"}]
+    spec = convzoo.load_spec({"name": "huge", "input": [3, 32, 32], "classes": 4, "layers": layers})
+    params, activations = estimate(spec, 256)
+    assert params == 4 * 4 * (10**9 * 27 + 10**9 + 4 * 10**9 * 30 * 30 + 4)
+    assert activations == 2 * 4 * 256 * (10**9 * 30 * 30 + 4)
+    with pytest.raises(ConvzooError, match=r"huge needs about [\d,.]+ GiB .* --memory-limit"):
+        check_fits(spec, 256, "cpu", None)
+    check_fits(spec, 256, "cpu", 10.0**9)  # a limit raised by hand lets it through
+    path = tmp_path / "huge.yaml"
+    path.write_text(spec.to_yaml())
+    with pytest.raises(ConvzooError, match="huge needs about"):
+        train(config(arch=str(path)))
+    with pytest.raises(ConvzooError, match="are set by --memory-limit"):
+        train(config(memory_limit=1e-6))
+    assert not (tmp_path / "run").exists()
+
+
+def test_several_nodes_without_a_launcher_are_refused_before_anything_is_written(
+    config, tmp_path, monkeypatch
+):
+    for key in [*SLURM, "TORCHELASTIC_RUN_ID"]:
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(ConvzooError, match="--num-nodes 2: .*torchrun or srun"):
+        train(config(num_nodes=2))
+    assert not (tmp_path / "run").exists()
+
+
+def test_fewer_samples_per_rank_than_one_batch_are_refused_with_the_sizes_and_the_fix():
+    with pytest.raises(
+        ConvzooError,
+        match=r"461 samples over 2 processes: 230 per process.*"
+        r"batch of 256.*--batch-size 230 or less, or fewer processes \(--devices x --num-nodes",
+    ):
+        check_batches(461, 256, 2)
+    with pytest.raises(
+        ConvzooError, match=r"100 samples: 100 per process.*--batch-size 100 or less"
+    ):
+        check_batches(100, 128, 1)
+    check_batches(461, 230, 2)
+
+
+def test_a_ddp_run_with_less_than_a_batch_per_rank_is_refused_before_it_starts(config, tmp_path):
+    with pytest.raises(ConvzooError, match=r"461 samples over 2 processes.*fewer than one batch"):
+        train(config(batch_size=256, devices=2, strategy="ddp"))
+    assert not (tmp_path / "run" / "report.json").exists()
+    with pytest.raises(ConvzooError, match=r"461 samples: 461 per process"):
+        train(config(batch_size=512))
