@@ -56,7 +56,7 @@ def is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     """An int or a float that is not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

@@ -115,7 +115,11 @@ class DataModule(L.LightningDataModule):
         self.val_fraction, self.seed = val_fraction, seed
         self.resident, self.download = resident, download
         self.permute, self.steps, self.standardized = permute, steps, standardize
-        self.augment_settings = {"translate": translate, "scale": scale, "flip": flip}
+        self.augment_settings: dict[str, Any] = {
+            "translate": translate,
+            "scale": scale,
+            "flip": flip,
+        }
         self.dataset: Dataset | None = None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.augment = Augment()
@@ -189,9 +193,13 @@ class DataModule(L.LightningDataModule):
             "val": prepared(ds.train_x[val_idx], ds.train_y[val_idx]),
             "test": prepared(ds.test_x, ds.test_y),
         }
-        settings = dict(self.augment_settings)
-        settings["flip"] = bool(settings["flip"]) and ds.flips
-        self.augment = Augment(**settings, fill=self.background)
+        chosen = self.augment_settings
+        self.augment = Augment(
+            translate=chosen["translate"],
+            scale=chosen["scale"],
+            flip=bool(chosen["flip"]) and ds.flips,
+            fill=self.background,
+        )
 
     def _split(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The indices of the validation and the training split: a fixed draw from ``seed``."""

@@ -252,6 +252,8 @@ class DivergenceGuard(Callback):
             self._check(trainer)
 
     def _check(self, trainer: L.Trainer) -> None:
+        if self._first is None:  # no loss seen yet
+            return
         first = float(trainer.strategy.reduce(self._first.clone(), reduce_op="max"))
         if first == NONE:
             return

@@ -33,10 +33,13 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
+from lightning.pytorch.core.optimizer import LightningOptimizer
+from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 from torchmetrics.classification import MulticlassAccuracy
 
 from convzoo.assemble import ConvNet, build
@@ -53,6 +56,11 @@ def compiled(model: torch.nn.Module, device: torch.device) -> Any:
     """``torch.compile(model)``; on a GPU in ``reduce-overhead`` mode, which records the
     step's kernels as CUDA graphs and replays them, so the GPU does not wait on Python."""
     return torch.compile(model, mode="reduce-overhead" if device.type == "cuda" else None)
+
+
+def _accuracy(classes: int) -> MulticlassAccuracy:
+    """Top-1 accuracy over ``classes``, reduced across processes under DDP."""
+    return MulticlassAccuracy(num_classes=classes, average="micro", validate_args=False)
 
 
 def count_optimizer_steps(trainer: L.Trainer, steps: int) -> None:
@@ -121,10 +129,7 @@ class ConvzooModule(L.LightningModule):
         if channels_last and self.model.spec.dims == 2:
             self.model = self.model.to(memory_format=torch.channels_last)
         self._net = compiled(self.model, torch.device("cpu")) if compile else self.model
-        accuracy = {"num_classes": classes, "average": "micro", "validate_args": False}
-        self.train_acc = MulticlassAccuracy(**accuracy)
-        self.val_acc = MulticlassAccuracy(**accuracy)
-        self.test_acc = MulticlassAccuracy(**accuracy)
+        self.train_acc, self.val_acc, self.test_acc = (_accuracy(classes) for _ in range(3))
 
     @classmethod
     def from_config(cls, spec: SpecLike, config: TrainConfig) -> ConvzooModule:
@@ -155,7 +160,7 @@ class ConvzooModule(L.LightningModule):
         scores = self(x)
         batching = self.batching
         pixels = x * batching.std + batching.mean if self._head_takes_inputs and batching else x
-        loss = self.model.loss(scores, y, pixels, self.hparams.label_smoothing)
+        loss = self.model.loss(scores, y, pixels, self.hparams["label_smoothing"])
         return loss, scores
 
     def setup(self, stage: str) -> None:
@@ -167,7 +172,7 @@ class ConvzooModule(L.LightningModule):
         if not self._batching_given:
             ask = getattr(getattr(self.trainer, "datamodule", None), "batching", None)
             self.batching = ask(self.trainer.world_size) if callable(ask) else None
-        if self.hparams.compile:
+        if self.hparams["compile"]:
             self._net = compiled(self.model, self.trainer.strategy.root_device)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], index: int) -> dict[str, Any]:
@@ -179,8 +184,9 @@ class ConvzooModule(L.LightningModule):
         """
         x, y = batch
         size = self.batching.batch_size if self.batching else len(y)
-        optimizer = self.optimizers()
-        scheduler = self.lr_schedulers()
+        # configure_optimizers gives one optimizer and at most one scheduler
+        optimizer = cast(LightningOptimizer, self.optimizers())
+        scheduler = cast("LRScheduler | None", self.lr_schedulers())
         clip = self.hparams.get("grad_clip")
         accumulate = self.hparams.get("accumulate", 1)
         attached = self._trainer is not None
@@ -199,7 +205,7 @@ class ConvzooModule(L.LightningModule):
             self._pending += 1
             if self._pending == accumulate or (last_call and i == len(batches) - 1):
                 if clip is not None:
-                    self.clip_gradients(optimizer, clip, "norm")
+                    self.clip_gradients(optimizer.optimizer, clip, "norm")
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
@@ -207,7 +213,7 @@ class ConvzooModule(L.LightningModule):
             losses.append(loss.detach())
         every = 1
         if attached:
-            every = self.trainer.log_every_n_steps
+            every = self.trainer.log_every_n_steps  # type: ignore[attr-defined]  # set at init
             count_optimizer_steps(self.trainer, stepped)
         if index % max(1, every) == 0:
             self.train_acc(scores.detach(), yb)
@@ -233,8 +239,8 @@ class ConvzooModule(L.LightningModule):
         """Record what the learning-rate schedule was laid out for: a resumed run must keep it."""
         checkpoint["convzoo"] = {
             "epochs": self.trainer.max_epochs,
-            "schedule": self.hparams.schedule,
-            "lr_decay": self.hparams.lr_decay,
+            "schedule": self.hparams["schedule"],
+            "lr_decay": self.hparams["lr_decay"],
         }
 
     def on_train_epoch_start(self) -> None:
@@ -246,6 +252,7 @@ class ConvzooModule(L.LightningModule):
         batches per call the data counts them (``Batching``); with one, Lightning's count of
         calls does, limits such as ``limit_train_batches`` included."""
         batching = self.batching
+        batches: float  # Lightning's count may be infinite (an iterable without a length)
         if batching is not None and batching.steps_per_call > 1:
             batches = batching.batches_per_epoch
         else:
@@ -255,7 +262,7 @@ class ConvzooModule(L.LightningModule):
 
     def _total_steps(self) -> int:
         """Optimizer steps in the whole run: its epochs' steps, or ``max_steps`` if fewer."""
-        total = self._steps_per_epoch() * max(1, int(self.trainer.max_epochs))
+        total = self._steps_per_epoch() * max(1, self.trainer.max_epochs or 1)
         max_steps = self.trainer.max_steps
         return max(1, min(total, max_steps) if max_steps >= 0 else total)
 
@@ -264,8 +271,9 @@ class ConvzooModule(L.LightningModule):
         exponential learning rate. The exponential one multiplies the rate by ``lr_decay``
         per epoch in equal factors at every optimizer step, so it is smooth and, its state
         saved in the checkpoint, a resumed run continues where it stopped."""
-        hp = self.hparams
-        decay, no_decay = [], []
+        hp: Any = self.hparams  # the constructor's arguments, by attribute
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
         for p in self.model.parameters():
             if p.requires_grad:
                 (decay if p.dim() > 1 else no_decay).append(p)
@@ -273,7 +281,9 @@ class ConvzooModule(L.LightningModule):
             {"params": decay, "weight_decay": hp.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ]
-        fused = {"fused": True} if self.device.type == "cuda" else {}  # one kernel per step
+        fused: dict[str, Any] = (
+            {"fused": True} if self.device.type == "cuda" else {}
+        )  # one kernel per step
         if hp.optimizer == "sgd":
             nesterov = hp.nesterov and hp.momentum > 0
             opt: torch.optim.Optimizer = torch.optim.SGD(
