@@ -72,9 +72,9 @@ class BenchOptions:
     its executor settings)."""
 
     out: Path
-    devices: int = 1
-    strategy: str = "auto"
-    accelerator: str = "auto"
+    devices: int = config.default("devices")
+    strategy: str = config.default("strategy")
+    accelerator: str = config.default("accelerator")
     parallel: bool = False
     only: list[str] | None = None
     progress: bool = False
