@@ -223,8 +223,11 @@ def report_markdown(
     """The report: settings, the configuration table, permutations, failures, plots."""
     failed = [r for r in rows if r["status"] != "ok"]
     settings = ", ".join(f"{k}={v}" for k, v in suite.train.items()) or "defaults"
-    scales = suite.scales or "default"
+    shared = suite.settings()
+    scales = shared.pop("scales") or "default"
+    others = [f"{k} {v}" for k, v in shared.items() if k not in ("epochs", "train", "max_shift")]
     epochs = suite.epochs if suite.epochs is not None else "each recipe's"
+    max_shift = suite.evaluate.max_shift
     lines = [f"# Benchmark: {suite.name}", ""]
     if suite.description:
         lines += [suite.description.strip(), ""]
@@ -236,7 +239,7 @@ def report_markdown(
             if (changed := ", ".join(f"{k}={v}" for k, v in suite.overrides.items()))
             else []
         ),
-        f"- evaluation: scales {scales}; shifts up to {suite.max_shift} px",
+        "; ".join([f"- evaluation: scales {scales}", f"shifts up to {max_shift} px", *others]),
         *_stamps(rows),
         "- per cell (spec hash, seed, versions, device): results.csv and results.json",
         "",
@@ -245,7 +248,7 @@ def report_markdown(
         "Mean ± sample standard deviation over the seeds that finished. Test accuracy is "
         "top-1 on the test split; scale robustness is the mean accuracy over the scales "
         "divided by the clean accuracy; shift consistency is the share of test samples "
-        f"whose class is the same under two random shifts of up to {suite.max_shift} px.",
+        f"whose class is the same under two random shifts of up to {max_shift} px.",
         "",
         *_results_table(entries),
         "",

@@ -48,7 +48,7 @@ from convzoo.bench.report import write_outputs
 from convzoo.bench.suite import Cell, Suite
 from convzoo.errors import ConvzooError
 from convzoo.evaluate.progress import Progress
-from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
+from convzoo.evaluate.robustness import evaluate_all
 from convzoo.files import locked, read_json, write_atomic, write_json
 from convzoo.spec import load_spec
 from convzoo.train import config
@@ -145,10 +145,8 @@ def _evaluate(
         split.x.to(device),
         split.y.to(device),
         fill=split.fill,
-        scales=tuple(suite.scales or DEFAULT_SCALES),
-        max_shift=suite.max_shift,
-        batch_size=suite.eval_batch_size,
         progress=Progress() if progress else None,
+        config=suite.evaluate,
     )
 
 

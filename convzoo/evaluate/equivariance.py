@@ -22,10 +22,9 @@ from convzoo.assemble import ConvNet
 from convzoo.data.transforms import shift
 from convzoo.evaluate._checks import check_batch_size, check_convnet, check_data, check_shifts
 from convzoo.evaluate._inference import inference
+from convzoo.evaluate.config import DEFAULTS
 from convzoo.evaluate.progress import Tick, no_tick
 from convzoo.summary import summary
-
-EQUIVARIANCE_SAMPLES = 64
 
 
 @dataclass(frozen=True)
@@ -212,21 +211,27 @@ def _result(stage: _Stage, s: int, total: _Sums) -> dict[str, Any]:
     }
 
 
+def default_shifts(max_shift: int = DEFAULTS.max_shift) -> list[int]:
+    """The shifts measured: 1 to ``max_shift`` pixels."""
+    return list(range(1, max_shift + 1))
+
+
 def measure(
     model: nn.Module,
     x: torch.Tensor,
-    shifts: Sequence[int] = (1, 2, 3, 4),
+    shifts: Sequence[int] | None = None,
     fill: float = 0.0,
-    batch_size: int = 512,
+    batch_size: int = DEFAULTS.batch_size,
     tick: Tick = no_tick,
+    samples: int = DEFAULTS.samples,
 ) -> Equivariance:
     """``equivariance``'s rows, with the layers it left out and why, and the sample count;
     ``tick`` is called after each chunk of samples (``chunk_size``)."""
     model = check_convnet(model)
     check_data(x)
-    shifts = check_shifts(shifts, x)
+    shifts = check_shifts(default_shifts() if shifts is None else shifts, x)
     check_batch_size(batch_size)
-    x = x[:EQUIVARIANCE_SAMPLES]
+    x = x[:samples]
     stages, found = _accumulate(model, x, shifts, fill, batch_size, tick)
     rows = [_result(stages[i], s, total) for (i, s), total in found.sums.items() if total.count]
     measured = {row["path"] for row in rows}
@@ -245,13 +250,15 @@ def measure(
 def equivariance(
     model: nn.Module,
     x: torch.Tensor,
-    shifts: Sequence[int] = (1, 2, 3, 4),
+    shifts: Sequence[int] | None = None,
     fill: float = 0.0,
-    batch_size: int = 512,
+    batch_size: int = DEFAULTS.batch_size,
+    samples: int = DEFAULTS.samples,
 ) -> list[dict[str, Any]]:
     """Per top-level layer and shift s along the last axis: ||F(shift x) - shift F(x)|| / ||F(x)||.
 
-    F is the network up to and including the layer, run on the first 64 samples;
+    ``shifts`` are by default 1 to ``EvaluateConfig``'s ``max_shift`` pixels.
+    F is the network up to and including the layer, run on the first ``samples`` samples;
     the norms are over those samples, all channels, every row (2-D) and the
     interior positions along the shifted axis.
     shift F(x) moves the map by s / S positions, S the layer's cumulative stride:
@@ -268,4 +275,4 @@ def equivariance(
     with an unknown stride, and (layer, shift) pairs with no interior position,
     are left out (``measure`` says which and why).
     """
-    return measure(model, x, shifts, fill, batch_size).rows
+    return measure(model, x, shifts, fill, batch_size, samples=samples).rows

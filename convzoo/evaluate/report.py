@@ -13,14 +13,15 @@ many samples each measure used and which layers were left out, and why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from convzoo.errors import ConvzooError
 from convzoo.evaluate import plots
+from convzoo.evaluate.config import DEFAULTS, EvaluateConfig
 from convzoo.evaluate.progress import Progress
-from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
+from convzoo.evaluate.robustness import evaluate_all
 from convzoo.files import write_atomic, write_json
 from convzoo.train.checkpoint import load
 from convzoo.train.rundir import data_settings, locate, prepared_test_split, read_report
@@ -85,13 +86,16 @@ def evaluate(
     path: str | Path,
     data: str | None = None,
     data_dir: str | None = None,
-    scales: Sequence[float] = DEFAULT_SCALES,
-    max_shift: int = 4,
+    *,
     out: str | Path | None = None,
     progress: Progress | None = None,
+    config: EvaluateConfig | None = None,
+    **settings: Any,
 ) -> dict[str, Any]:
     """Evaluate a run directory or checkpoint; returns the result (also written to disk).
+    ``config`` (default: ``DEFAULTS``), with ``settings`` replaced (``max_shift=2``), says how;
     ``progress`` (default: none shown) reports each measure as it runs."""
+    config = replace(config or DEFAULTS, **settings)
     ckpt, run = locate(path)
     settings = data_settings(read_report(run))
     if not (data or settings["data"]):
@@ -102,15 +106,7 @@ def evaluate(
         "arch": model.spec.name,
         "data": split.data,
         "checkpoint": str(ckpt),
-        **evaluate_all(
-            model,
-            split.x,
-            split.y,
-            fill=split.fill,
-            scales=tuple(scales),
-            max_shift=max_shift,
-            progress=progress,
-        ),
+        **evaluate_all(model, split.x, split.y, fill=split.fill, progress=progress, config=config),
     }
     folder = Path(out) if out else (run or ckpt.parent)
     folder.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -41,10 +42,10 @@ from convzoo.evaluate._checks import (
     check_scales,
 )
 from convzoo.evaluate._inference import inference
-from convzoo.evaluate.equivariance import EQUIVARIANCE_SAMPLES, chunk_size, measure
+from convzoo.evaluate.config import DEFAULTS, EvaluateConfig
+from convzoo.evaluate.equivariance import chunk_size, default_shifts, measure
 from convzoo.evaluate.progress import Progress, Silent, Tick, no_tick
 
-DEFAULT_SCALES = (0.5, 0.625, 0.75, 0.875, 1.0, 1.25, 1.5, 1.75, 2.0)
 DIRECTIONS = {
     1: ((1,), (-1,)),
     2: ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)),
@@ -98,13 +99,17 @@ def _share(preds: torch.Tensor, y: torch.Tensor) -> float:
 # -- accuracy measures -----------------------------------------------------------------
 
 
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+def predict(
+    model: nn.Module, x: torch.Tensor, batch_size: int = DEFAULTS.batch_size
+) -> torch.Tensor:
     """The top-1 class of every sample, on the CPU."""
     check_data(x)
     return _predictions(model, x, [_as_is], batch_size)[0]
 
 
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
+def accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = DEFAULTS.batch_size
+) -> float:
     """The share of samples whose top-1 class is the label."""
     check_data(x, y)
     return _share(predict(model, x, batch_size), y)
@@ -114,9 +119,9 @@ def scale_curve(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    scales: Sequence[float] = DEFAULT_SCALES,
+    scales: Sequence[float] = DEFAULTS.scales,
     fill: float = 0.0,
-    batch_size: int = 512,
+    batch_size: int = DEFAULTS.batch_size,
     *,
     tick: Tick = no_tick,
 ) -> dict[str, Any]:
@@ -146,9 +151,9 @@ def shift_curve(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    max_shift: int = 4,
+    max_shift: int = DEFAULTS.max_shift,
     fill: float = 0.0,
-    batch_size: int = 512,
+    batch_size: int = DEFAULTS.batch_size,
     *,
     tick: Tick = no_tick,
 ) -> dict[str, Any]:
@@ -175,10 +180,10 @@ def shift_curve(
 def shift_consistency(
     model: nn.Module,
     x: torch.Tensor,
-    max_shift: int = 4,
+    max_shift: int = DEFAULTS.max_shift,
     fill: float = 0.0,
-    seed: int = 0,
-    batch_size: int = 512,
+    seed: int = DEFAULTS.consistency_seed,
+    batch_size: int = DEFAULTS.batch_size,
     *,
     tick: Tick = no_tick,
 ) -> float:
@@ -208,34 +213,36 @@ def evaluate_all(
     x: torch.Tensor,
     y: torch.Tensor,
     fill: float = 0.0,
-    scales: Sequence[float] = DEFAULT_SCALES,
-    max_shift: int = 4,
-    batch_size: int = 512,
     progress: Progress | None = None,
+    config: EvaluateConfig | None = None,
+    **settings: Any,
 ) -> dict[str, Any]:
     """Every measure: clean accuracy, scale and shift curves, shift consistency, and the
     equivariance errors for shifts 1..max_shift, with the layers it left out
     (``equivariance_left_out``) and the samples each measure used (``samples``).
-    ``progress`` (default: none shown) reports each measure as it runs."""
+    ``config`` (default: ``DEFAULTS``), with ``settings`` replaced (``max_shift=2``), says
+    how; ``progress`` (default: none shown) reports each measure as it runs."""
+    config = replace(config or DEFAULTS, **settings)
     check_convnet(model)
     check_data(x, y)
-    scales = check_scales(scales)
-    max_shift = check_max_shift(max_shift, x)
-    check_batch_size(batch_size)
+    max_shift = check_max_shift(config.max_shift, x)
+    scales, batch_size = config.scales, config.batch_size
     show = progress or Silent()
     n, batches = len(x), _batches(len(x), batch_size)
-    shifts = range(1, max_shift + 1)
+    shifts = default_shifts(max_shift)
     with show.measure(f"scale curve: {len(scales)} scales x {n:,} samples", batches) as tick:
         scale = scale_curve(model, x, y, scales, fill, batch_size, tick=tick)
     with show.measure(f"shift curve: shifts 0..{max_shift} x {n:,} samples", batches) as tick:
         shifted = shift_curve(model, x, y, max_shift, fill, batch_size, tick=tick)
     with show.measure(f"shift consistency: {n:,} samples", batches) as tick:
-        consistency = shift_consistency(model, x, max_shift, fill, batch_size=batch_size, tick=tick)
-    eq_samples = min(n, EQUIVARIANCE_SAMPLES)
+        consistency = shift_consistency(
+            model, x, max_shift, fill, config.consistency_seed, batch_size, tick=tick
+        )
+    eq_samples = min(n, config.samples)
     eq_batches = _batches(eq_samples, chunk_size(shifts, batch_size))
     name = f"equivariance: shifts 1..{max_shift} x {eq_samples} samples, per layer"
     with show.measure(name, eq_batches) as tick:
-        found = measure(model, x, shifts, fill, batch_size, tick)
+        found = measure(model, x, shifts, fill, batch_size, tick, config.samples)
     return {
         "clean_acc": scale["clean"],
         "scale": scale,

@@ -63,6 +63,16 @@ def test_the_command_prints_one_line_per_measure_on_stderr(run_dir, tmp_path, ca
     ]
 
 
+def test_every_evaluation_setting_is_a_flag(run_dir, tmp_path, capsys):
+    argv = ["evaluate", str(run_dir), "--scales", "1", "--max-shift", "1", "--samples", "5"]
+    assert main([*argv, "--batch-size", "7", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "evaluate.json").read_text())
+    assert saved["samples"]["equivariance"] == 5 and saved["scale"]["scales"] == [1.0]
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--max-shift", "-1"]) == 2
+    assert "--max-shift: must be zero or more, got -1" in capsys.readouterr().err
+
+
 def test_the_report_says_what_each_measure_used(run_dir, tmp_path):
     stream = io.StringIO()
     result = evaluate(run_dir, scales=(1.0,), max_shift=1, out=tmp_path, progress=Progress(stream))
