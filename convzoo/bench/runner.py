@@ -47,8 +47,8 @@ from convzoo.bench.parallel import run_parallel, validate_parallel
 from convzoo.bench.report import write_outputs
 from convzoo.bench.suite import Cell, Suite
 from convzoo.errors import ConvzooError
+from convzoo.evaluate.measures import evaluate_all, numbers
 from convzoo.evaluate.progress import Progress
-from convzoo.evaluate.robustness import evaluate_all
 from convzoo.files import locked, read_json, write_atomic, write_json
 from convzoo.spec import load_spec
 from convzoo.train import config
@@ -161,14 +161,12 @@ def _result(
         **cell_fields(cell),
         "status": "ok",
         "test_acc": report["test_acc"],
-        "clean_acc": evaluation["clean_acc"],
         "params": report["params"],
         "flops": report["flops"],
         "epochs": report["epochs"],
         "train_seconds": report["train_seconds"],
         "images_per_s": report["images_per_s"],
-        "scale_summary": evaluation["scale"]["summary"],
-        "shift_consistency": evaluation["shift_consistency"],
+        **{number.key: number.read(evaluation) for number in numbers()},
         "versions": report["versions"],
         "device_type": device.type,
         "devices": report["devices"],

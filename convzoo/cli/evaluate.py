@@ -1,4 +1,5 @@
-"""``convzoo evaluate RUN_DIR|CKPT``: the robustness measures of a run, written next to it.
+"""``convzoo evaluate RUN_DIR|CKPT``: the measures of a run, written next to it; the summary
+line names every figure of the table of measures.
 
 Every field of ``EvaluateConfig`` is a flag (``max_shift`` is ``--max-shift``), made by the
 code that makes ``convzoo train``'s (``_common.add_setting``), and so is ``--data-dir``,
@@ -20,9 +21,11 @@ def add_parser(sub: Any) -> None:
     """The ``evaluate`` subcommand: the run, its data, one flag per evaluation setting, --out."""
     from convzoo import settings as declared
     from convzoo.evaluate.config import EvaluateConfig
+    from convzoo.evaluate.measures import MEASURES
     from convzoo.train.config import TrainConfig
 
-    p = parser("Scale curve, shift curve, shift consistency and per-layer equivariance of a run.")
+    measured = ", ".join(m.title for m in MEASURES)
+    p = parser(f"Measure a trained run ({measured}) and write the report next to it.")
     p.add_argument("run", metavar="RUN_DIR|CKPT", help="a run directory or a checkpoint")
     p.add_argument("--data", help="dataset (default: the run's)")
     add_setting(p, TrainConfig, "data_dir")
@@ -37,6 +40,7 @@ def run(args: Any) -> int:
     they are."""
     from convzoo import settings as declared
     from convzoo.evaluate.config import EvaluateConfig
+    from convzoo.evaluate.measures import numbers
     from convzoo.evaluate.progress import Progress
     from convzoo.evaluate.report import evaluate
 
@@ -52,10 +56,9 @@ def run(args: Any) -> int:
         progress=Progress(),
         config=EvaluateConfig(**given),
     )
+    figures = ", ".join(f"{n.name} {n.text(n.read(result))}" for n in numbers())
     sys.stdout.write(
-        f"{result['arch']} on {result['data']}: clean accuracy {100 * result['clean_acc']:.2f}%, "
-        f"scale summary {result['scale']['summary']:.3f}, "
-        f"shift consistency {100 * result['shift_consistency']:.2f}%\n"
+        f"{result['arch']} on {result['data']}: {figures}\n"
         f"evaluation: {Path(result['out']) / 'evaluate.md'}\n"
     )
     return 0

@@ -6,12 +6,15 @@ S -- pooling and strided convolutions are where exact equivariance is lost, and
 blurring before subsampling (``pool.blur``) is meant to lose less of it. This
 measure says how much, layer by layer, with the definition of DESIGN.md
 ("Evaluation"); ``equivariance`` spells out which positions are compared.
+``markdown``, ``merge`` and ``note`` are how reports show it (its entry in the
+table of measures, ``measures``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,3 +279,63 @@ def equivariance(
     are left out (``measure`` says which and why).
     """
     return measure(model, x, shifts, fill, batch_size, samples=samples).rows
+
+
+# -- how reports show it -----------------------------------------------------------------
+
+
+def markdown(result: Mapping[str, Any]) -> list[str]:
+    """evaluate.md's lines: what the measures ran on, the layers left out, and the errors."""
+    samples = result["samples"]
+    measured = ", ".join(dict.fromkeys(e["path"] for e in result["equivariance"])) or "none"
+    left_out = "; ".join(
+        f"{e['path']} {e['block']} ({e['reason']})" for e in result["equivariance_left_out"]
+    )
+    lines = [
+        f"Samples: {samples['accuracy']:,} test samples for the accuracy measures, the first "
+        f"{samples['equivariance']} for equivariance. Layers measured: {measured}. "
+        f"Left out: {left_out or 'none'}.",
+        "",
+        "Equivariance error ||F(shift x) - shift F(x)|| / ||F(x)|| per layer:",
+        "",
+        "| layer | block | stride | shift | multiple of stride | error |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    lines += [
+        f"| {e['path']} | {e['block']} | {e['stride']} | {e['shift']} | "
+        f"{'yes' if e['multiple'] else 'no'} | {e['error']:.4f} |"
+        for e in result["equivariance"]
+    ]
+    return [*lines, ""]
+
+
+def merge(evaluations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The seeds of one bench configuration as one: the mean error per (layer, shift), the
+    layers left out and the samples (None where results are too old to record them)."""
+    merged: dict[tuple[str, int], dict[str, Any]] = {}
+    for evaluation in evaluations:
+        for row in evaluation["equivariance"]:
+            entry = merged.setdefault((row["path"], row["shift"]), {**row, "errors": []})
+            entry["errors"].append(row["error"])
+    return {
+        "equivariance": [
+            {
+                **{k: v for k, v in e.items() if k != "errors"},
+                "error": statistics.fmean(e["errors"]),
+            }
+            for e in merged.values()
+        ],
+        "equivariance_left_out": evaluations[0].get("equivariance_left_out"),
+        "equivariance_samples": evaluations[0].get("samples", {}).get("equivariance"),
+    }
+
+
+def note(name: str, entry: Mapping[str, Any]) -> str:
+    """The bench report's line on a configuration: its samples and the layers left out."""
+    left_out, samples = entry.get("equivariance_left_out"), entry.get("equivariance_samples")
+    if left_out is None:
+        return f"- equivariance of {name}: layers left out not recorded"
+    skipped = "; ".join(f"{x['path']} {x['block']} ({x['reason']})" for x in left_out)
+    return f"- equivariance of {name} ({samples} samples): " + (
+        f"not measured: {skipped}" if skipped else "every layer measured"
+    )

@@ -12,9 +12,9 @@ from torch import nn
 import convzoo as cz
 from convzoo.data.transforms import rescale, shift
 from convzoo.evaluate.equivariance import equivariance, measure
+from convzoo.evaluate.measures import evaluate_all
 from convzoo.evaluate.robustness import (
     accuracy,
-    evaluate_all,
     predict,
     scale_curve,
     shift_consistency,
