@@ -56,11 +56,11 @@ COLUMNS = (
     "world_size",
     "error",
 )
-Row = dict[str, Any]
+CellRow = dict[str, Any]  # a cell as result.json or error.json holds it
 Key = tuple[str, str, Any]
 
 
-def _csv_value(row: Row, column: str) -> Any:
+def _csv_value(row: CellRow, column: str) -> Any:
     if column == "swaps":
         return ";".join(f"{k}={v}" for k, v in (row.get("swaps") or {}).items())
     if column in ("torch", "lightning", "convzoo"):
@@ -69,7 +69,7 @@ def _csv_value(row: Row, column: str) -> Any:
     return "" if value is None else value
 
 
-def write_results(suite: Suite, rows: list[Row], out: Path) -> None:
+def write_results(suite: Suite, rows: list[CellRow], out: Path) -> None:
     """results.csv (flat, one row per cell) and results.json (everything, curves included)."""
     table = io.StringIO(newline="")
     writer = csv.writer(table)
@@ -121,9 +121,9 @@ def _measured(evaluations: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def configurations(rows: list[Row]) -> list[dict[str, Any]]:
+def configurations(rows: list[CellRow]) -> list[dict[str, Any]]:
     """One entry per (label, data, permute), in suite order, averaged over finished seeds."""
-    groups: dict[Key, list[Row]] = {}
+    groups: dict[Key, list[CellRow]] = {}
     for row in rows:
         groups.setdefault((row["label"], row["data"], row["permute"]), []).append(row)
     entries = []
@@ -206,7 +206,7 @@ def _permutation_table(entries: list[dict[str, Any]], seeds: list[Any]) -> list[
     return lines
 
 
-def _stamps(rows: list[Row]) -> list[str]:
+def _stamps(rows: list[CellRow]) -> list[str]:
     ok = [r for r in rows if r["status"] == "ok"]
 
     def distinct(get: Any) -> str:
@@ -221,8 +221,8 @@ def _stamps(rows: list[Row]) -> list[str]:
     ]
 
 
-def report_markdown(
-    suite: Suite, rows: list[Row], entries: list[dict[str, Any]], images: dict[str, str]
+def suite_markdown(
+    suite: Suite, rows: list[CellRow], entries: list[dict[str, Any]], images: dict[str, str]
 ) -> str:
     """The report: settings, the configuration table, permutations, failures, plots."""
     failed = [r for r in rows if r["status"] != "ok"]
@@ -294,9 +294,9 @@ def _notes(entries: list[dict[str, Any]]) -> list[str]:
 # -- all files -------------------------------------------------------------------------
 
 
-def write_outputs(suite: Suite, rows: list[Row], out: Path) -> None:
+def write_outputs(suite: Suite, rows: list[CellRow], out: Path) -> None:
     """results.csv, results.json, the plots and report.md."""
     write_results(suite, rows, out)
     entries = configurations(rows)
     images = write_plots(entries, out)
-    write_atomic(out / "report.md", report_markdown(suite, rows, entries, images))
+    write_atomic(out / "report.md", suite_markdown(suite, rows, entries, images))

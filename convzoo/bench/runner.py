@@ -1,9 +1,10 @@
 """``run_bench``: train and evaluate every cell of a suite, keep finished ones, record failures.
 
 Each cell trains through ``convzoo.train.fit.train`` in its own folder under
-``--out`` (see ``bench_files``) and is then evaluated on the test split exactly
-as it was trained: the same canvas, permutation and standardization. Rerunning
-a suite into the same folder keeps every finished cell and retries the others;
+``--out`` (see ``bench.files``) and is then evaluated on the test split exactly
+as it was trained (the same canvas, permutation and standardization), by every
+measure of the table (``evaluate.measures``) with the suite's ``EvaluateConfig``.
+Rerunning a suite into the same folder keeps every finished cell and retries the others;
 a trained cell whose evaluation failed is evaluated again without retraining,
 and an interrupted one resumes from its last checkpoint. A folder holding cells
 run with other settings (an edited suite, another ``--epochs``) is refused
@@ -13,8 +14,9 @@ recorded with its error and the suite goes on.
 Cells run one after the other, each on all ``--devices`` (with ``--strategy
 ddp`` every rank runs this loop in step, since Lightning's launcher re-runs the
 command; only rank zero evaluates and writes), or with ``--parallel-cells`` one
-per device at the same time in worker processes (``bench_parallel``), or with
-``--launcher submitit`` each as a job of one array on a cluster (``bench_submit``).
+per device at the same time in worker processes (``bench.parallel``), or with
+``--launcher submitit`` each as a job of one array on a cluster (``bench.submit``).
+The rows, CSV, report and plots are written by ``bench.report``.
 """
 
 from __future__ import annotations

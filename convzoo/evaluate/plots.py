@@ -2,7 +2,7 @@
 
 Each ``*_figure`` function builds one figure and returns it, so tests can check
 its axes and labels; the matching ``plot_*`` function writes it as a PNG and
-returns the path. Inputs are the plain dicts that ``robustness.evaluate_all`` and
+returns the path. Inputs are the plain dicts that ``measures.evaluate_all`` and
 the benchmark runner produce, so a plot can be redrawn from a saved JSON file.
 The figures are meant to survive a reviewer: scales, which are geometric, sit on
 a log axis; bars start at zero; a spread over seeds (``std``) is drawn as a band
