@@ -55,9 +55,11 @@ def settings(config: type) -> dict[str, Field[Any]]:
 
 
 def default(config: type, name: str) -> Any:
-    """The default of the setting ``name``."""
+    """The default of the setting ``name`` (None for one without a default)."""
     f = settings(config)[name]
-    return f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+    if f.default is not MISSING:
+        return f.default
+    return f.default_factory() if callable(f.default_factory) else None
 
 
 def choices(config: type, name: str) -> Sequence[str] | None:

@@ -93,10 +93,10 @@ def write_results(suite: Suite, rows: list[CellRow], out: Path) -> None:
 
 def _mean_std(values: Sequence[float | None]) -> tuple[float, float | None]:
     """Mean and sample standard deviation of the known values (None and NaN are not)."""
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    if not values:
+    known = [v for v in values if v is not None and not math.isnan(v)]
+    if not known:
         return math.nan, None
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+    return statistics.fmean(known), statistics.stdev(known) if len(known) > 1 else None
 
 
 def _mean_curve(curves: list[dict[str, Any]], axis: str) -> dict[str, Any]:

@@ -156,12 +156,10 @@ def add_setting(p: ArgumentParser, config: type, name: str, note: str = "") -> N
         )
     else:
         fixed = meta.get("choices")  # listed in help; ``check_flags`` checks them
-        p.add_argument(
-            flag(name),
-            type=kind,
-            help=text,
-            **({"metavar": "{" + ",".join(fixed) + "}"} if isinstance(fixed, tuple) else {}),
-        )
+        listed: dict[str, Any] = {}
+        if isinstance(fixed, tuple):
+            listed["metavar"] = "{" + ",".join(fixed) + "}"
+        p.add_argument(flag(name), type=kind, help=text, **listed)
 
 
 def check_flags(config: type, given: Mapping[str, Any], where: Callable[[str], str] = flag) -> None:
