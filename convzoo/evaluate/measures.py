@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from convzoo.evaluate import equivariance, plots, robustness
+from convzoo.evaluate import equivariance, plots, receptive, robustness
 from convzoo.evaluate._checks import check_convnet, check_data, check_max_shift
 from convzoo.evaluate._inference import Inputs
 from convzoo.evaluate.config import DEFAULTS, EvaluateConfig
@@ -235,6 +235,33 @@ MEASURES = (
             else None
         ),
         note=equivariance.note,
+    ),
+    Measure(
+        key="effective_rf",
+        title="effective receptive field",
+        run=receptive.run,
+        progress=lambda i: (
+            f"{min(len(i.x), i.config.samples)} samples, per layer",
+            _batches(i, min(len(i.x), i.config.samples)),
+        ),
+        numbers=(
+            Number(
+                "effective_rf_share",
+                lambda r: r["effective_rf"]["share"],
+                "effective receptive field",
+                "Effective receptive field (Luo et al. 2016): {value} of the last spatial "
+                "layer's theoretical field holds 95% of its central unit's gradient.",
+                percent=True,
+                digits=1,
+                header="effective rf (%)",
+                meaning="effective rf is the share of the last spatial layer's theoretical "
+                "receptive field that holds 95% of its central unit's gradient ({samples} "
+                "samples)",
+                bars=Bars("Effective receptive field", "field holding 95% of the gradient (%)"),
+            ),
+        ),
+        markdown=receptive.markdown,
+        figure=receptive.plot,
     ),
 )
 

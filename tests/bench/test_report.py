@@ -49,3 +49,11 @@ def test_a_result_made_before_a_measure_existed_shows_it_as_not_measured(tmp_pat
     assert (tmp_path / "scale_curves.png").exists()
     with (tmp_path / "results.csv").open() as f:
         assert {row["shift_consistency"] for row in csv.DictReader(f)} == {""}
+
+
+def test_committed_results_older_than_the_effective_rf_render_it_as_not_measured(tmp_path):
+    write_outputs(load_suite(SUITES / "smoke.yaml"), smoke_rows(), tmp_path)
+    table = (tmp_path / "report.md").read_text().splitlines()
+    assert table[table.index("## Results") + 4].endswith("| effective rf (%) |")
+    tiny = next(line for line in table if line.startswith("| tiny | synthetic |"))
+    assert tiny.endswith("| n/a |") and not (tmp_path / "effective_rf_share.png").exists()

@@ -315,9 +315,10 @@ def test_evaluate_all_is_plain_json():
         "shift_consistency",
         "equivariance",
         "equivariance_left_out",
+        "effective_rf",
         "samples",
     }
-    assert result["samples"] == {"accuracy": 30, "equivariance": 30}
+    assert result["samples"] == {"accuracy": 30, "equivariance": 30, "effective_rf": 30}
     assert [e["path"] for e in result["equivariance_left_out"]] == ["layers.3"]
     assert result["clean_acc"] == 1.0 and result["shift"]["accuracy"][0] == 1.0
     assert result["equivariance"] == equivariance(model, x, (1, 2))
