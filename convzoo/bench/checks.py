@@ -132,14 +132,14 @@ def train_settings(raw: Any, check: Checker) -> dict[str, Any]:
     return good
 
 
-def evaluate_settings(raw: Any, check: Checker) -> EvaluateConfig:
-    """The ``evaluate`` mapping: ``EvaluateConfig``'s settings, checked as it checks them
-    (type, range); the defaults for those not given."""
+def evaluate_settings(raw: Any, check: Checker) -> dict[str, Any]:
+    """The ``evaluate`` mapping: the ``EvaluateConfig`` settings it gives, checked as that
+    checks them (type, range)."""
     if raw is None:
-        return EvaluateConfig()
+        return {}
     if not isinstance(raw, dict):
         check.add(f"evaluate: expected a mapping of evaluation settings, got {raw!r}")
-        return EvaluateConfig()
+        return {}
     accepted = tuple(declared.settings(EvaluateConfig))
     good = {}
     for key, value in raw.items():
@@ -150,7 +150,7 @@ def evaluate_settings(raw: Any, check: Checker) -> EvaluateConfig:
             check.add(f"evaluate.{key}: {wrong}")
         else:
             good[key] = value
-    return EvaluateConfig(**good)
+    return good
 
 
 def datasets(raw: Any, check: Checker) -> list[str]:

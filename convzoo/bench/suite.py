@@ -26,8 +26,8 @@ benchmark must not die an hour in on a typo. YAML is read with the safe loader.
 A cell's fingerprint (``Suite.fingerprint``) hashes everything that determines its
 result, so that a rerun never mixes cells made by other settings: its spec, data,
 permutation and seed, the suite's epochs and ``train`` mapping, and of the
-evaluation settings ``scales`` (None: the default ones) and ``max_shift`` -- as
-every fingerprint has since the first suites -- and any other only where it
+evaluation settings ``scales`` (None where the suite names none) and ``max_shift``
+-- as every fingerprint has since the first suites -- and any other only where it
 differs from its default. A setting or a measure added later, at its default,
 leaves every fingerprint, and so every committed result, as it was.
 """
@@ -108,6 +108,7 @@ class Suite:
     permute: list[int | None]
     cells: list[Cell]
     overrides: dict[str, Any] = field(default_factory=dict)  # what the command line changed
+    evaluate_keys: tuple[str, ...] = ()  # the evaluation settings the suite file names
 
     def select(self, ids: list[str]) -> list[Cell]:
         """The cells with these ids; an unknown id is an error with the closest ones."""
@@ -122,13 +123,15 @@ class Suite:
 
     def settings(self) -> dict[str, Any]:
         """The settings shared by every cell, as results.json records them and fingerprints
-        hash them: ``scales`` (None: the default ones) and ``max_shift`` always, any other
-        evaluation setting that changes a figure where it differs from its default."""
+        hash them: ``scales`` (None where the suite file names none) and ``max_shift``
+        always, any other evaluation setting that changes a figure where it differs from its
+        default."""
         evaluation = changed(self.evaluate)
+        named = list(self.evaluate.scales) if "scales" in self.evaluate_keys else None
         return {
             "epochs": self.epochs,
             "train": self.train,
-            "scales": evaluation.pop("scales", None),
+            "scales": evaluation.pop("scales", named),
             "max_shift": evaluation.pop("max_shift", self.evaluate.max_shift),
             **evaluation,
         }
@@ -341,9 +344,10 @@ def load_suite(path: str | Path, epochs: int | None = None) -> Suite:
         path=path.resolve(),
         epochs=epochs,
         train=train,
-        evaluate=evaluation,
+        evaluate=EvaluateConfig(**evaluation),
         seeds=seeds,
         permute=permute,
         cells=cells,
         overrides=overrides,
+        evaluate_keys=tuple(evaluation),
     )

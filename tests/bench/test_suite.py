@@ -128,6 +128,14 @@ def test_a_setting_added_at_its_default_leaves_every_fingerprint_as_it_was():
     )
 
 
+def test_scales_the_suite_names_are_hashed_as_named_even_at_their_default(tmp_path):
+    default = list(EvaluateConfig().scales)
+    text = "name: s\narchs: [tiny.yaml]\ndata: [synthetic]\n"
+    named = load_suite(write_suite(tmp_path, text + f"evaluate: {{scales: {default}}}\n"))
+    assert named.settings()["scales"] == default
+    assert load_suite(write_suite(tmp_path, text)).settings()["scales"] is None
+
+
 def test_the_evaluate_mapping_is_checked_as_evaluate_config_checks_it(tmp_path):
     suite = write_suite(
         tmp_path,
