@@ -51,8 +51,9 @@ class Number:
     """One figure a measure sums up in. ``key`` names it in a bench cell's row and the CSV;
     ``read`` takes it from a result. ``name`` is how the command line's summary calls it,
     ``sentence`` how evaluate.md says it (``{value}`` and the settings' names are filled
-    in); ``header`` is its column in the bench's results table (None: the CSV only) and
-    ``meaning`` what the report says it is."""
+    in), ``percent`` and ``digits`` how it is written; ``header`` is its column in the bench's
+    results table (None: the CSV only), ``meaning`` what the report says it is, ``bars`` a
+    bar chart of it over the bench's configurations."""
 
     key: str
     read: Callable[[Result], float | None]
