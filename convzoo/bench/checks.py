@@ -12,11 +12,12 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from convzoo import settings as declared
 from convzoo.data import DATASETS
-from convzoo.errors import ConvzooError, did_you_mean, is_int, is_number
+from convzoo.errors import ConvzooError, did_you_mean
+from convzoo.evaluate.config import EvaluateConfig
 from convzoo.train import config
 
-EVALUATE_KEYS = ("scales", "max_shift", "batch_size")
 GRID_KEYS = ("swap",)
 # TrainConfig fields a suite's ``train`` may not set, and what sets them instead.
 RESERVED = {
@@ -123,7 +124,7 @@ def train_settings(raw: Any, check: Checker) -> dict[str, Any]:
         if key in RESERVED:
             check.add(f"train.{key}: not a `train` setting of a suite; {RESERVED[key]} sets it")
         elif key not in accepted:
-            check.add(f"train: {config.unknown(key, accepted)}")
+            check.add(f"train: {declared.unknown(key, accepted)}")
         elif wrong := config.problem(key, value):
             check.add(f"train.{key}: {wrong}")
         else:
@@ -131,25 +132,25 @@ def train_settings(raw: Any, check: Checker) -> dict[str, Any]:
     return good
 
 
-def _positive(value: Any) -> bool:
-    return is_number(value) and value > 0
-
-
-def evaluate_settings(raw: Any, check: Checker) -> tuple[list[float] | None, int, int]:
-    """The ``evaluate`` mapping: scales (None: the default ones), max_shift, batch_size."""
+def evaluate_settings(raw: Any, check: Checker) -> dict[str, Any]:
+    """The ``evaluate`` mapping: the ``EvaluateConfig`` settings it gives, checked as that
+    checks them (type, range)."""
     if raw is None:
-        raw = {}
+        return {}
     if not isinstance(raw, dict):
-        check.add(f"evaluate: expected a mapping {{scales, max_shift, batch_size}}, got {raw!r}")
-        raw = {}
-    check.unknown_keys(raw, EVALUATE_KEYS, "evaluate")
-    scales = check.items(raw.get("scales"), "evaluate.scales", _positive, "positive numbers", [])
-    max_shift, batch = raw.get("max_shift", 4), raw.get("batch_size", 512)
-    if not is_int(max_shift) or max_shift < 0:
-        check.add(f"evaluate.max_shift: expected a non-negative integer, got {max_shift!r}")
-    if not is_int(batch) or batch < 1:
-        check.add(f"evaluate.batch_size: expected a positive integer, got {batch!r}")
-    return [float(s) for s in scales] or None, max_shift, batch
+        check.add(f"evaluate: expected a mapping of evaluation settings, got {raw!r}")
+        return {}
+    accepted = tuple(declared.settings(EvaluateConfig))
+    good = {}
+    for key, value in raw.items():
+        key = str(key).replace("-", "_")
+        if key not in accepted:
+            check.add(f"evaluate: {declared.unknown(key, accepted)}")
+        elif wrong := declared.problem(EvaluateConfig, key, value):
+            check.add(f"evaluate.{key}: {wrong}")
+        else:
+            good[key] = value
+    return good
 
 
 def datasets(raw: Any, check: Checker) -> list[str]:

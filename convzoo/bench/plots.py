@@ -1,17 +1,21 @@
-"""A suite's plots: accuracy against parameters, the scale and shift curves, shift
-consistency, and per configuration its layers' shift equivariance.
+"""A suite's plots: accuracy against parameters, then each measure's of the table of measures
+(``evaluate.measures``): the scale and shift curves, shift consistency, per configuration its
+layers' shift equivariance, ...
 
-Each plot shows the configurations that finished, with the spread over their seeds;
-``write_plots`` returns the titles and paths that report.md links.
+Each plot shows the configurations that finished (and, for a measure, that have it),
+with the spread over their seeds; ``write_plots`` returns the titles and paths that
+report.md links.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from convzoo.bench.suite import slug
 from convzoo.evaluate import plots
+from convzoo.evaluate.measures import MEASURES, Measure
 
 
 def configuration_name(entry: dict[str, Any], many_data: bool) -> str:
@@ -31,6 +35,35 @@ def _file_name(entry: dict[str, Any], many_data: bool) -> str:
     return f"{slug(entry['label'])}{data}{perm}.png"
 
 
+def _measure_plots(
+    measure: Measure, named: list[tuple[str, dict[str, Any]]], out: Path, many: bool
+) -> dict[str, Path]:
+    """One measure's plots over the configurations that have it: its curves, its figures'
+    bars, its chart of each configuration; title -> path."""
+    paths = {}
+    having = [(name, e) for name, e in named if measure.key in e]
+    if measure.curve is not None and having:
+        curves = {name: e[measure.key] for name, e in having}
+        paths[measure.curve.title] = measure.curve.plot(out / f"{measure.key}_curves.png", curves)
+    for number in measure.numbers:
+        if number.bars is None:
+            continue
+        bars = [
+            {"label": name, "mean": e[number.key][0], "std": e[number.key][1]}
+            for name, e in named
+            if not math.isnan(e[number.key][0])
+        ]
+        if bars:
+            title, ylabel = number.bars.title, number.bars.ylabel
+            paths[title] = plots.plot_shares(out / f"{number.key}.png", bars, title, ylabel)
+    if measure.chart is not None:
+        for name, e in having:
+            path = measure.chart(out / measure.key / _file_name(e, many), name, e)
+            if path is not None:
+                paths[f"{measure.title.capitalize()}: {name}"] = path
+    return paths
+
+
 def write_plots(entries: list[dict[str, Any]], out: Path) -> dict[str, str]:
     """The PNGs of the configurations that finished; returns title -> path relative to ``out``."""
     done = [e for e in entries if e["finished"]]
@@ -47,29 +80,11 @@ def write_plots(entries: list[dict[str, Any]], out: Path) -> dict[str, str]:
         }
         for name, e in named
     ]
-    bars = [
-        {"label": name, "mean": e["shift_consistency"][0], "std": e["shift_consistency"][1]}
-        for name, e in named
-    ]
     paths = {
         "Accuracy vs parameters": plots.plot_accuracy_vs_params(
             out / "accuracy_vs_params.png", points
-        ),
-        "Accuracy under rescaling": plots.plot_scale_curves(
-            out / "scale_curves.png", {name: e["scale"] for name, e in named}
-        ),
-        "Accuracy under shifts": plots.plot_shift_curves(
-            out / "shift_curves.png", {name: e["shift"] for name, e in named}
-        ),
-        "Shift consistency": plots.plot_shift_consistency(out / "shift_consistency.png", bars),
+        )
     }
-    for name, e in named:
-        if e["equivariance"]:
-            paths[f"Equivariance: {name}"] = plots.plot_equivariance(
-                out / "equivariance" / _file_name(e, many),
-                e["equivariance"],
-                title=f"Shift equivariance per layer: {name}",
-                left_out=e.get("equivariance_left_out"),
-                samples=e.get("equivariance_samples"),
-            )
+    for measure in MEASURES:
+        paths.update(_measure_plots(measure, named, out, many))
     return {title: str(path.relative_to(out)) for title, path in paths.items()}

@@ -7,6 +7,9 @@ number can always be traced to what produced it. ``report.md`` has one row per
 configuration -- architecture and swaps, data, permutation -- with the mean and
 the sample standard deviation over the seeds that finished, a permutation table
 when the suite permutes pixels, the failed cells, and the plots (``bench.plots``).
+The figures of the measures -- their CSV columns, their columns of the results
+table, how seeds merge -- come from the table of measures (``evaluate.measures``):
+a cell measured before a measure existed shows "n/a" for it.
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ import io
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from convzoo.bench.plots import configuration_name, write_plots
 from convzoo.bench.suite import Suite
+from convzoo.evaluate.measures import MEASURES, numbers
 from convzoo.files import write_atomic, write_json
 
+TRAINING = ("test_acc", "train_seconds", "images_per_s")  # figures of the training run
+SHOWN = tuple(n for n in numbers() if n.header is not None)  # the results table's measures
 COLUMNS = (
     "id",
     "label",
@@ -38,9 +45,8 @@ COLUMNS = (
     "epochs",
     "train_seconds",
     "images_per_s",
-    "scale_summary",
-    "shift_consistency",
-    "clean_acc",
+    *(n.key for n in SHOWN),
+    *(n.key for n in numbers() if n.header is None),
     "spec_hash",
     "torch",
     "lightning",
@@ -50,12 +56,11 @@ COLUMNS = (
     "world_size",
     "error",
 )
-MEASURES = ("test_acc", "scale_summary", "shift_consistency", "train_seconds", "images_per_s")
-Row = dict[str, Any]
+CellRow = dict[str, Any]  # a cell as result.json or error.json holds it
 Key = tuple[str, str, Any]
 
 
-def _csv_value(row: Row, column: str) -> Any:
+def _csv_value(row: CellRow, column: str) -> Any:
     if column == "swaps":
         return ";".join(f"{k}={v}" for k, v in (row.get("swaps") or {}).items())
     if column in ("torch", "lightning", "convzoo"):
@@ -64,7 +69,7 @@ def _csv_value(row: Row, column: str) -> Any:
     return "" if value is None else value
 
 
-def write_results(suite: Suite, rows: list[Row], out: Path) -> None:
+def write_results(suite: Suite, rows: list[CellRow], out: Path) -> None:
     """results.csv (flat, one row per cell) and results.json (everything, curves included)."""
     table = io.StringIO(newline="")
     writer = csv.writer(table)
@@ -86,11 +91,12 @@ def write_results(suite: Suite, rows: list[Row], out: Path) -> None:
 # -- aggregation -------------------------------------------------------------------------
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
-    values = [v for v in values if not math.isnan(v)]
-    if not values:
+def _mean_std(values: Sequence[float | None]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation of the known values (None and NaN are not)."""
+    known = [v for v in values if v is not None and not math.isnan(v)]
+    if not known:
         return math.nan, None
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+    return statistics.fmean(known), statistics.stdev(known) if len(known) > 1 else None
 
 
 def _mean_curve(curves: list[dict[str, Any]], axis: str) -> dict[str, Any]:
@@ -102,21 +108,22 @@ def _mean_curve(curves: list[dict[str, Any]], axis: str) -> dict[str, Any]:
     return curve
 
 
-def _mean_equivariance(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    merged: dict[tuple[str, int], dict[str, Any]] = {}
-    for rows in runs:
-        for row in rows:
-            entry = merged.setdefault((row["path"], row["shift"]), {**row, "errors": []})
-            entry["errors"].append(row["error"])
-    return [
-        {**{k: v for k, v in e.items() if k != "errors"}, "error": statistics.fmean(e["errors"])}
-        for e in merged.values()
-    ]
+def _measured(evaluations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each measure's curve and merged entries over a configuration's seeds, for the measures
+    every one of them has (a result made before a measure existed has none of it)."""
+    merged: dict[str, Any] = {}
+    for measure in MEASURES:
+        if all(measure.key in e for e in evaluations):
+            if measure.curve is not None:
+                curves = [e[measure.key] for e in evaluations]
+                merged[measure.key] = _mean_curve(curves, measure.curve.axis)
+            merged.update(measure.merge(evaluations))
+    return merged
 
 
-def configurations(rows: list[Row]) -> list[dict[str, Any]]:
+def configurations(rows: list[CellRow]) -> list[dict[str, Any]]:
     """One entry per (label, data, permute), in suite order, averaged over finished seeds."""
-    groups: dict[Key, list[Row]] = {}
+    groups: dict[Key, list[CellRow]] = {}
     for row in rows:
         groups.setdefault((row["label"], row["data"], row["permute"]), []).append(row)
     entries = []
@@ -130,15 +137,10 @@ def configurations(rows: list[Row]) -> list[dict[str, Any]]:
             "finished": len(ok),
         }
         if ok:
-            for key in MEASURES:
-                entry[key] = _mean_std([float(r[key]) for r in ok])
+            for key in (*TRAINING, *(n.key for n in numbers())):
+                entry[key] = _mean_std([r.get(key) for r in ok])
             entry["params"], entry["flops"] = ok[0]["params"], ok[0]["flops"]
-            evaluations = [r["evaluation"] for r in ok]
-            entry["scale"] = _mean_curve([e["scale"] for e in evaluations], "scales")
-            entry["shift"] = _mean_curve([e["shift"] for e in evaluations], "shifts")
-            entry["equivariance"] = _mean_equivariance([e["equivariance"] for e in evaluations])
-            entry["equivariance_left_out"] = evaluations[0].get("equivariance_left_out")
-            entry["equivariance_samples"] = evaluations[0].get("samples", {}).get("equivariance")
+            entry.update(_measured([r["evaluation"] for r in ok]))
         entries.append(entry)
     return entries
 
@@ -157,8 +159,8 @@ def _pm(value: tuple[float, float | None], scale: float = 1.0, digits: int = 2) 
 def _results_table(entries: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| configuration | data | permuted | seeds | test accuracy (%) | params | FLOPs | "
-        "train time (s) | images/s | scale robustness | shift consistency (%) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "train time (s) | images/s | " + " | ".join(str(n.header) for n in SHOWN) + " |",
+        "|---|---|---|---:|" + "---:|" * (5 + len(SHOWN)),
     ]
     for e in entries:
         head = (
@@ -166,12 +168,14 @@ def _results_table(entries: list[dict[str, Any]]) -> list[str]:
             f"| {e['finished']}/{e['seeds']} |"
         )
         if not e["finished"]:
-            lines.append(head + " failed | | | | | | |")
+            lines.append(head + " failed |" + " |" * (4 + len(SHOWN)))
             continue
+        shown = [_pm(e[n.key], 100 if n.percent else 1, n.digits) for n in SHOWN]
         lines.append(
             f"{head} {_pm(e['test_acc'], 100)} | {e['params']:,} | {e['flops']:,} | "
             f"{_pm(e['train_seconds'], digits=1)} | {_pm(e['images_per_s'], digits=0)} | "
-            f"{_pm(e['scale_summary'], digits=3)} | {_pm(e['shift_consistency'], 100)} |"
+            + " | ".join(shown)
+            + " |"
         )
     return lines
 
@@ -202,7 +206,7 @@ def _permutation_table(entries: list[dict[str, Any]], seeds: list[Any]) -> list[
     return lines
 
 
-def _stamps(rows: list[Row]) -> list[str]:
+def _stamps(rows: list[CellRow]) -> list[str]:
     ok = [r for r in rows if r["status"] == "ok"]
 
     def distinct(get: Any) -> str:
@@ -217,14 +221,17 @@ def _stamps(rows: list[Row]) -> list[str]:
     ]
 
 
-def report_markdown(
-    suite: Suite, rows: list[Row], entries: list[dict[str, Any]], images: dict[str, str]
+def suite_markdown(
+    suite: Suite, rows: list[CellRow], entries: list[dict[str, Any]], images: dict[str, str]
 ) -> str:
     """The report: settings, the configuration table, permutations, failures, plots."""
     failed = [r for r in rows if r["status"] != "ok"]
     settings = ", ".join(f"{k}={v}" for k, v in suite.train.items()) or "defaults"
-    scales = suite.scales or "default"
+    shared = suite.settings()
+    scales = shared.pop("scales") or "default"
+    others = [f"{k} {v}" for k, v in shared.items() if k not in ("epochs", "train", "max_shift")]
     epochs = suite.epochs if suite.epochs is not None else "each recipe's"
+    max_shift = suite.evaluate.max_shift
     lines = [f"# Benchmark: {suite.name}", ""]
     if suite.description:
         lines += [suite.description.strip(), ""]
@@ -236,16 +243,16 @@ def report_markdown(
             if (changed := ", ".join(f"{k}={v}" for k, v in suite.overrides.items()))
             else []
         ),
-        f"- evaluation: scales {scales}; shifts up to {suite.max_shift} px",
+        "; ".join([f"- evaluation: scales {scales}", f"shifts up to {max_shift} px", *others]),
         *_stamps(rows),
         "- per cell (spec hash, seed, versions, device): results.csv and results.json",
         "",
         "## Results",
         "",
         "Mean ± sample standard deviation over the seeds that finished. Test accuracy is "
-        "top-1 on the test split; scale robustness is the mean accuracy over the scales "
-        "divided by the clean accuracy; shift consistency is the share of test samples "
-        f"whose class is the same under two random shifts of up to {suite.max_shift} px.",
+        "top-1 on the test split; "
+        + "; ".join(n.meaning.format(**asdict(suite.evaluate)) for n in SHOWN)
+        + ".",
         "",
         *_results_table(entries),
         "",
@@ -267,37 +274,29 @@ def report_markdown(
     if images:
         lines += ["## Plots", ""]
         lines += [f"![{title}]({path})" for title, path in images.items()]
-        lines += ["", *_equivariance_notes(entries), ""]
+        lines += ["", *_notes(entries), ""]
     return "\n".join(lines)
 
 
-def _equivariance_notes(entries: list[dict[str, Any]]) -> list[str]:
-    """Per configuration: the samples its equivariance used and the layers it left out."""
-    lines = []
+def _notes(entries: list[dict[str, Any]]) -> list[str]:
+    """Each measure's note on each configuration that finished and has it."""
     many = len({e["data"] for e in entries}) > 1
-    for e in entries:
-        if not e["finished"]:
-            continue
-        name = configuration_name(e, many)
-        left_out = e.get("equivariance_left_out")
-        samples = e.get("equivariance_samples")
-        if left_out is None:
-            lines.append(f"- equivariance of {name}: layers left out not recorded")
-            continue
-        skipped = "; ".join(f"{x['path']} {x['block']} ({x['reason']})" for x in left_out)
-        lines.append(
-            f"- equivariance of {name} ({samples} samples): "
-            + (f"not measured: {skipped}" if skipped else "every layer measured")
-        )
-    return lines
+    notes = [
+        measure.note(configuration_name(e, many), e)
+        for measure in MEASURES
+        if measure.note is not None
+        for e in entries
+        if e["finished"] and measure.key in e
+    ]
+    return [line for line in notes if line]
 
 
 # -- all files -------------------------------------------------------------------------
 
 
-def write_outputs(suite: Suite, rows: list[Row], out: Path) -> None:
+def write_outputs(suite: Suite, rows: list[CellRow], out: Path) -> None:
     """results.csv, results.json, the plots and report.md."""
     write_results(suite, rows, out)
     entries = configurations(rows)
     images = write_plots(entries, out)
-    write_atomic(out / "report.md", report_markdown(suite, rows, entries, images))
+    write_atomic(out / "report.md", suite_markdown(suite, rows, entries, images))

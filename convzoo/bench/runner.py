@@ -1,9 +1,10 @@
 """``run_bench``: train and evaluate every cell of a suite, keep finished ones, record failures.
 
 Each cell trains through ``convzoo.train.fit.train`` in its own folder under
-``--out`` (see ``bench_files``) and is then evaluated on the test split exactly
-as it was trained: the same canvas, permutation and standardization. Rerunning
-a suite into the same folder keeps every finished cell and retries the others;
+``--out`` (see ``bench.files``) and is then evaluated on the test split exactly
+as it was trained (the same canvas, permutation and standardization), by every
+measure of the table (``evaluate.measures``) with the suite's ``EvaluateConfig``.
+Rerunning a suite into the same folder keeps every finished cell and retries the others;
 a trained cell whose evaluation failed is evaluated again without retraining,
 and an interrupted one resumes from its last checkpoint. A folder holding cells
 run with other settings (an edited suite, another ``--epochs``) is refused
@@ -13,8 +14,9 @@ recorded with its error and the suite goes on.
 Cells run one after the other, each on all ``--devices`` (with ``--strategy
 ddp`` every rank runs this loop in step, since Lightning's launcher re-runs the
 command; only rank zero evaluates and writes), or with ``--parallel-cells`` one
-per device at the same time in worker processes (``bench_parallel``), or with
-``--launcher submitit`` each as a job of one array on a cluster (``bench_submit``).
+per device at the same time in worker processes (``bench.parallel``), or with
+``--launcher submitit`` each as a job of one array on a cluster (``bench.submit``).
+The rows, CSV, report and plots are written by ``bench.report``.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ from convzoo.bench.report import write_outputs
 from convzoo.bench.suite import Cell, Suite
 from convzoo.data.prepared import data_settings, prepared_test_split
 from convzoo.errors import ConvzooError
+from convzoo.evaluate.measures import evaluate_all, numbers
 from convzoo.evaluate.progress import Progress
-from convzoo.evaluate.robustness import DEFAULT_SCALES, evaluate_all
 from convzoo.files import locked, read_json, write_atomic, write_json
 from convzoo.spec import load_spec
 from convzoo.train import config
@@ -67,9 +69,9 @@ class BenchOptions:
     its executor settings)."""
 
     out: Path
-    devices: int = 1
-    strategy: str = "auto"
-    accelerator: str = "auto"
+    devices: int = config.default("devices")
+    strategy: str = config.default("strategy")
+    accelerator: str = config.default("accelerator")
     parallel: bool = False
     only: list[str] | None = None
     progress: bool = False
@@ -140,10 +142,8 @@ def _evaluate(
         split.x.to(device),
         split.y.to(device),
         fill=split.fill,
-        scales=tuple(suite.scales or DEFAULT_SCALES),
-        max_shift=suite.max_shift,
-        batch_size=suite.eval_batch_size,
         progress=Progress() if progress else None,
+        config=suite.evaluate,
     )
 
 
@@ -158,14 +158,12 @@ def _result(
         **cell_fields(cell),
         "status": "ok",
         "test_acc": report["test_acc"],
-        "clean_acc": evaluation["clean_acc"],
         "params": report["params"],
         "flops": report["flops"],
         "epochs": report["epochs"],
         "train_seconds": report["train_seconds"],
         "images_per_s": report["images_per_s"],
-        "scale_summary": evaluation["scale"]["summary"],
-        "shift_consistency": evaluation["shift_consistency"],
+        **{number.key: number.read(evaluation) for number in numbers()},
         "versions": report["versions"],
         "device_type": device.type,
         "devices": report["devices"],

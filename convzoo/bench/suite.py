@@ -13,7 +13,7 @@ and a pixel permutation; every combination is one *cell*, one training run::
     seeds: [0, 1, 2]
     epochs: 5
     train: {batch_size: 128, lr: 0.05}           # further TrainConfig fields
-    evaluate: {scales: [0.7, 1.0, 1.3], max_shift: 4}
+    evaluate: {scales: [0.7, 1.0, 1.3], max_shift: 4}   # EvaluateConfig fields
     grid: {swap: {act: [tanh, relu], pool: [avg, max]}}   # every combination, on every arch
     permute: [null, 0]                           # each cell without and with permutation 0
 
@@ -22,6 +22,14 @@ swaps, a swap or a layer that does not fit an architecture, a 1-D network on
 2-D data, a setting of the wrong type -- is collected and raised as one
 ``SuiteError`` that lists every problem, before anything trains: a long
 benchmark must not die an hour in on a typo. YAML is read with the safe loader.
+
+A cell's fingerprint (``Suite.fingerprint``) hashes everything that determines its
+result, so that a rerun never mixes cells made by other settings: its spec, data,
+permutation and seed, the suite's epochs and ``train`` mapping, and of the
+evaluation settings ``scales`` (None where the suite names none) and ``max_shift``
+-- as every fingerprint has since the first suites -- and any other only where it
+differs from its default. A setting or a measure added later, at its default,
+leaves every fingerprint, and so every committed result, as it was.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from convzoo.bench.checks import (
 )
 from convzoo.data import DATASETS
 from convzoo.errors import ConvzooError, did_you_mean, is_int
+from convzoo.evaluate.config import EvaluateConfig, changed
 from convzoo.files import read_yaml
 from convzoo.spec import Spec, load_spec, spec_file
 
@@ -94,13 +103,12 @@ class Suite:
     path: Path
     epochs: int | None  # None: each architecture's recipe, else the default
     train: dict[str, Any]
-    scales: list[float] | None
-    max_shift: int
-    eval_batch_size: int
+    evaluate: EvaluateConfig
     seeds: list[int]
     permute: list[int | None]
     cells: list[Cell]
     overrides: dict[str, Any] = field(default_factory=dict)  # what the command line changed
+    evaluate_keys: tuple[str, ...] = ()  # the evaluation settings the suite file names
 
     def select(self, ids: list[str]) -> list[Cell]:
         """The cells with these ids; an unknown id is an error with the closest ones."""
@@ -114,12 +122,18 @@ class Suite:
         return [known[i] for i in ids]
 
     def settings(self) -> dict[str, Any]:
-        """The settings shared by every cell."""
+        """The settings shared by every cell, as results.json records them and fingerprints
+        hash them: ``scales`` (None where the suite file names none) and ``max_shift``
+        always, any other evaluation setting that changes a figure where it differs from its
+        default."""
+        evaluation = changed(self.evaluate)
+        named = list(self.evaluate.scales) if "scales" in self.evaluate_keys else None
         return {
             "epochs": self.epochs,
             "train": self.train,
-            "scales": self.scales,
-            "max_shift": self.max_shift,
+            "scales": evaluation.pop("scales", named),
+            "max_shift": evaluation.pop("max_shift", self.evaluate.max_shift),
+            **evaluation,
         }
 
     def fingerprint(self, cell: Cell) -> str:
@@ -308,7 +322,7 @@ def load_suite(path: str | Path, epochs: int | None = None) -> Suite:
         [None],
     )
     train = train_settings(raw.get("train"), check)
-    scales, max_shift, batch = evaluate_settings(raw.get("evaluate"), check)
+    evaluation = evaluate_settings(raw.get("evaluate"), check)
     axes = _Axes(
         grid_swaps(raw.get("grid"), check), datasets(raw.get("data"), check), permute, seeds
     )
@@ -330,11 +344,10 @@ def load_suite(path: str | Path, epochs: int | None = None) -> Suite:
         path=path.resolve(),
         epochs=epochs,
         train=train,
-        scales=scales,
-        max_shift=max_shift,
-        eval_batch_size=batch,
+        evaluate=EvaluateConfig(**evaluation),
         seeds=seeds,
         permute=permute,
         cells=cells,
         overrides=overrides,
+        evaluate_keys=tuple(evaluation),
     )

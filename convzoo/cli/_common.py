@@ -1,8 +1,11 @@
-"""What every subcommand shares: its parser, the console and tables, JSON, and ``--swap``.
+"""What every subcommand shares: its parser, flags made from declared settings, the console
+and tables, JSON, and ``--swap``.
 
 Parsers are jsonargparse's (the library LightningCLI is built on), so that a
 subcommand can take its options from a declaration -- ``convzoo train`` takes
-``TrainConfig``'s fields -- and later from classes such as ``lightning.Trainer``.
+``TrainConfig``'s fields, ``convzoo evaluate`` ``EvaluateConfig``'s, ``convzoo bench``
+the device settings of ``TrainConfig`` (``add_setting``) -- and from classes such as
+``lightning.Trainer``.
 Help shows each option's help as written, with the default it names itself, or else
 the type and default jsonargparse finds (``--trainer.*``). An abbreviated option is
 refused, and an unknown one is answered with the closest ones.
@@ -12,14 +15,17 @@ from __future__ import annotations
 
 import re
 import sys
+import types
+import typing
 from argparse import SUPPRESS
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn
 
-from jsonargparse import ArgumentParser, DefaultHelpFormatter
+from jsonargparse import ActionYesNo, ArgumentParser, DefaultHelpFormatter
 from rich.console import Console
 from rich.table import Table
 
+from convzoo import settings as declared
 from convzoo.errors import ConvzooError, closest, did_you_mean
 from convzoo.files import dumps_json
 from convzoo.train.trainer_args import OWNED, explain
@@ -105,6 +111,64 @@ def parser(description: str) -> ArgumentParser:
 def add_debug(p: ArgumentParser) -> None:
     """``--debug``: show the traceback of an error."""
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+
+
+def flag(name: str) -> str:
+    """A setting's flag: ``batch_size`` is ``--batch-size``."""
+    return "--" + name.replace("_", "-")
+
+
+def _help(config: type, name: str, note: str) -> str:
+    """The setting's help and ``note``, with its default as help states it: ``yes``/``no``,
+    ``none``, a list's items spaced, or the declaration's ``shown``."""
+    meta = declared.settings(config)[name].metadata
+    value = declared.default(config, name)
+    if isinstance(value, bool):
+        value = "yes" if value else "no"
+    elif isinstance(value, tuple):
+        value = " ".join(map(str, value))
+    shown = meta.get("shown", "none" if value in (None, {}) else value)
+    return f"{meta['help']}{note} (default: {shown})"
+
+
+def add_setting(p: ArgumentParser, config: type, name: str, note: str = "") -> None:
+    """One flag for the setting ``name`` that ``config`` declares, typed by its hint, its help
+    followed by ``note``: a bool is ``--NAME``/``--no-NAME``, a pair ``--NAME LO HI``, a list
+    (``tuple[float, ...]``) one or more values. Its default is None (= not given), so that a
+    command can layer what was given over other sources; ``check_flags`` checks the values."""
+    hint = declared.type_hint(config, name)
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    plain = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
+    kind = typing.get_origin(plain[0]) or plain[0]
+    meta = declared.settings(config)[name].metadata
+    text = _help(config, name, note)
+    if kind is bool:
+        p.add_argument(flag(name), action=ActionYesNo(no_prefix="no-"), default=None, help=text)
+    elif kind is tuple:
+        args = typing.get_args(plain[0])
+        many = len(args) == 2 and args[1] is Ellipsis
+        p.add_argument(
+            flag(name),
+            type=args[0],
+            nargs="+" if many else len(args),
+            help=text,
+            metavar=meta.get("metavar", ("LO", "HI") if len(args) == 2 and not many else None),
+        )
+    else:
+        fixed = meta.get("choices")  # listed in help; ``check_flags`` checks them
+        listed: dict[str, Any] = {}
+        if isinstance(fixed, tuple):
+            listed["metavar"] = "{" + ",".join(fixed) + "}"
+        p.add_argument(flag(name), type=kind, help=text, **listed)
+
+
+def check_flags(config: type, given: Mapping[str, Any], where: Callable[[str], str] = flag) -> None:
+    """Refuse the first value of ``given`` that the setting of its name does not take, saying
+    ``where(name)`` it came from (by default its flag)."""
+    for name, value in given.items():
+        wrong = declared.problem(config, name, value)
+        if wrong:
+            raise ConvzooError(f"{where(name)}: {wrong}")
 
 
 def console() -> Console:

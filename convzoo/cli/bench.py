@@ -16,15 +16,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from convzoo.cli._common import parser
+from convzoo.cli._common import add_setting, parser
 from convzoo.errors import install_hint
 
 EXIT_FAILED_CELLS = 1
 NAMES = {"bench": "train a grid of architectures x swaps x data x seeds and report it"}
+# The settings of TrainConfig that a bench gives every cell, with what they mean here.
+DEVICE_SETTINGS = {
+    "devices": ": per cell, or cells at once with --parallel-cells",
+    "strategy": ", for each cell",
+    "accelerator": "",
+}
 
 
 def add_parser(sub: Any) -> None:
-    """The ``bench`` subcommand."""
+    """The ``bench`` subcommand; ``--devices``, ``--strategy`` and ``--accelerator`` are
+    ``TrainConfig``'s, as ``convzoo train`` makes them."""
+    from convzoo.train.config import TrainConfig
+
     p = parser("Train and evaluate every cell of a suite and write one report of them.")
     p.add_argument(
         "suite",
@@ -37,21 +46,8 @@ def add_parser(sub: Any) -> None:
         help="output folder (default: runs/bench-NAME); rerun into the same "
         "folder to keep finished cells",
     )
-    p.add_argument(
-        "--devices",
-        type=int,
-        default=1,
-        help="GPUs or CPU processes: per cell, or cells at once with --parallel-cells (default: 1)",
-    )
-    p.add_argument(
-        "--strategy", default="auto", help="Lightning strategy per cell, e.g. ddp (default: auto)"
-    )
-    p.add_argument(
-        "--accelerator",
-        choices=("auto", "cpu", "gpu"),
-        default="auto",
-        help="where to train (default: auto)",
-    )
+    for name, note in DEVICE_SETTINGS.items():
+        add_setting(p, TrainConfig, name, note)
     p.add_argument(
         "--parallel-cells",
         action="store_true",
@@ -95,9 +91,7 @@ def run(args: Any) -> int:
         return 0
     options = BenchOptions(
         out=Path(args.out or Path("runs") / f"bench-{suite.name}"),
-        devices=args.devices,
-        strategy=args.strategy,
-        accelerator=args.accelerator,
+        **{name: args[name] for name in DEVICE_SETTINGS if args[name] is not None},
         parallel=args.parallel_cells,
         only=args.only,
         progress=sys.stderr.isatty() and not args.only,

@@ -1,4 +1,10 @@
-"""``convzoo evaluate RUN_DIR|CKPT``: the robustness measures of a run, written next to it."""
+"""``convzoo evaluate RUN_DIR|CKPT``: the measures of a run, written next to it; the summary
+line names every figure of the table of measures.
+
+Every field of ``EvaluateConfig`` is a flag (``max_shift`` is ``--max-shift``), made by the
+code that makes ``convzoo train``'s (``_common.add_setting``), and so is ``--data-dir``,
+``TrainConfig``'s; a flag not given keeps the declared default.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +12,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from convzoo.cli._common import parser
+from convzoo.cli._common import add_setting, check_flags, parser
 
 NAMES = {"evaluate": "robustness of a trained run"}
 
 
 def add_parser(sub: Any) -> None:
-    """The ``evaluate`` subcommand."""
-    from convzoo.evaluate.robustness import DEFAULT_SCALES
+    """The ``evaluate`` subcommand: the run, its data, one flag per evaluation setting, --out."""
+    from convzoo import settings as declared
+    from convzoo.evaluate.config import EvaluateConfig
+    from convzoo.evaluate.measures import MEASURES
+    from convzoo.train.config import TrainConfig
 
-    p = parser("Scale curve, shift curve, shift consistency and per-layer equivariance of a run.")
+    measured = ", ".join(m.title for m in MEASURES)
+    p = parser(f"Measure a trained run ({measured}) and write the report next to it.")
     p.add_argument("run", metavar="RUN_DIR|CKPT", help="a run directory or a checkpoint")
     p.add_argument("--data", help="dataset (default: the run's)")
-    p.add_argument("--data-dir", help="folder with the dataset's files")
-    p.add_argument(
-        "--scales",
-        type=float,
-        nargs="+",
-        metavar="S",
-        help=f"resize factors (default: {' '.join(map(str, DEFAULT_SCALES))})",
-    )
-    p.add_argument("--max-shift", type=int, default=4, help="largest shift in pixels (default: 4)")
+    add_setting(p, TrainConfig, "data_dir")
+    for name in declared.settings(EvaluateConfig):
+        add_setting(p, EvaluateConfig, name)
     p.add_argument("--out", help="where to write (default: the run directory)")
     sub.add_subcommand("evaluate", p, help=NAMES["evaluate"])
 
@@ -34,23 +38,27 @@ def add_parser(sub: Any) -> None:
 def run(args: Any) -> int:
     """Evaluate with progress on stderr, write the files, print the summary line and where
     they are."""
+    from convzoo import settings as declared
+    from convzoo.evaluate.config import EvaluateConfig
+    from convzoo.evaluate.measures import numbers
     from convzoo.evaluate.progress import Progress
     from convzoo.evaluate.report import evaluate
-    from convzoo.evaluate.robustness import DEFAULT_SCALES
 
+    given = {
+        name: args[name] for name in declared.settings(EvaluateConfig) if args[name] is not None
+    }
+    check_flags(EvaluateConfig, given)
     result = evaluate(
         args.run,
         data=args.data,
         data_dir=args.data_dir,
-        scales=args.scales or DEFAULT_SCALES,
-        max_shift=args.max_shift,
         out=args.out,
         progress=Progress(),
+        config=EvaluateConfig(**given),
     )
+    figures = ", ".join(f"{n.name} {n.text(n.read(result))}" for n in numbers())
     sys.stdout.write(
-        f"{result['arch']} on {result['data']}: clean accuracy {100 * result['clean_acc']:.2f}%, "
-        f"scale summary {result['scale']['summary']:.3f}, "
-        f"shift consistency {100 * result['shift_consistency']:.2f}%\n"
+        f"{result['arch']} on {result['data']}: {figures}\n"
         f"evaluation: {Path(result['out']) / 'evaluate.md'}\n"
     )
     return 0

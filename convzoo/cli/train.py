@@ -19,14 +19,20 @@ settings so resolved, in the form ``--config`` reads and the run directory's
 from __future__ import annotations
 
 import sys
-import typing
-from dataclasses import Field
 from pathlib import Path
 from typing import Any
 
-from jsonargparse import ActionYesNo, ArgumentParser
+from jsonargparse import ArgumentParser
 
-from convzoo.cli._common import add_swap, parse_swaps, parser, print_table
+from convzoo.cli._common import (
+    add_setting,
+    add_swap,
+    check_flags,
+    flag,
+    parse_swaps,
+    parser,
+    print_table,
+)
 from convzoo.errors import ConvzooError
 from convzoo.files import dumps_yaml, read_yaml
 from convzoo.train import config as settings
@@ -36,49 +42,14 @@ from convzoo.train.config import TrainConfig
 NAMES = {"train": "train a network and write a report"}
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _help(f: Field[Any]) -> str:
-    value = settings.default(f.name)
-    if isinstance(value, bool):
-        value = "yes" if value else "no"
-    shown = f.metadata.get("shown", "none" if value in (None, {}) else value)
-    return f"{f.metadata['help']} (default: {shown})"
-
-
-def _add_setting(p: ArgumentParser, f: Field[Any]) -> None:
-    """One flag for one declared setting, typed by its hint; every default is None (= not
-    given), so that the config file can sit between the defaults and the flags."""
-    hint = settings.type_hint(f.name)
-    plain = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-    kind = typing.get_origin(plain[0]) or plain[0]
-    if f.name == "swap":
-        add_swap(p, f.metadata["help"].split(":")[0])
-    elif f.name == "trainer":
+def _add_setting(p: ArgumentParser, name: str) -> None:
+    """One flag for one declared setting; the swaps and the Trainer's arguments are groups."""
+    if name == "swap":
+        add_swap(p, settings.settings()[name].metadata["help"].split(":")[0])
+    elif name == "trainer":
         trainer_args.add_to(p)
-    elif kind is bool:
-        p.add_argument(
-            _flag(f.name), action=ActionYesNo(no_prefix="no-"), default=None, help=_help(f)
-        )
-    elif kind is tuple:
-        args = typing.get_args(plain[0])
-        p.add_argument(
-            _flag(f.name),
-            type=args[0],
-            nargs=len(args),
-            help=_help(f),
-            metavar=("LO", "HI") if len(args) == 2 else None,
-        )
     else:
-        fixed = f.metadata.get("choices")  # listed in help; ``settings.problem`` checks them
-        p.add_argument(
-            _flag(f.name),
-            type=kind,
-            help=_help(f),
-            **({"metavar": "{" + ",".join(fixed) + "}"} if isinstance(fixed, tuple) else {}),
-        )
+        add_setting(p, TrainConfig, name)
 
 
 def add_parser(sub: Any) -> None:
@@ -92,7 +63,7 @@ def add_parser(sub: Any) -> None:
     )
     for f in settings.settings().values():
         if f.metadata.get("flag", True):
-            _add_setting(p, f)
+            _add_setting(p, f.name)
     p.add_argument("--config", help="YAML file of settings (the flags override it; default: none)")
     p.add_argument(
         "--print_config",
@@ -103,13 +74,6 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--evaluate", action="store_true", help="run `convzoo evaluate` afterwards")
     sub.add_subcommand("train", p, help=NAMES["train"])
-
-
-def _check(values: dict[str, Any], where: str) -> None:
-    for name, value in values.items():
-        wrong = settings.problem(name, value)
-        if wrong:
-            raise ConvzooError(f"{where(name)}: {wrong}")
 
 
 def _from_file(path: Path) -> dict[str, Any]:
@@ -128,7 +92,7 @@ def _from_file(path: Path) -> dict[str, Any]:
             f"--config {path}: unknown setting(s) {', '.join(unknown)}; "
             f"accepted: {', '.join(sorted(accepted))}"
         )
-    _check(values, lambda name: f"--config {path}: {name}")
+    check_flags(TrainConfig, values, lambda name: f"--config {path}: {name}")
     return values
 
 
@@ -149,7 +113,7 @@ def config_from(args: Any) -> tuple[TrainConfig, dict[str, str]]:
         del given["trainer"]
     if "swap" in given:
         given["swap"] = parse_swaps(given["swap"])
-    _check(given, lambda name: "--trainer" if name == "trainer" else _flag(name))
+    check_flags(TrainConfig, given, lambda name: "--trainer" if name == "trainer" else flag(name))
     return settings.for_arch(arch, values, given)
 
 

@@ -4,20 +4,23 @@ Every measure refuses what it cannot measure -- samples of the wrong shape,
 labels that do not match them, a scale, shift or batch size out of range, a
 network that convzoo did not build -- with a ``ConvzooError`` that says which
 value is wrong and what range it must be in, so the measures of one module and
-the other word the same mistake the same way.
+the other word the same mistake the same way. A setting's own range is
+``EvaluateConfig``'s; what depends on the data (a shift below half the input) is
+checked here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
+from convzoo import settings as declared
 from convzoo.assemble import ConvNet
-from convzoo.errors import ConvzooError, is_int, is_number
-
-MAX_SCALE = 8.0
+from convzoo.errors import ConvzooError, is_int
+from convzoo.evaluate.config import EvaluateConfig
 
 
 def check_data(x: torch.Tensor, y: torch.Tensor | None = None) -> None:
@@ -32,21 +35,23 @@ def check_data(x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         raise ConvzooError(f"the labels must be a tensor [{len(x)}] (one per sample), got {got}")
 
 
+def _declared(name: str, value: Any) -> None:
+    """A value ``EvaluateConfig`` takes for the setting ``name``."""
+    wrong = declared.problem(EvaluateConfig, name, value)
+    if wrong:
+        raise ConvzooError(f"{name}: {wrong}")
+
+
 def check_batch_size(batch_size: int) -> None:
     """A positive integer."""
-    if not is_int(batch_size) or batch_size < 1:
-        raise ConvzooError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _declared("batch_size", batch_size)
 
 
 def check_scales(scales: Sequence[float]) -> list[float]:
-    """A non-empty list of numbers in (0, MAX_SCALE], as floats."""
+    """A non-empty list of distinct numbers in (0, MAX_SCALE], as floats."""
     if isinstance(scales, (str, bytes)) or not isinstance(scales, Sequence) or not scales:
         raise ConvzooError(f"scales must be a non-empty list of numbers, got {scales!r}")
-    for s in scales:
-        if not is_number(s) or not 0 < s <= MAX_SCALE:
-            raise ConvzooError(
-                f"scale {s!r} is out of range: each scale must be a number in (0, {MAX_SCALE:g}]"
-            )
+    _declared("scales", tuple(scales))
     return [float(s) for s in scales]
 
 

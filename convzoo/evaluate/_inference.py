@@ -1,6 +1,8 @@
-"""Running a model to measure it: eval mode, no gradients, inputs on its device and dtype.
+"""Running a model to measure it: what a measure runs on, and eval mode, no gradients,
+inputs on the model's device and dtype.
 
-Both the accuracy measures and the equivariance measure run the model this way;
+Every measure of the table (``measures``) is given the same ``Inputs``. The
+accuracy measures and the equivariance measure run the model in ``inference``;
 the context restores the model's training mode afterwards, so measuring a
 network in the middle of training leaves it as it was.
 """
@@ -9,9 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from convzoo.assemble import ConvNet
+from convzoo.evaluate.config import EvaluateConfig
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a measure runs on: a network built by convzoo, the test samples and their labels,
+    the background value ``fill`` that uncovered pixels get, and the settings (checked
+    against the samples: ``max_shift`` fits them)."""
+
+    model: ConvNet
+    x: torch.Tensor
+    y: torch.Tensor
+    fill: float
+    config: EvaluateConfig
+
 
 Place = Callable[[torch.Tensor], torch.Tensor]  # a batch -> the same on the model's device/dtype
 

@@ -6,12 +6,15 @@ S -- pooling and strided convolutions are where exact equivariance is lost, and
 blurring before subsampling (``pool.blur``) is meant to lose less of it. This
 measure says how much, layer by layer, with the definition of DESIGN.md
 ("Evaluation"); ``equivariance`` spells out which positions are compared.
+``markdown``, ``merge`` and ``note`` are how reports show it (its entry in the
+table of measures, ``measures``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +25,9 @@ from convzoo.assemble import ConvNet
 from convzoo.data.transforms import shift
 from convzoo.evaluate._checks import check_batch_size, check_convnet, check_data, check_shifts
 from convzoo.evaluate._inference import inference
+from convzoo.evaluate.config import DEFAULTS
 from convzoo.evaluate.progress import Tick, no_tick
 from convzoo.summary import summary
-
-EQUIVARIANCE_SAMPLES = 64
 
 
 @dataclass(frozen=True)
@@ -212,21 +214,27 @@ def _result(stage: _Stage, s: int, total: _Sums) -> dict[str, Any]:
     }
 
 
+def default_shifts(max_shift: int = DEFAULTS.max_shift) -> list[int]:
+    """The shifts measured: 1 to ``max_shift`` pixels."""
+    return list(range(1, max_shift + 1))
+
+
 def measure(
     model: nn.Module,
     x: torch.Tensor,
-    shifts: Sequence[int] = (1, 2, 3, 4),
+    shifts: Sequence[int] | None = None,
     fill: float = 0.0,
-    batch_size: int = 512,
+    batch_size: int = DEFAULTS.batch_size,
     tick: Tick = no_tick,
+    samples: int = DEFAULTS.samples,
 ) -> Equivariance:
     """``equivariance``'s rows, with the layers it left out and why, and the sample count;
     ``tick`` is called after each chunk of samples (``chunk_size``)."""
     model = check_convnet(model)
     check_data(x)
-    shifts = check_shifts(shifts, x)
+    shifts = check_shifts(default_shifts() if shifts is None else shifts, x)
     check_batch_size(batch_size)
-    x = x[:EQUIVARIANCE_SAMPLES]
+    x = x[:samples]
     stages, found = _accumulate(model, x, shifts, fill, batch_size, tick)
     rows = [_result(stages[i], s, total) for (i, s), total in found.sums.items() if total.count]
     measured = {row["path"] for row in rows}
@@ -245,13 +253,15 @@ def measure(
 def equivariance(
     model: nn.Module,
     x: torch.Tensor,
-    shifts: Sequence[int] = (1, 2, 3, 4),
+    shifts: Sequence[int] | None = None,
     fill: float = 0.0,
-    batch_size: int = 512,
+    batch_size: int = DEFAULTS.batch_size,
+    samples: int = DEFAULTS.samples,
 ) -> list[dict[str, Any]]:
     """Per top-level layer and shift s along the last axis: ||F(shift x) - shift F(x)|| / ||F(x)||.
 
-    F is the network up to and including the layer, run on the first 64 samples;
+    ``shifts`` are by default 1 to ``EvaluateConfig``'s ``max_shift`` pixels.
+    F is the network up to and including the layer, run on the first ``samples`` samples;
     the norms are over those samples, all channels, every row (2-D) and the
     interior positions along the shifted axis.
     shift F(x) moves the map by s / S positions, S the layer's cumulative stride:
@@ -268,4 +278,64 @@ def equivariance(
     with an unknown stride, and (layer, shift) pairs with no interior position,
     are left out (``measure`` says which and why).
     """
-    return measure(model, x, shifts, fill, batch_size).rows
+    return measure(model, x, shifts, fill, batch_size, samples=samples).rows
+
+
+# -- how reports show it -----------------------------------------------------------------
+
+
+def markdown(result: Mapping[str, Any]) -> list[str]:
+    """evaluate.md's lines: what the measures ran on, the layers left out, and the errors."""
+    samples = result["samples"]
+    measured = ", ".join(dict.fromkeys(e["path"] for e in result["equivariance"])) or "none"
+    left_out = "; ".join(
+        f"{e['path']} {e['block']} ({e['reason']})" for e in result["equivariance_left_out"]
+    )
+    lines = [
+        f"Samples: {samples['accuracy']:,} test samples for the accuracy measures, the first "
+        f"{samples['equivariance']} for equivariance. Layers measured: {measured}. "
+        f"Left out: {left_out or 'none'}.",
+        "",
+        "Equivariance error ||F(shift x) - shift F(x)|| / ||F(x)|| per layer:",
+        "",
+        "| layer | block | stride | shift | multiple of stride | error |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    lines += [
+        f"| {e['path']} | {e['block']} | {e['stride']} | {e['shift']} | "
+        f"{'yes' if e['multiple'] else 'no'} | {e['error']:.4f} |"
+        for e in result["equivariance"]
+    ]
+    return [*lines, ""]
+
+
+def merge(evaluations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The seeds of one bench configuration as one: the mean error per (layer, shift), the
+    layers left out and the samples (None where results are too old to record them)."""
+    merged: dict[tuple[str, int], dict[str, Any]] = {}
+    for evaluation in evaluations:
+        for row in evaluation["equivariance"]:
+            entry = merged.setdefault((row["path"], row["shift"]), {**row, "errors": []})
+            entry["errors"].append(row["error"])
+    return {
+        "equivariance": [
+            {
+                **{k: v for k, v in e.items() if k != "errors"},
+                "error": statistics.fmean(e["errors"]),
+            }
+            for e in merged.values()
+        ],
+        "equivariance_left_out": evaluations[0].get("equivariance_left_out"),
+        "equivariance_samples": evaluations[0].get("samples", {}).get("equivariance"),
+    }
+
+
+def note(name: str, entry: Mapping[str, Any]) -> str:
+    """The bench report's line on a configuration: its samples and the layers left out."""
+    left_out, samples = entry.get("equivariance_left_out"), entry.get("equivariance_samples")
+    if left_out is None:
+        return f"- equivariance of {name}: layers left out not recorded"
+    skipped = "; ".join(f"{x['path']} {x['block']} ({x['reason']})" for x in left_out)
+    return f"- equivariance of {name} ({samples} samples): " + (
+        f"not measured: {skipped}" if skipped else "every layer measured"
+    )

@@ -2,7 +2,7 @@
 
 Each ``*_figure`` function builds one figure and returns it, so tests can check
 its axes and labels; the matching ``plot_*`` function writes it as a PNG and
-returns the path. Inputs are the plain dicts that ``robustness.evaluate_all`` and
+returns the path. Inputs are the plain dicts that ``measures.evaluate_all`` and
 the benchmark runner produce, so a plot can be redrawn from a saved JSON file.
 The figures are meant to survive a reviewer: scales, which are geometric, sit on
 a log axis; bars start at zero; a spread over seeds (``std``) is drawn as a band
@@ -245,10 +245,10 @@ def plot_accuracy_vs_params(path: str | Path, rows: Sequence[Mapping[str, Any]])
     return save_png(accuracy_vs_params_figure(rows), path)
 
 
-def shift_consistency_figure(rows: Sequence[Mapping[str, Any]]) -> Figure:
-    """Shift consistency per label as bars from 0 to 100 % with standard-deviation error
-    bars clipped to [0, 100] (``{"label", "mean"}`` with an optional ``"std"``, values in
-    [0, 1]); each bar has its value written on it."""
+def shares_figure(rows: Sequence[Mapping[str, Any]], title: str, ylabel: str) -> Figure:
+    """A share per label (shift consistency, ...) as bars from 0 to 100 % with
+    standard-deviation error bars clipped to [0, 100] (``{"label", "mean"}`` with an
+    optional ``"std"``, values in [0, 1]); each bar has its value written on it."""
     fig, ax = figure(max(6.4, 0.35 * len(rows) + 2.0), 4.8)
     positions = list(range(len(rows)))
     means = [100 * row["mean"] for row in rows]
@@ -263,11 +263,13 @@ def shift_consistency_figure(rows: Sequence[Mapping[str, Any]]) -> Figure:
     ax.set_xticks(positions)
     ax.set_xticklabels([row["label"] for row in rows], rotation=60, ha="right", fontsize="x-small")
     ax.set_ylim(0.0, 100.0)
-    ax.set(ylabel="consistent predictions (%)", title="Shift consistency (± 1 s.d. over seeds)")
+    ax.set(ylabel=ylabel, title=f"{title} (± 1 s.d. over seeds)")
     ax.grid(alpha=0.3, axis="y")
     return fig
 
 
-def plot_shift_consistency(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> Path:
-    """``shift_consistency_figure`` as a PNG."""
-    return save_png(shift_consistency_figure(rows), path)
+def plot_shares(
+    path: str | Path, rows: Sequence[Mapping[str, Any]], title: str, ylabel: str
+) -> Path:
+    """``shares_figure`` as a PNG."""
+    return save_png(shares_figure(rows, title, ylabel), path)

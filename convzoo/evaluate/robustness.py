@@ -1,4 +1,4 @@
-"""Robustness measures: accuracy under rescaling and shifts, shift consistency, equivariance.
+"""Robustness measures: accuracy under rescaling and shifts, and shift consistency.
 
 A convnet is meant to recognise a pattern wherever it is and, within limits,
 whatever its size. These measures say how far a trained network lives up to it,
@@ -11,16 +11,13 @@ with the definitions of DESIGN.md ("Evaluation"), so numbers compare across runs
   directions (8 in 2-D, 2 in 1-D).
 - ``shift_consistency`` (Zhang 2019): the share of samples whose top-1 class is
   the same under two independent random shifts of up to k pixels per axis.
-- ``equivariance`` (in ``convzoo.evaluate.equivariance``, part of ``evaluate_all``):
-  per top-level layer, ||F(shift x) - shift F(x)|| / ||F(x)||, for shifts that are
-  and are not multiples of the layer's cumulative stride, away from the borders.
 
 Uncovered pixels get ``fill``, the background (a zero pixel after
 standardization). The model runs in eval mode without gradients, in batches on
 its own device, and the transforms run there too; its training mode is restored
-afterwards. Every result is plain Python numbers and lists, ready for JSON.
-``evaluate_all`` reports each measure to a ``progress.Progress`` as it runs, and
-says which layers the equivariance left out and how many samples each measure used.
+afterwards. Every result is plain Python numbers and lists, ready for JSON. The
+defaults are ``EvaluateConfig``'s; the table of measures (``measures``) runs these
+with the others and shows their curves with ``curve_table``.
 """
 
 from __future__ import annotations
@@ -33,18 +30,11 @@ import torch
 from torch import nn
 
 from convzoo.data.transforms import rescale, shift
-from convzoo.evaluate._checks import (
-    check_batch_size,
-    check_convnet,
-    check_data,
-    check_max_shift,
-    check_scales,
-)
+from convzoo.evaluate._checks import check_batch_size, check_data, check_max_shift, check_scales
 from convzoo.evaluate._inference import inference
-from convzoo.evaluate.equivariance import EQUIVARIANCE_SAMPLES, chunk_size, measure
-from convzoo.evaluate.progress import Progress, Silent, Tick, no_tick
+from convzoo.evaluate.config import DEFAULTS
+from convzoo.evaluate.progress import Tick, no_tick
 
-DEFAULT_SCALES = (0.5, 0.625, 0.75, 0.875, 1.0, 1.25, 1.5, 1.75, 2.0)
 DIRECTIONS = {
     1: ((1,), (-1,)),
     2: ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)),
@@ -98,13 +88,17 @@ def _share(preds: torch.Tensor, y: torch.Tensor) -> float:
 # -- accuracy measures -----------------------------------------------------------------
 
 
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+def predict(
+    model: nn.Module, x: torch.Tensor, batch_size: int = DEFAULTS.batch_size
+) -> torch.Tensor:
     """The top-1 class of every sample, on the CPU."""
     check_data(x)
     return _predictions(model, x, [_as_is], batch_size)[0]
 
 
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
+def accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = DEFAULTS.batch_size
+) -> float:
     """The share of samples whose top-1 class is the label."""
     check_data(x, y)
     return _share(predict(model, x, batch_size), y)
@@ -114,9 +108,9 @@ def scale_curve(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    scales: Sequence[float] = DEFAULT_SCALES,
+    scales: Sequence[float] = DEFAULTS.scales,
     fill: float = 0.0,
-    batch_size: int = 512,
+    batch_size: int = DEFAULTS.batch_size,
     *,
     tick: Tick = no_tick,
 ) -> dict[str, Any]:
@@ -146,9 +140,9 @@ def shift_curve(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    max_shift: int = 4,
+    max_shift: int = DEFAULTS.max_shift,
     fill: float = 0.0,
-    batch_size: int = 512,
+    batch_size: int = DEFAULTS.batch_size,
     *,
     tick: Tick = no_tick,
 ) -> dict[str, Any]:
@@ -175,10 +169,10 @@ def shift_curve(
 def shift_consistency(
     model: nn.Module,
     x: torch.Tensor,
-    max_shift: int = 4,
+    max_shift: int = DEFAULTS.max_shift,
     fill: float = 0.0,
-    seed: int = 0,
-    batch_size: int = 512,
+    seed: int = DEFAULTS.consistency_seed,
+    batch_size: int = DEFAULTS.batch_size,
     *,
     tick: Tick = no_tick,
 ) -> float:
@@ -199,49 +193,14 @@ def shift_consistency(
     return (a == b).double().mean().item()
 
 
-def _batches(samples: int, size: int) -> int:
-    return -(-samples // size)
+# -- how reports show them ---------------------------------------------------------------
 
 
-def evaluate_all(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    fill: float = 0.0,
-    scales: Sequence[float] = DEFAULT_SCALES,
-    max_shift: int = 4,
-    batch_size: int = 512,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Every measure: clean accuracy, scale and shift curves, shift consistency, and the
-    equivariance errors for shifts 1..max_shift, with the layers it left out
-    (``equivariance_left_out``) and the samples each measure used (``samples``).
-    ``progress`` (default: none shown) reports each measure as it runs."""
-    check_convnet(model)
-    check_data(x, y)
-    scales = check_scales(scales)
-    max_shift = check_max_shift(max_shift, x)
-    check_batch_size(batch_size)
-    show = progress or Silent()
-    n, batches = len(x), _batches(len(x), batch_size)
-    shifts = range(1, max_shift + 1)
-    with show.measure(f"scale curve: {len(scales)} scales x {n:,} samples", batches) as tick:
-        scale = scale_curve(model, x, y, scales, fill, batch_size, tick=tick)
-    with show.measure(f"shift curve: shifts 0..{max_shift} x {n:,} samples", batches) as tick:
-        shifted = shift_curve(model, x, y, max_shift, fill, batch_size, tick=tick)
-    with show.measure(f"shift consistency: {n:,} samples", batches) as tick:
-        consistency = shift_consistency(model, x, max_shift, fill, batch_size=batch_size, tick=tick)
-    eq_samples = min(n, EQUIVARIANCE_SAMPLES)
-    eq_batches = _batches(eq_samples, chunk_size(shifts, batch_size))
-    name = f"equivariance: shifts 1..{max_shift} x {eq_samples} samples, per layer"
-    with show.measure(name, eq_batches) as tick:
-        found = measure(model, x, shifts, fill, batch_size, tick)
-    return {
-        "clean_acc": scale["clean"],
-        "scale": scale,
-        "shift": shifted,
-        "shift_consistency": consistency,
-        "equivariance": found.rows,
-        "equivariance_left_out": found.left_out,
-        "samples": {"accuracy": n, "equivariance": found.samples},
-    }
+def curve_table(axis: str, points: Sequence[str], accuracy: Sequence[float]) -> list[str]:
+    """evaluate.md's table of an accuracy curve: ``axis`` and its points, accuracy in %."""
+    return [
+        f"| {axis} | " + " | ".join(points) + " |",
+        "|---|" + "---:|" * len(points),
+        "| accuracy | " + " | ".join(f"{100 * a:.1f}" for a in accuracy) + " |",
+        "",
+    ]

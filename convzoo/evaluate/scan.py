@@ -84,7 +84,7 @@ def _scanner(model: ConvNet) -> ConvNet:
 
 
 @dataclass(frozen=True)
-class Geometry:
+class ScanGeometry:
     """Where a scanner looks: ``window`` input columns per position, ``stride`` between them."""
 
     window: int
@@ -104,16 +104,16 @@ class Geometry:
 
 
 @functools.lru_cache(maxsize=32)
-def _geometry(spec_json: str) -> Geometry:
+def _geometry(spec_json: str) -> ScanGeometry:
     data = json.loads(spec_json)
     head = f"layers.{len(data['layers']) - 1}"
     stride = next(row.stride for row in summary(build_meta(data)).layers if row.path == head)
     if stride is None:
         raise ConvzooError(f"{data['name']}: the output stride of its layers is unknown")
-    return Geometry(window=int(data["input"][-1]), stride=int(stride[-1]))
+    return ScanGeometry(window=int(data["input"][-1]), stride=int(stride[-1]))
 
 
-def geometry(model: ConvNet) -> Geometry:
+def geometry(model: ConvNet) -> ScanGeometry:
     """The scan geometry of a ``conv1x1`` net: its input width and its output stride."""
     return _geometry(json.dumps(scan_spec(model.spec), sort_keys=True))
 
@@ -173,7 +173,7 @@ def windowed_score_map(model: ConvNet, strips: torch.Tensor, batch_size: int = 2
 # -- decoding ------------------------------------------------------------------------------
 
 
-def default_spacing(grid: Geometry, background: bool = False) -> int:
+def default_spacing(grid: ScanGeometry, background: bool = False) -> int:
     """NMS distance in positions: 0.8 of a window, half a window for a net with a
     background class. Images side by side are a window apart; a window straddling two
     of them is half a window off each. A net without a background class names a digit
@@ -299,7 +299,7 @@ def plot_scan(
     scores: torch.Tensor,
     decoded: Sequence[int],
     truth: Sequence[int] | torch.Tensor | None = None,
-    grid: Geometry | None = None,
+    grid: ScanGeometry | None = None,
     background: int | None = None,
 ) -> Path:
     """A PNG: the strip on top, its class probabilities per position (classes x positions)

@@ -6,11 +6,11 @@ default written here), ``--config`` files and bench suites' ``train:`` sections
 are checked against the same fields, and ``TrainConfig(...)`` itself refuses a
 value of the wrong type or out of range. Adding a setting means adding one field.
 
-Each field's metadata holds its ``help`` and, where it has them, its ``choices``
-(a tuple, or a function for lists only known at run time), a ``rule`` (a range,
-as ``Rule``) and ``shown`` (how help states a default that is computed);
-``flag: False`` keeps a setting off the command line (``progress``, which the
-commands decide).
+Each field is made by ``convzoo.settings.setting``, whose metadata holds its
+``help`` and, where it has them, its ``choices``, a ``rule`` (a range, as
+``Rule``) and ``shown`` (how help states a default that is computed); ``flag:
+False`` keeps a setting off the command line (``progress``, which the commands
+decide). The functions below read this declaration through ``convzoo.settings``.
 
 An architecture's YAML may carry a recipe, its ``train:`` section: the settings
 it was made for, with their ``source``. ``for_arch`` layers defaults, recipe,
@@ -19,21 +19,25 @@ it was made for, with their ``source``. ``for_arch`` layers defaults, recipe,
 
 from __future__ import annotations
 
-import types
-import typing
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import MISSING, Field, dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from convzoo.errors import (
-    ConvzooError,
-    ConvzooWarning,
-    did_you_mean,
-    is_int,
-    is_number,
-    short_repr,
+from convzoo import settings as declared
+from convzoo.errors import ConvzooError, ConvzooWarning
+from convzoo.settings import (
+    AT_LEAST_ONE,
+    DECAY,
+    FRACTION,
+    NON_NEGATIVE,
+    NOT_EMPTY,
+    POSITIVE,
+    SEED,
+    Rule,
+    setting,
+    unknown,
 )
 from convzoo.spec import Spec, load_spec
 from convzoo.train import trainer_args
@@ -45,23 +49,7 @@ LOGGERS = ("csv", "tensorboard", "wandb")
 ACCELERATORS = ("auto", "cpu", "gpu")
 PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "bf16-true", "64-true")
 
-
-@dataclass(frozen=True)
-class Rule:
-    """A range a setting's value must lie in: ``test(value)``, described as ``text``."""
-
-    text: str
-    test: Callable[[Any], bool]
-
-
-POSITIVE = Rule("a positive number", lambda v: v > 0)
-AT_LEAST_ONE = Rule("at least 1", lambda v: v >= 1)
-NON_NEGATIVE = Rule("zero or more", lambda v: v >= 0)
-FRACTION = Rule("in [0, 1)", lambda v: 0 <= v < 1)
-DECAY = Rule("in (0, 1]", lambda v: 0 < v <= 1)
-SEED = Rule("in [0, 2**32)", lambda v: 0 <= v < 2**32)
 SCALE_RANGE = Rule("two sizes LO <= HI, both above 0", lambda v: 0 < v[0] <= v[1])
-NOT_EMPTY = Rule("a name (not empty)", lambda v: bool(v.strip()))
 WANDB_PROJECT_NAME = Rule(  # W&B refuses these characters in a project's name
     "a name without / \\ # ? % or :",
     lambda v: bool(v.strip()) and not set(v) & set("/\\#?%:"),
@@ -72,14 +60,6 @@ def _strategies() -> tuple[str, ...]:
     from lightning.pytorch.strategies import StrategyRegistry
 
     return ("auto", *StrategyRegistry.available_strategies())
-
-
-def setting(default: Any, help: str, **meta: Any) -> Any:
-    """One declared setting: its default, its help and optional ``choices``/``rule``/``flag``."""
-    metadata = {"help": help, **meta}
-    if isinstance(default, (dict, list)):
-        return field(default_factory=lambda: type(default)(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
 
 
 @dataclass
@@ -171,10 +151,7 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            wrong = problem(f.name, getattr(self, f.name))
-            if wrong:
-                raise ConvzooError(f"train setting {f.name}: {wrong}")
+        declared.check(self, "train")
         validated = [m for m in trainer_args.monitored(self.trainer) if m.startswith("val_")]
         if validated and self.val_fraction == 0:
             raise ConvzooError(
@@ -193,81 +170,27 @@ class TrainConfig:
 
 def settings() -> dict[str, Field[Any]]:
     """The declared settings by name, in declaration order."""
-    return {f.name: f for f in fields(TrainConfig)}
+    return declared.settings(TrainConfig)
 
 
 def default(name: str) -> Any:
     """The default of the setting ``name``."""
-    f = settings()[name]
-    return f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+    return declared.default(TrainConfig, name)
 
 
 def choices(name: str) -> Sequence[str] | None:
     """The values the setting ``name`` may take, when it has a fixed list."""
-    found = settings()[name].metadata.get("choices")
-    return found() if callable(found) else found
+    return declared.choices(TrainConfig, name)
 
 
 def type_hint(name: str) -> Any:
     """The setting's type hint, resolved (``int | None``, ``tuple[float, float]``...)."""
-    return typing.get_type_hints(TrainConfig)[name]
-
-
-def accepts(value: Any, hint: Any) -> bool:
-    """Whether plain data ``value`` (as YAML or JSON give it) fits the type hint."""
-    if hint is Any:
-        return True
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(accepts(value, arg) for arg in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return is_int(value)
-    if hint is float:
-        return is_number(value)
-    if origin is tuple:
-        args = typing.get_args(hint)
-        return (
-            isinstance(value, (list, tuple))
-            and len(value) == len(args)
-            and all(accepts(v, a) for v, a in zip(value, args))
-        )
-    if origin is dict:
-        return isinstance(value, dict) and all(
-            accepts(k, typing.get_args(hint)[0]) and accepts(v, typing.get_args(hint)[1])
-            for k, v in value.items()
-        )
-    return isinstance(value, hint)
-
-
-def hint_text(hint: Any) -> str:
-    """A type hint as a reader writes it: ``int``, ``float | None``."""
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    return declared.type_hint(TrainConfig, name)
 
 
 def problem(name: str, value: Any) -> str | None:
     """What is wrong with ``value`` for the setting ``name`` (type, choices, range), or None."""
-    hint = type_hint(name)
-    if not accepts(value, hint):
-        return f"expected {hint_text(hint)}, got {short_repr(value)}"
-    allowed = choices(name)
-    if allowed is not None and value not in allowed:
-        hint = did_you_mean(str(value), allowed)
-        return f"{short_repr(value)} is not one of {', '.join(allowed)}.{hint}"
-    rule = settings()[name].metadata.get("rule")
-    if rule is not None and value is not None and not rule.test(value):
-        return f"must be {rule.text}, got {short_repr(value)}"
-    check = settings()[name].metadata.get("check")
-    return check(value) if check is not None else None
-
-
-def unknown(key: str, accepted: Sequence[str]) -> str:
-    """The message for a setting that does not exist, with the closest and the accepted ones."""
-    hint = did_you_mean(key, accepted)
-    return f"unknown setting {short_repr(key)}.{hint} Accepted: {', '.join(accepted)}."
+    return declared.problem(TrainConfig, name, value)
 
 
 # -- recipes ---------------------------------------------------------------------------

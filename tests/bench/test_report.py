@@ -1,12 +1,15 @@
-"""The suite report's aggregation for plots: spreads over seeds, equivariance notes."""
+"""The suite report: spreads over seeds, equivariance charts, results older than a measure."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 from convzoo.bench.plots import write_plots
-from convzoo.bench.report import configurations
+from convzoo.bench.report import configurations, write_outputs
+from convzoo.bench.suite import load_suite
+from tests.bench.conftest import SUITES
 
 SMOKE = Path(__file__).parents[2] / "benchmarks" / "results" / "smoke" / "results.json"
 
@@ -31,3 +34,26 @@ def test_each_equivariance_chart_is_titled_by_its_configuration(tmp_path):
     titles = [t for t in images if t.startswith("Equivariance")]
     assert titles == ["Equivariance: tiny", "Equivariance: tiny tanh"]
     assert all((tmp_path / images[t]).stat().st_size for t in titles)
+
+
+def test_a_result_made_before_a_measure_existed_shows_it_as_not_measured(tmp_path):
+    rows = smoke_rows()
+    for row in rows:  # as if shift consistency had been added after these cells ran
+        del row["shift_consistency"], row["evaluation"]["shift_consistency"]
+    suite = load_suite(SUITES / "smoke.yaml")
+    write_outputs(suite, rows, tmp_path)
+    table = (tmp_path / "report.md").read_text().splitlines()
+    tiny = next(line for line in table if line.startswith("| tiny | synthetic |"))
+    assert tiny.rstrip(" |").endswith("| n/a")
+    assert not (tmp_path / "shift_consistency.png").exists()
+    assert (tmp_path / "scale_curves.png").exists()
+    with (tmp_path / "results.csv").open() as f:
+        assert {row["shift_consistency"] for row in csv.DictReader(f)} == {""}
+
+
+def test_committed_results_older_than_the_effective_rf_render_it_as_not_measured(tmp_path):
+    write_outputs(load_suite(SUITES / "smoke.yaml"), smoke_rows(), tmp_path)
+    table = (tmp_path / "report.md").read_text().splitlines()
+    assert table[table.index("## Results") + 4].endswith("| effective rf (%) |")
+    tiny = next(line for line in table if line.startswith("| tiny | synthetic |"))
+    assert tiny.endswith("| n/a |") and not (tmp_path / "effective_rf_share.png").exists()

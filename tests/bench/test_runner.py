@@ -78,6 +78,7 @@ def test_a_failing_cell_is_recorded_and_retried_on_the_next_run(smoke_copy, monk
     [
         (["--devices", "0"], "--devices: must be at least 1"),
         (["--strategy", "bogus"], "--strategy: 'bogus' is not one of"),
+        (["--accelerator", "tpu"], "--accelerator: 'tpu' is not one of auto, cpu, gpu."),
     ],
 )
 def test_bad_devices_are_refused_before_any_cell_runs(tmp_path, monkeypatch, flags, message):

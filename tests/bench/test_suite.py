@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import asdict, make_dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from convzoo.bench.suite import load_suite
 from convzoo.cli import main
 from convzoo.errors import ConvzooError
+from convzoo.evaluate.config import EvaluateConfig
+from convzoo.settings import setting
 from tests.bench.conftest import SUITES, bench, no_training
 
 
@@ -105,3 +108,44 @@ seeds: [0, 1]
 )
 def test_the_shipped_suites_are_valid(name, cells):
     assert len(load_suite(SUITES / f"{name}.yaml").cells) == cells
+
+
+def test_a_setting_added_at_its_default_leaves_every_fingerprint_as_it_was():
+    suite = load_suite(SUITES / "smoke.yaml")
+    cell, before = suite.cells[0], suite.fingerprint(suite.cells[0])
+    later = make_dataclass(
+        "Later",
+        [("radius", int, setting(3, "a setting added later"))],
+        bases=(EvaluateConfig,),
+        frozen=True,
+    )
+    given = asdict(suite.evaluate)
+    assert replace(suite, evaluate=later(**given)).fingerprint(cell) == before
+    assert replace(suite, evaluate=later(**given, radius=4)).fingerprint(cell) != before
+    assert replace(suite, evaluate=replace(suite.evaluate, samples=32)).fingerprint(cell) != before
+    assert (
+        replace(suite, evaluate=replace(suite.evaluate, batch_size=7)).fingerprint(cell) == before
+    )
+
+
+def test_scales_the_suite_names_are_hashed_as_named_even_at_their_default(tmp_path):
+    default = list(EvaluateConfig().scales)
+    text = "name: s\narchs: [tiny.yaml]\ndata: [synthetic]\n"
+    named = load_suite(write_suite(tmp_path, text + f"evaluate: {{scales: {default}}}\n"))
+    assert named.settings()["scales"] == default
+    assert load_suite(write_suite(tmp_path, text)).settings()["scales"] is None
+
+
+def test_the_evaluate_mapping_is_checked_as_evaluate_config_checks_it(tmp_path):
+    suite = write_suite(
+        tmp_path,
+        "name: e\narchs: [tiny.yaml]\ndata: [synthetic]\n"
+        "evaluate: {scales: [1.0, 9], samples: 0, max_shfit: 2, consistency_seed: 3}\n",
+    )
+    with pytest.raises(ConvzooError) as caught:
+        load_suite(suite)
+    message = str(caught.value)
+    assert "evaluate.scales: scale 9 is out of range" in message
+    assert "evaluate.samples: must be at least 1, got 0" in message
+    assert "unknown setting 'max_shfit'. Did you mean 'max_shift'?" in message
+    assert "3 problem(s)" in message

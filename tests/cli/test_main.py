@@ -149,3 +149,12 @@ def test_every_option_states_its_default_once():
 def test_a_command_line_without_its_words_is_one_line_naming_them(capsys, argv, message):
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_bench_takes_its_device_flags_from_train_s_declaration():
+    parsers = _parsers()
+    for name in ("--devices", "--strategy", "--accelerator"):
+        train = parsers["convzoo train"]._option_string_actions[name]
+        bench = parsers["convzoo bench"]._option_string_actions[name]
+        assert (bench.type, bench.default, bench.metavar) == (train.type, None, train.metavar)
+        assert bench.help.startswith(train.help.split(" (default")[0])

@@ -40,7 +40,7 @@ def error_bar_tops(ax) -> list[float]:
 
 def test_shift_consistency_bars_start_at_zero_and_stay_below_100():
     rows = [{"label": "a", "mean": 0.99, "std": 0.05}, {"label": "b", "mean": 0.4, "std": 0.5}]
-    ax = plots.shift_consistency_figure(rows).axes[0]
+    ax = plots.shares_figure(rows, "Shift consistency", "consistent predictions (%)").axes[0]
     assert ax.get_ylim() == (0.0, 100.0)
     tops = error_bar_tops(ax)
     assert tops and max(tops) <= 100.0

@@ -45,8 +45,10 @@ def test_evaluating_a_run_writes_everything(run_dir):
     assert saved["shift"]["shifts"] == [0, 1, 2]
     assert 0.0 <= saved["shift_consistency"] <= 1.0
     assert result["equivariance"] and {"path", "error"} <= set(result["equivariance"][0])
-    for name in ("evaluate.md", "scale_curve.png", "shift_curve.png", "equivariance.png"):
+    for name in ("scale_curve.png", "shift_curve.png", "equivariance.png", "effective_rf.png"):
         assert (run_dir / name).stat().st_size > 0
+    assert 0 < saved["effective_rf"]["share"] <= 1 and saved["effective_rf"]["path"]
+    assert "Effective receptive field (Luo et al. 2016)" in (run_dir / "evaluate.md").read_text()
     assert "Shift consistency" in (run_dir / "evaluate.md").read_text()
 
 
@@ -60,7 +62,18 @@ def test_the_command_prints_one_line_per_measure_on_stderr(run_dir, tmp_path, ca
         "shift curve",
         "shift consistency",
         "equivariance",
+        "effective receptive field",
     ]
+
+
+def test_every_evaluation_setting_is_a_flag(run_dir, tmp_path, capsys):
+    argv = ["evaluate", str(run_dir), "--scales", "1", "--max-shift", "1", "--samples", "5"]
+    assert main([*argv, "--batch-size", "7", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "evaluate.json").read_text())
+    assert saved["samples"]["equivariance"] == 5 and saved["scale"]["scales"] == [1.0]
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--max-shift", "-1"]) == 2
+    assert "--max-shift: must be zero or more, got -1" in capsys.readouterr().err
 
 
 def test_the_report_says_what_each_measure_used(run_dir, tmp_path):

@@ -12,9 +12,9 @@ from torch import nn
 import convzoo as cz
 from convzoo.data.transforms import rescale, shift
 from convzoo.evaluate.equivariance import equivariance, measure
+from convzoo.evaluate.measures import evaluate_all
 from convzoo.evaluate.robustness import (
     accuracy,
-    evaluate_all,
     predict,
     scale_curve,
     shift_consistency,
@@ -315,9 +315,10 @@ def test_evaluate_all_is_plain_json():
         "shift_consistency",
         "equivariance",
         "equivariance_left_out",
+        "effective_rf",
         "samples",
     }
-    assert result["samples"] == {"accuracy": 30, "equivariance": 30}
+    assert result["samples"] == {"accuracy": 30, "equivariance": 30, "effective_rf": 30}
     assert [e["path"] for e in result["equivariance_left_out"]] == ["layers.3"]
     assert result["clean_acc"] == 1.0 and result["shift"]["accuracy"][0] == 1.0
     assert result["equivariance"] == equivariance(model, x, (1, 2))

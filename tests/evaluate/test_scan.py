@@ -8,7 +8,7 @@ import torch
 import convzoo as cz
 from convzoo.errors import ConvzooError
 from convzoo.evaluate.scan import (
-    Geometry,
+    ScanGeometry,
     decode,
     default_spacing,
     digit_accuracy,
@@ -80,7 +80,7 @@ def test_the_allconv_scanner_is_the_same_network_with_its_score_map_kept():
     assert scanner.layers[-1].reduce == "none" and model.layers[-1].reduce == "avg"
     state = model.state_dict()
     assert all(torch.equal(v, state[k]) for k, v in scanner.state_dict().items())
-    assert geometry(model) == Geometry(window=28, stride=4)
+    assert geometry(model) == ScanGeometry(window=28, stride=4)
     one = torch.randn(2, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(scanner(one).flatten(1), model(one), rtol=0, atol=1e-6)
@@ -172,7 +172,10 @@ def test_decode_drops_background_runs_and_applies_nms():
     assert 10 in decode(scores, spacing=1)[0]  # without a background class 10 is a class
     nothing = peaked(22, {k: (10, strong) for k in range(22)}, classes=11)
     assert decode(nothing, spacing=6, background=10) == [[]]
-    assert (default_spacing(Geometry(28, 4)), default_spacing(Geometry(28, 4), True)) == (6, 4)
+    assert (default_spacing(ScanGeometry(28, 4)), default_spacing(ScanGeometry(28, 4), True)) == (
+        6,
+        4,
+    )
 
 
 @pytest.mark.parametrize(
@@ -200,12 +203,14 @@ def test_the_plot_is_a_png(tmp_path):
     strip = torch.rand(1, 28, 120)
     scores = torch.randn(10, 24)
     truth = torch.tensor([1, 3])
-    path = plot_scan(tmp_path / "sub" / "scan.png", strip, scores, [1, 2], truth, Geometry(28, 4))
+    path = plot_scan(
+        tmp_path / "sub" / "scan.png", strip, scores, [1, 2], truth, ScanGeometry(28, 4)
+    )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000
     plain = plot_scan(tmp_path / "plain.png", torch.rand(2, 40), torch.randn(5, 7), [])
     assert plain.stat().st_size > 1000
     scores = torch.randn(11, 24)
-    marked = plot_scan(tmp_path / "bg.png", strip, scores, [1], truth, Geometry(28, 4), 10)
+    marked = plot_scan(tmp_path / "bg.png", strip, scores, [1], truth, ScanGeometry(28, 4), 10)
     assert marked.stat().st_size > 1000
 
 
