@@ -125,7 +125,7 @@ def run_parallel(
                 slot, cell = free.pop(0), pending.popleft()
                 folder = cell_dir(out, cell)
                 folder.mkdir(parents=True, exist_ok=True)
-                output = (folder / LOG).open("wb")
+                output: IO[bytes] = (folder / LOG).open("wb")
                 process = subprocess.Popen(
                     worker_command(suite, out, cell, gpu),
                     stdout=output,

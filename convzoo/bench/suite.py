@@ -339,7 +339,7 @@ def load_suite(path: str | Path, epochs: int | None = None) -> Suite:
             f"{path}: {len(check.problems)} problem(s), nothing was trained:\n{listing}"
         )
     return Suite(
-        name=name,
+        name=str(name),  # a plain name: any other value is a problem above
         description=description,
         path=path.resolve(),
         epochs=epochs,

@@ -12,11 +12,11 @@ import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.text import Text
+from matplotlib.text import Annotation
 
 from convzoo.files import write_atomic
 
@@ -84,7 +84,7 @@ def _overlap(a: Any, b: Any) -> float:
     return a.y1 - b.y0 + 1.0
 
 
-def separate(fig: Figure, labels: Sequence[Text], rounds: int = 20) -> None:
+def separate(fig: Figure, labels: Sequence[Annotation], rounds: int = 20) -> None:
     """Move annotations (placed with offsets in points) down until no two overlap.
 
     Labels are taken top to bottom; each one that overlaps a label above it moves down
@@ -92,7 +92,7 @@ def separate(fig: Figure, labels: Sequence[Text], rounds: int = 20) -> None:
     the axes; it stops when a round moves nothing.
     """
     for _ in range(rounds):
-        renderer = fig.canvas.get_renderer()
+        renderer = cast(FigureCanvasAgg, fig.canvas).get_renderer()  # figure() made it
         fig.draw_without_rendering()
         boxes = [label.get_window_extent(renderer) for label in labels]
         order = sorted(range(len(labels)), key=lambda i: -boxes[i].y1)

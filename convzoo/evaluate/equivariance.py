@@ -41,6 +41,12 @@ class _Stage:
     stride: int | None
     rf: int | None
 
+    def geometry(self) -> tuple[int, int]:
+        """The stride and receptive field of a stage that is measured (both known)."""
+        if self.stride is None or self.rf is None:
+            raise ValueError(f"{self.path}: its geometry is unknown, so it is not measured")
+        return self.stride, self.rf
+
 
 @dataclass
 class _Sums:
@@ -76,10 +82,10 @@ def _stages(model: ConvNet) -> list[_Stage]:
     stages = []
     for row, module in zip([r for r in model.rows if r.depth == 0], model.layers):
         info = geometry[row.path]
-        known = info.stride is not None and info.window is not None
-        stride = info.stride[-1] if known else None
-        rf = info.window[-1] if known else None
-        stages.append(_Stage(module, row.path, row.block, stride, rf))
+        if info.stride is not None and info.window is not None:
+            stages.append(_Stage(module, row.path, row.block, info.stride[-1], info.window[-1]))
+        else:
+            stages.append(_Stage(module, row.path, row.block, None, None))
     return stages
 
 
@@ -133,7 +139,7 @@ def _add_stage(
 ) -> None:
     """Add one chunk's discrepancies at a stage: ``maps`` holds F(x), then F(shift x) per shift."""
     for s, moved in zip(shifts, maps[1:]):
-        num, den, count = _discrepancy(maps[0], moved, s, stage.stride, stage.rf, width)
+        num, den, count = _discrepancy(maps[0], moved, s, *stage.geometry(), width)
         total = sums.setdefault((index, s), _Sums())
         total.num += num
         total.den += den
@@ -207,9 +213,9 @@ def _result(stage: _Stage, s: int, total: _Sums) -> dict[str, Any]:
     return {
         "path": stage.path,
         "block": stage.block,
-        "stride": int(stage.stride),
+        "stride": stage.geometry()[0],
         "shift": s,
-        "multiple": s % stage.stride == 0,
+        "multiple": s % stage.geometry()[0] == 0,
         "error": error,
     }
 

@@ -37,8 +37,8 @@ ANNOTATED = 10
 NOT_MEASURED = "n/a"
 
 
-def _percent(values: Sequence[float | None] | None) -> list[float] | None:
-    return None if values is None else [math.nan if v is None else 100 * v for v in values]
+def _percent(values: Sequence[float | None]) -> list[float]:
+    return [math.nan if v is None else 100 * v for v in values]
 
 
 def _curves(ax: Any, curves: Mapping[str, Mapping[str, Any]], axis: str) -> None:
@@ -46,9 +46,8 @@ def _curves(ax: Any, curves: Mapping[str, Mapping[str, Any]], axis: str) -> None
     for i, (label, curve) in enumerate(curves.items()):
         accuracy = _percent(curve["accuracy"])
         ax.plot(curve[axis], accuracy, marker="o", ms=3, label=label, clip_on=False, **style(i))
-        std = _percent(curve.get("std"))
-        if std is not None:
-            low, high = band(accuracy, std)
+        if curve.get("std") is not None:
+            low, high = band(accuracy, _percent(curve["std"]))
             ax.fill_between(curve[axis], low, high, color=style(i)["color"], alpha=0.2, lw=0)
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)

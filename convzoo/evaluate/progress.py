@@ -39,7 +39,11 @@ class Progress:
         start = time.perf_counter()
         if self.bar:
             with tqdm(total=batches, desc=name, file=self.stream, unit="batch") as bar:
-                yield bar.update
+
+                def tick() -> None:
+                    bar.update()
+
+                yield tick
             return
         yield no_tick
         elapsed = time.perf_counter() - start

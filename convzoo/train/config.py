@@ -19,11 +19,12 @@ it was made for, with their ``source``. ``for_arch`` layers defaults, recipe,
 
 from __future__ import annotations
 
+import typing
 import warnings
 from collections.abc import Sequence
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from convzoo import settings as declared
 from convzoo.errors import ConvzooError, ConvzooWarning
@@ -47,7 +48,8 @@ SCHEDULES = ("onecycle", "cosine", "constant", "exponential")
 WHOLE_RUN = ("onecycle", "cosine")  # laid out over the run's steps: a resume keeps its epochs
 LOGGERS = ("csv", "tensorboard", "wandb")
 ACCELERATORS = ("auto", "cpu", "gpu")
-PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "bf16-true", "64-true")
+Precision = Literal["32-true", "16-mixed", "bf16-mixed", "bf16-true", "64-true"]
+PRECISIONS = ("auto", *typing.get_args(Precision))
 
 SCALE_RANGE = Rule("two sizes LO <= HI, both above 0", lambda v: 0 < v[0] <= v[1])
 WANDB_PROJECT_NAME = Rule(  # W&B refuses these characters in a project's name
@@ -197,8 +199,9 @@ def problem(name: str, value: Any) -> str | None:
 
 NOT_IN_RECIPE = ("arch", "out", "resume", "progress")
 MERGED = ("swap", "trainer")  # mappings whose keys add up over the layers
-RUNTIME = ("resume", "devices", "num_nodes", "strategy", "accelerator", "ddp_timeout")
-RUNTIME += ("memory_limit", "verbose", "progress", "data_dir")  # a resume may change them
+# the settings a resume may change: where and how the run goes on
+RUNTIME: tuple[str, ...] = ("resume", "devices", "num_nodes", "strategy", "accelerator")
+RUNTIME += ("ddp_timeout", "memory_limit", "verbose", "progress", "data_dir")
 RUNTIME += ("logger_project", "logger_name")  # where the metrics are shown
 RUNTIME += ("out",)  # a run folder may be moved or copied, then resumed
 RUNTIME += ("epochs",)  # a resume may run longer where its schedule allows (fit.py checks it)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -53,7 +53,7 @@ from convzoo.train.checkpoint import (
     checkpoint_callback,
     remove_unfinished_saves,
 )
-from convzoo.train.config import TrainConfig, saved
+from convzoo.train.config import Precision, TrainConfig, saved
 from convzoo.train.distributed import is_rank_zero
 from convzoo.train.loggers import (
     HpMetric,
@@ -118,10 +118,11 @@ def _train_and_test(
         trainer = _trainer(plan, throughput, callbacks)
         # -- fit ------------------------------------------------------------------------
         _save_config(plan)
-        trainer.callbacks.append(HpMetric(log_settings(trainer, plan.config)))
+        callbacks_now = trainer.callbacks  # type: ignore[attr-defined]  # set by its connector
+        callbacks_now.append(HpMetric(log_settings(trainer, plan.config)))
         _fit(plan, trainer, module, data)
         # -- test -----------------------------------------------------------------------
-        tested = trainer.test(module, datamodule=data, verbose=False)[0]
+        tested = dict(trainer.test(module, datamodule=data, verbose=False)[0])
     return trainer, tested
 
 
@@ -172,10 +173,10 @@ def _trainer(plan: Plan, throughput: Throughput, extra: Sequence[Callback]) -> L
         ) from exc
 
 
-def _precision(config: TrainConfig, accelerator: str) -> str:
+def _precision(config: TrainConfig, accelerator: str) -> Precision:
     """The precision ``auto`` stands for: bf16-mixed on a GPU that has it, else 32-true."""
     if config.precision != "auto":
-        return config.precision
+        return cast(Precision, config.precision)  # one of PRECISIONS (TrainConfig checks)
     if accelerator == "gpu" and torch.cuda.is_bf16_supported():
         return "bf16-mixed"
     return "32-true"
