@@ -7,6 +7,7 @@
     checkpoint    where a checkpoint is written and read: the run directory, ``load``
     preflight     what is checked before the first step
     distributed   what is special about several processes: strategies, launchers, rank zero
+    preemption    what a run does when SLURM stops it: its signals, the requeued job
     callbacks     what a run shows and watches: throughput, progress, divergence
     loggers       where the metrics go
     report        what a run reports: ``report.json`` and ``report.md``

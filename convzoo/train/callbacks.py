@@ -44,6 +44,7 @@ BANNER_LOGGERS = (
     "lightning.pytorch.utilities.rank_zero",
     "lightning.fabric.utilities.rank_zero",
     "lightning.fabric.utilities.distributed",  # "Initializing distributed: GLOBAL_RANK ..."
+    "lightning.pytorch.trainer.connectors.signal_connector",  # "Received SIGTERM": convzoo says
 )
 HARMLESS = (
     r"The number of training batches .* is smaller than the logging interval",

@@ -9,7 +9,10 @@ The ranks run Lightning's own strategies; convzoo adds no launcher. What it adds
   with Lightning's own environments (``Torchrun``, ``Slurm``), whose check of the
   launcher's count of processes against ``num_nodes x devices`` raises one
   ``ConvzooError`` naming the launcher's world size and the flags that match it,
-  instead of a ``ValueError`` and a traceback on every rank.
+  instead of a ``ValueError`` and a traceback on every rank. Lightning is always
+  handed that environment (in the strategy, else as a plugin: ``plugins``), so that
+  under SLURM it never makes its own, whose signal handler would write snapshots and
+  requeue the job: ``Slurm`` leaves SLURM's signals to convzoo (``preemption.py``).
 - A rank that stops answering (stopped, swapped out, deadlocked): the others give up
   after ``ddp_timeout`` seconds with a backend error (``is_timeout``); rank zero then
   names the ranks that hung or died -- it launched them, so it can see their
@@ -75,6 +78,9 @@ class Slurm(SLURMEnvironment):
 
     launcher = "srun"
 
+    def __init__(self) -> None:
+        super().__init__(auto_requeue=False)  # SLURM's signals are convzoo's: preemption.py
+
     def validate_settings(self, num_devices: int, num_nodes: int) -> None:
         try:
             super().validate_settings(num_devices, num_nodes)
@@ -93,6 +99,14 @@ def environment() -> ClusterEnvironment | None:
         if kind.detect():
             return kind()
     return None
+
+
+def plugins(strategy: Any) -> list[ClusterEnvironment]:
+    """The launcher's environment as a Trainer plugin, where ``strategy`` does not carry it."""
+    env = environment()
+    if env is None or getattr(strategy, "cluster_environment", None) is not None:
+        return []
+    return [env]
 
 
 class RankTimeout(ConvzooError):

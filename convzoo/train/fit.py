@@ -6,7 +6,7 @@ section per phase:
 - preflight: every check that needs no data (``preflight.check``) -- a bad name, more
   devices than there are, a network too big for the memory, a run directory that
   holds a finished run or nothing to resume -- is one ``ConvzooError`` before
-  anything is written;
+  anything is written; a requeued SLURM job whose run had ended gives its report back;
 - lock: rank zero holds the run directory from here to the end, so a second run into
   the same ``--out`` is refused at once; a save that a kill interrupted is cleaned up;
 - data: loaded now, so missing or corrupt files, a shape that does not fit the
@@ -19,9 +19,13 @@ section per phase:
   ``log_every_n_steps``, ``enable_model_summary`` and ``limit_val_batches``;
 - fit: ``config.yaml`` written before the first step (what ``convzoo train --config``
   reads; a resumed run keeps its own), the settings logged, ``trainer.fit``. A Ctrl-C
-  ends as ``RunInterrupted``, a rank that stops answering as ``RankTimeout``; both
-  can be resumed. A loss that becomes NaN stops the run there (``RunDiverged``);
-- test: the test split, once, at the end;
+  ends as ``RunInterrupted``, a rank that stops answering as ``RankTimeout``, SLURM's
+  signal as ``RunPreempted`` (``preemption.py``: from preflight to the report, under
+  SLURM, the run holds SIGUSR1 and SIGTERM); all can be resumed. A loss that becomes NaN
+  stops the run there (``RunDiverged``);
+- test: the test split, once, at the end, scored with the weights the run ends with:
+  saved first as the run's checkpoint and named to Lightning, which, given none, would
+  test a SLURM snapshot of its own in their place;
 - report: ``report.md``, then ``report.json`` (rank zero), written only when the run
   has ended -- or diverged, saying so -- so a crashed run never looks finished.
 """
@@ -35,11 +39,12 @@ from typing import Any, cast
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from convzoo.data import DataModule
 from convzoo.errors import ConvzooError, short_repr
-from convzoo.files import dumps_yaml, locked, write_atomic
-from convzoo.train import distributed, preflight, report, trainer_args
+from convzoo.files import dumps_yaml, locked, read_json, write_atomic
+from convzoo.train import distributed, preemption, preflight, report, trainer_args
 from convzoo.train.callbacks import (
     DivergenceGuard,
     RunDiverged,
@@ -48,7 +53,9 @@ from convzoo.train.callbacks import (
     quiet_lightning,
 )
 from convzoo.train.checkpoint import (
+    CHECKPOINT,
     CONFIG,
+    REPORT,
     atomic_checkpoint_io,
     checkpoint_callback,
     remove_unfinished_saves,
@@ -62,6 +69,7 @@ from convzoo.train.loggers import (
     make_logger,
 )
 from convzoo.train.module import ConvzooModule
+from convzoo.train.preemption import Preemption
 from convzoo.train.preflight import Plan
 
 LOG_EVERY = 10
@@ -87,13 +95,22 @@ def train(
     """
     # -- preflight ----------------------------------------------------------------------
     plan = preflight.check(config)
+    if plan.requeued:
+        preemption.announce(plan.out)
+        if (plan.out / REPORT).is_file():
+            return cast(dict[str, Any], read_json(plan.out / REPORT))
+    job_id = preemption.job()
+    watch = Preemption(job_id, _check_every(plan)) if job_id is not None else None
     # -- lock ---------------------------------------------------------------------------
-    with locked(plan.out) if is_rank_zero() else nullcontext():
+    with (
+        locked(plan.out) if is_rank_zero() else nullcontext(),
+        watch.holding() if watch is not None else nullcontext(),
+    ):
         if is_rank_zero():
             remove_unfinished_saves(plan.out)
         throughput = Throughput()
         try:
-            trainer, tested = _train_and_test(plan, throughput, callbacks)
+            trainer, tested = _train_and_test(plan, throughput, callbacks, watch)
         except RunDiverged as exc:
             _report_diverged(plan, exc)
             raise
@@ -103,7 +120,7 @@ def train(
 
 
 def _train_and_test(
-    plan: Plan, throughput: Throughput, callbacks: Sequence[Callback]
+    plan: Plan, throughput: Throughput, callbacks: Sequence[Callback], watch: Preemption | None
 ) -> tuple[L.Trainer, dict[str, Any]]:
     """The phases between the lock and the report; returns the trainer and the test's metrics."""
     # -- data ---------------------------------------------------------------------------
@@ -115,14 +132,14 @@ def _train_and_test(
     module.attach(data.batching(plan.ranks))
     with quiet_lightning(plan.config.verbose):
         # -- trainer --------------------------------------------------------------------
-        trainer = _trainer(plan, throughput, callbacks)
+        trainer = _trainer(plan, throughput, [*([watch] if watch else []), *callbacks])
         # -- fit ------------------------------------------------------------------------
         _save_config(plan)
         callbacks_now = trainer.callbacks  # type: ignore[attr-defined]  # set by its connector
         callbacks_now.append(HpMetric(log_settings(trainer, plan.config)))
-        _fit(plan, trainer, module, data)
+        _fit(plan, trainer, module, data, watch)
         # -- test -----------------------------------------------------------------------
-        tested = dict(trainer.test(module, datamodule=data, verbose=False)[0])
+        tested = _test(plan, trainer, module, data, watch)
     return trainer, tested
 
 
@@ -135,10 +152,7 @@ def _trainer(plan: Plan, throughput: Throughput, extra: Sequence[Callback]) -> L
     plan.out.mkdir(parents=True, exist_ok=True)
     last = checkpoint_callback(plan.out)
     shown, bar = progress_callbacks(throughput, c.progress)
-    one_cpu = (
-        plan.accelerator == "cpu" and plan.devices == 1
-    )  # no device to wait for, no collective
-    guard = DivergenceGuard(every=1 if one_cpu else max(1, LOG_EVERY // c.steps_per_call))
+    guard = DivergenceGuard(every=_check_every(plan))
     chosen = {
         "enable_model_summary": False,
         "log_every_n_steps": LOG_EVERY if c.steps_per_call == 1 else 1,
@@ -148,13 +162,14 @@ def _trainer(plan: Plan, throughput: Throughput, extra: Sequence[Callback]) -> L
     try:
         given, _ = trainer_args.instantiate(c.trainer)
         theirs = given.pop("callbacks", None) or []
+        strategy = distributed.strategy(c.strategy, c.ddp_timeout)
         return L.Trainer(
             max_epochs=c.epochs,
             accelerator=plan.accelerator,
             devices=plan.devices,
             num_nodes=c.num_nodes,
-            strategy=distributed.strategy(c.strategy, c.ddp_timeout),
-            plugins=[atomic_checkpoint_io()],
+            strategy=strategy,
+            plugins=[atomic_checkpoint_io(), *distributed.plugins(strategy)],
             precision=_precision(c, plan.accelerator),
             logger=logger,
             callbacks=[guard, last, throughput, learning_rate_monitor(), *shown, *extra, *theirs],
@@ -171,6 +186,15 @@ def _trainer(plan: Plan, throughput: Throughput, extra: Sequence[Callback]) -> L
             f"lightning.Trainer refused the trainer settings {short_repr(c.trainer)}: "
             f"{' '.join(str(exc).split())}"
         ) from exc
+
+
+def _check_every(plan: Plan) -> int:
+    """How often (in calls) the ranks check together for a divergence or SLURM's signal: every
+    call with one CPU process on each node (no device to wait for), else every ``LOG_EVERY``
+    optimizer steps."""
+    if plan.accelerator == "cpu" and plan.devices == 1:
+        return 1
+    return max(1, LOG_EVERY // plan.config.steps_per_call)
 
 
 def _precision(config: TrainConfig, accelerator: str) -> Precision:
@@ -191,22 +215,63 @@ def _save_config(plan: Plan) -> None:
         write_atomic(plan.out / CONFIG, dumps_yaml(saved(plan.config)))
 
 
-def _fit(plan: Plan, trainer: L.Trainer, module: ConvzooModule, data: DataModule) -> None:
-    """``trainer.fit``; a Ctrl-C ends as ``RunInterrupted``, which says how to resume."""
+def _fit(
+    plan: Plan,
+    trainer: L.Trainer,
+    module: ConvzooModule,
+    data: DataModule,
+    watch: Preemption | None,
+) -> None:
+    """``trainer.fit``; a Ctrl-C ends as ``RunInterrupted``, SLURM's signal as ``RunPreempted``,
+    each saying how to continue. Any other way out -- submitit's exit when it requeues a
+    bench cell's job -- goes on as it came."""
     try:
         trainer.fit(module, datamodule=data, ckpt_path=plan.ckpt, weights_only=True)
-    except SystemExit:  # Lightning exits after a graceful shutdown on Ctrl-C
-        if not trainer.interrupted:
-            raise
-    except RuntimeError as exc:
-        if trainer.world_size > 1 and distributed.is_timeout(exc):
+    except BaseException as exc:
+        if watch is not None and watch.signal is not None and not isinstance(exc, ConvzooError):
+            raise watch.stopped(plan.out, trainer.current_epoch) from exc
+        if isinstance(exc, RuntimeError) and trainer.world_size > 1 and distributed.is_timeout(exc):
             raise distributed.timed_out(trainer, plan.config.ddp_timeout, plan.out) from exc
-        raise
+        if not _stopped_by_lightning(exc):
+            raise
     if trainer.interrupted:
         raise RunInterrupted(
             f"training was interrupted after {trainer.current_epoch} epoch(s); no report was "
             f"written. Continue it with: convzoo train ... --out {plan.out} --resume"
         )
+
+
+def _stopped_by_lightning(exc: BaseException) -> bool:
+    """Whether ``exc`` is how Lightning ends a fit it shut down gracefully: on Ctrl-C (it exits
+    while handling the KeyboardInterrupt) and on SIGTERM."""
+    return isinstance(exc, SIGTERMException) or (
+        isinstance(exc, SystemExit) and isinstance(exc.__context__, KeyboardInterrupt)
+    )
+
+
+# -- test ----------------------------------------------------------------------------------
+
+
+def _test(
+    plan: Plan,
+    trainer: L.Trainer,
+    module: ConvzooModule,
+    data: DataModule,
+    watch: Preemption | None,
+) -> dict[str, Any]:
+    """The test's metrics, of the weights the run ends with, saved as the run's checkpoint
+    and named; SLURM's SIGTERM stops the test as ``RunPreempted``."""
+    final = plan.out / CHECKPOINT
+    trainer.save_checkpoint(final, weights_only=False)  # the whole state: a resume reads it
+    try:
+        tested = trainer.test(
+            module, datamodule=data, ckpt_path=final, verbose=False, weights_only=True
+        )
+    except SystemExit as exc:
+        if watch is None or watch.signal is None:
+            raise
+        raise watch.stopped(plan.out, None) from exc
+    return dict(tested[0])
 
 
 # -- report --------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ that needs no data, in this order, and returns the ``Plan`` the run follows:
 - the run directory: a finished run is never overwritten and an unfinished one
   only resumed; a resume needs a checkpoint, keeps the schedule it was laid out
   for and the settings of its ``config.yaml``, but for those that say where it
-  runs (``config.RUNTIME``).
+  runs (``config.RUNTIME``). A SLURM job that SLURM requeued resumes the run it
+  wrote without ``--resume``, and a new run under SLURM is refused a folder holding a
+  Lightning snapshot (``preemption.py``).
 
 ``check_data(plan, data)`` loads the data once the run holds its directory (so that
 a second run into it is refused at once): missing or corrupt files and a shape
@@ -58,6 +60,7 @@ from convzoo.train.checkpoint import (
 )
 from convzoo.train.config import RUNTIME, WHOLE_RUN, TrainConfig, saved
 from convzoo.train.distributed import environment
+from convzoo.train.preemption import check_snapshots, requeued
 
 BYTES = 4  # float32
 GIB = 2**30
@@ -65,8 +68,9 @@ GIB = 2**30
 
 @dataclass
 class Plan:
-    """What the checks found and the run follows: the spec, where it runs and writes, and the
-    checkpoint it resumes (None for a new run)."""
+    """What the checks found and the run follows: the spec, where it runs and writes, the
+    checkpoint it resumes (None for a new run), and whether it is a requeued SLURM job's,
+    which continues the run it wrote (``preemption.requeued``)."""
 
     config: TrainConfig
     spec: Spec
@@ -74,6 +78,7 @@ class Plan:
     devices: int
     out: Path
     ckpt: Path | None
+    requeued: bool = False
 
     @property
     def ranks(self) -> int:
@@ -90,7 +95,8 @@ def check(config: TrainConfig) -> Plan:
     _check_launcher(config.num_nodes, devices)
     check_fits(spec, config.batch_size, accelerator, config.memory_limit)
     out = run_dir(config, spec.name)
-    return Plan(config, spec, accelerator, devices, out, _check_run_dir(out, config))
+    again = requeued(out)
+    return Plan(config, spec, accelerator, devices, out, _check_run_dir(out, config, again), again)
 
 
 def check_data(plan: Plan, data: DataModule) -> None:
@@ -190,9 +196,12 @@ def check_fits(spec: Spec, batch_size: int, accelerator: str, limit_gib: float |
 # -- the run directory ---------------------------------------------------------------------
 
 
-def _check_run_dir(out: Path, config: TrainConfig) -> Path | None:
-    """The checkpoint a resume continues (None for a new run), which must keep its plan."""
-    resume = config.resume
+def _check_run_dir(out: Path, config: TrainConfig, again: bool) -> Path | None:
+    """The checkpoint a resume continues (None for a new run, or for the run a requeued job,
+    ``again``, had ended), which must keep its plan."""
+    if again and (out / REPORT).exists():
+        return None
+    resume = config.resume or again
     if resume and (out / REPORT).exists():
         raise ConvzooError(
             f"--resume: {out} holds a run that has ended ({REPORT}); there is nothing to "
@@ -218,6 +227,7 @@ def _check_run_dir(out: Path, config: TrainConfig) -> Path | None:
         raise ConvzooError(
             f"{out} holds an unfinished run; continue it with --resume or choose another --out"
         )
+    check_snapshots(out)
     return None
 
 
