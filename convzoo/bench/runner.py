@@ -25,7 +25,6 @@ import sys
 import traceback
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from convzoo.bench.files import (
     record_failure,
     status,
 )
+from convzoo.bench.options import BenchOptions
 from convzoo.bench.parallel import run_parallel, validate_parallel
 from convzoo.bench.report import write_outputs
 from convzoo.bench.suite import Cell, Suite
@@ -60,23 +60,6 @@ from convzoo.train.distributed import is_rank_zero
 from convzoo.train.fit import RunInterrupted, train
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class BenchOptions:
-    """How to run a suite: where to, on what, and which cells (``only``: a subset, no report);
-    ``launcher`` ``local`` (this machine) or ``submitit`` (a job array, ``launcher_options``
-    its executor settings)."""
-
-    out: Path
-    devices: int = config.default("devices")
-    strategy: str = config.default("strategy")
-    accelerator: str = config.default("accelerator")
-    parallel: bool = False
-    only: list[str] | None = None
-    progress: bool = False
-    launcher: str = "local"
-    launcher_options: dict[str, Any] = field(default_factory=dict)
 
 
 def print_log(message: str) -> None:
