@@ -4,12 +4,12 @@
 and expands it into cells; ``shipped`` finds the suites convzoo ships by name;
 ``options`` says how a suite runs; ``runner`` trains and evaluates the cells one by
 one, or ``parallel`` one per device in worker processes, or ``submit`` as a submitit
-job array; ``files`` is the folder layout every cell leaves on disk;
-``report`` turns the cells into CSV, JSON and Markdown, ``plots`` into the report's
-figures.
+job array (each job a ``job.Resumable``); ``files`` is the folder layout every cell
+leaves on disk; ``report`` turns the cells into CSV, JSON and Markdown, ``plots`` into
+the report's figures.
 
 The names below are imported on first use (``convzoo.lazy``): ``convzoo.bench.options``,
-which the command line reads, must not import torch.
+which the command line reads to make ``convzoo bench``'s flags, must not import torch.
 """
 
 from __future__ import annotations

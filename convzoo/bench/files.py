@@ -24,6 +24,8 @@ from convzoo.bench.suite import Cell, Suite, SuiteError
 from convzoo.files import read_json, write_json
 
 CELL, RESULT, ERROR, LOG = "cell.json", "result.json", "error.json", "log.txt"
+SUITE_COPY = "suite.yaml"
+UNFINISHED = "unfinished"  # the status of a cell whose job had not ended (--collect)
 
 
 def cell_dir(out: Path, cell: Cell) -> Path:
@@ -69,11 +71,14 @@ def ended(out: Path, cell: Cell, error: str, details: str = "") -> dict[str, Any
     return collect(out, cell)
 
 
-def collect(out: Path, cell: Cell) -> dict[str, Any]:
-    """A cell's row as its folder holds it: the result, else the failure."""
+def collect(out: Path, cell: Cell, ended: bool = True) -> dict[str, Any]:
+    """A cell's row as its folder holds it: the result, else the failure. A cell with neither
+    failed, or, where its job may still run (``ended`` False: ``--collect``), has not ended."""
     folder = cell_dir(out, cell)
     row = read_json(folder / RESULT) or read_json(folder / ERROR)
-    if row is None:
+    if row is None and not ended:
+        row = {**cell_fields(cell), "status": UNFINISHED, "error": "it had not ended"}
+    elif row is None:
         row = {**cell_fields(cell), "status": "failed", "error": "the cell left no result"}
     return row
 

@@ -6,7 +6,8 @@ torch / lightning / convzoo versions, the device type and the world size, so a
 number can always be traced to what produced it. ``report.md`` has one row per
 configuration -- architecture and swaps, data, permutation -- with the mean and
 the sample standard deviation over the seeds that finished, a permutation table
-when the suite permutes pixels, the failed cells, and the plots (``bench.plots``).
+when the suite permutes pixels, the failed cells (and, in a report ``--collect`` wrote
+while jobs ran, the cells not ended), and the plots (``bench.plots``).
 The figures of the measures -- their CSV columns, their columns of the results
 table, how seeds merge -- come from the table of measures (``evaluate.measures``):
 a cell measured before a measure existed shows "n/a" for it.
@@ -23,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from convzoo.bench.files import UNFINISHED
 from convzoo.bench.plots import configuration_name, write_plots
 from convzoo.bench.suite import Suite
 from convzoo.evaluate.measures import MEASURES, numbers
@@ -225,7 +227,8 @@ def suite_markdown(
     suite: Suite, rows: list[CellRow], entries: list[dict[str, Any]], images: dict[str, str]
 ) -> str:
     """The report: settings, the configuration table, permutations, failures, plots."""
-    failed = [r for r in rows if r["status"] != "ok"]
+    failed = [r for r in rows if r["status"] not in ("ok", UNFINISHED)]
+    unfinished = [r["id"] for r in rows if r["status"] == UNFINISHED]
     settings = ", ".join(f"{k}={v}" for k, v in suite.train.items()) or "defaults"
     shared = suite.settings()
     scales = shared.pop("scales") or "default"
@@ -236,8 +239,14 @@ def suite_markdown(
     if suite.description:
         lines += [suite.description.strip(), ""]
     lines += [
-        f"- cells: {len(rows)} ({len(rows) - len(failed)} finished, {len(failed)} failed); "
+        f"- cells: {len(rows)} ({len(rows) - len(failed) - len(unfinished)} finished, "
+        f"{len(failed)} failed{f', {len(unfinished)} not ended' if unfinished else ''}); "
         f"seeds {', '.join(map(str, suite.seeds))}; {epochs} epoch(s); training: {settings}",
+        *(
+            [f"- not ended when this report was written: {', '.join(unfinished)}"]
+            if unfinished
+            else []
+        ),
         *(
             [f"- overridden on the command line (the suite file says otherwise): {changed}"]
             if (changed := ", ".join(f"{k}={v}" for k, v in suite.overrides.items()))

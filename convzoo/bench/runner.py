@@ -36,6 +36,7 @@ from convzoo.bench.files import (
     CELL,
     ERROR,
     RESULT,
+    SUITE_COPY,
     cell_dir,
     cell_fields,
     check_stale,
@@ -53,11 +54,13 @@ from convzoo.errors import ConvzooError
 from convzoo.evaluate.measures import evaluate_all, numbers
 from convzoo.evaluate.progress import Progress
 from convzoo.files import locked, read_json, write_atomic, write_json
+from convzoo.settings import default, problem
 from convzoo.spec import load_spec
 from convzoo.train import config
 from convzoo.train.checkpoint import CHECKPOINT, REPORT, last_checkpoint, load
 from convzoo.train.distributed import is_rank_zero
 from convzoo.train.fit import RunInterrupted, train
+from convzoo.train.preemption import RunPreempted
 
 Log = Callable[[str], None]
 
@@ -161,8 +164,9 @@ def _result(
 def run_cell(suite: Suite, cell: Cell, options: BenchOptions) -> dict[str, Any] | None:
     """Train and evaluate one cell unless it is finished; its result, or its failure.
 
-    Every error but an interrupt is caught and written to the cell's ``error.json``,
-    so one broken cell cannot stop the suite. Returns None on the other ranks of DDP.
+    Every error but an interrupt (Ctrl-C, SLURM's signal) is caught and written to the
+    cell's ``error.json``, so one broken cell cannot stop the suite; an interrupted suite,
+    run again, resumes the cell. Returns None on the other ranks of DDP.
     """
     folder = cell_dir(options.out, cell)
     with locked(folder, "benchmark cell") if is_rank_zero() else nullcontext():
@@ -186,7 +190,7 @@ def _run_cell(
         device = _device(options.accelerator)
         evaluation = _evaluate(suite, cell, report, folder, device, options.progress)
         result = _result(suite, cell, report, evaluation, device)
-    except (RunInterrupted, KeyboardInterrupt):
+    except (RunInterrupted, RunPreempted, KeyboardInterrupt):
         raise
     except Exception as exc:
         if not is_rank_zero():
@@ -204,32 +208,55 @@ def run_bench(suite: Suite, options: BenchOptions, log: Log = print_log) -> list
     """Run the suite's cells (or ``options.only``); returns one row per cell, in suite order.
 
     Without ``only`` it also writes results.csv, results.json, report.md and the plots.
+    With ``collect`` it runs nothing and writes them of the cells as they stand; cells
+    submitted and not waited for (``wait`` False) get neither rows nor a report.
     """
     cells = suite.select(options.only) if options.only else suite.cells
     log = log if is_rank_zero() else _silent
     _check_options(options)
     executor = None
-    if options.launcher == "submitit":
+    if options.collect:
+        if not (options.out / SUITE_COPY).is_file():
+            raise ConvzooError(
+                f"--collect: {options.out} holds no benchmark ({SUITE_COPY}) to report; give "
+                "the --out the suite ran into"
+            )
+    elif options.launcher == "submitit":
         submit.check(options.devices, options.strategy, options.parallel)
         executor = submit.executor(
             options.out, suite.name, options.accelerator, options.launcher_options
         )
-    elif options.launcher_options:
-        raise ConvzooError("--launcher-option sets up submitit's jobs; add --launcher submitit")
     elif options.parallel:
         validate_parallel(options.devices, options.strategy, options.accelerator)
     check_stale(suite, cells, options.out)
     whole = is_rank_zero() and not options.only  # a worker's parent holds the folder
     with locked(options.out, "benchmark") if whole else nullcontext():
+        if options.collect:
+            return _report(suite, cells, options, log)
         return _run_cells(suite, cells, options, log, executor)
 
 
 def _check_options(options: BenchOptions) -> None:
-    """``--devices``, ``--strategy`` and ``--accelerator`` as ``convzoo train`` checks them."""
+    """``--devices``, ``--strategy`` and ``--accelerator`` as ``convzoo train`` checks them,
+    ``--retries`` as declared; what follows submitted jobs only with ``--launcher submitit``."""
     for name in ("devices", "strategy", "accelerator"):
         wrong = config.problem(name, getattr(options, name))
         if wrong:
             raise ConvzooError(f"--{name}: {wrong}")
+    wrong = problem(BenchOptions, "retries", options.retries)
+    if wrong:
+        raise ConvzooError(f"--retries: {wrong}")
+    given = {
+        "--launcher-option": bool(options.launcher_options),
+        "--retries": options.retries != default(BenchOptions, "retries"),
+        "--no-wait": not options.wait,
+    }
+    for_jobs = [flag for flag, set_ in given.items() if set_]
+    if for_jobs and options.launcher != "submitit" and not options.collect:
+        raise ConvzooError(
+            f"{' and '.join(for_jobs)} set{'' if len(for_jobs) > 1 else 's'} up submitit's "
+            "jobs; add --launcher submitit"
+        )
 
 
 def _run_cells(
@@ -239,7 +266,7 @@ def _run_cells(
     else here, in parallel workers or one after the other."""
     if is_rank_zero():
         options.out.mkdir(parents=True, exist_ok=True)
-        copy = options.out / "suite.yaml"
+        copy = options.out / SUITE_COPY
         if not options.only and copy.resolve() != suite.path:
             write_atomic(copy, suite.path.read_bytes())
     todo = [cell for cell in cells if not is_finished(options.out, cell)]
@@ -249,7 +276,14 @@ def _run_cells(
     )
     if executor is not None:
         one = BenchOptions(options.out.resolve(), accelerator=options.accelerator)
-        submit.run_jobs(partial(run_cell, suite, options=one), todo, options.out, executor, log)
+        run = partial(run_cell, suite, options=one)
+        submit.run_jobs(run, todo, options.out, executor, log, options.retries, options.wait)
+        if todo and not options.wait:
+            log(
+                f"not waiting for them (--no-wait); convzoo bench {suite.path} --out "
+                f"{options.out} --collect writes the report of those that have ended"
+            )
+            return []
     elif options.parallel:
         run_parallel(suite, todo, options.out, options.devices, options.accelerator, log)
     else:
@@ -257,9 +291,17 @@ def _run_cells(
             log(f"[{i}/{len(todo)}] {cell.id} ...")
             row = run_cell(suite, cell, options)
             log(f"[{i}/{len(todo)}] {cell.id}: {status(row)}")
+    return _report(suite, cells, options, log)
+
+
+def _report(
+    suite: Suite, cells: list[Cell], options: BenchOptions, log: Log
+) -> list[dict[str, Any]]:
+    """The cells' rows as their folders hold them, and, without ``only``, the report of them;
+    with ``collect`` a cell that has neither result nor failure yet is shown as not ended."""
     if not is_rank_zero():
         return []
-    rows = [collect(options.out, cell) for cell in cells]
+    rows = [collect(options.out, cell, ended=not options.collect) for cell in cells]
     if not options.only:
         write_outputs(suite, rows, options.out)
         log(f"report: {options.out / 'report.md'}")

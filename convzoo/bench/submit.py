@@ -5,11 +5,23 @@ arguments and submits it as a SLURM job array, or, with ``cluster=local``, runs
 it in local processes. Each job here is one cell: the runner's ``run_cell`` on one
 device, writing into the same ``--out`` as a local run, so its folder, result and
 failure are the files a local run leaves, and a rerun (local or submitted) keeps
-every finished cell and submits only the others. This process waits for the
-array to end, records a cell whose job died without a word (a time limit, a lost
-node, memory) as failed with the job's error, and the runner then writes the
-report. submitit's own files -- the pickles, each job's stdout and stderr -- go
-to ``--out``/submitit.
+every finished cell and submits only the others.
+
+A job SLURM is about to stop -- its time limit (``timeout_min``; submitit asks SLURM
+for SIGUSR2 90 s before it) or a preemption -- is requeued by submitit, not ended: the
+job is a ``job.Resumable``, whose ``checkpoint`` hook submitit calls, and the requeued
+job resumes the cell's run from its last checkpoint (up to submitit's
+``slurm_max_num_timeout`` times, 3). A cell whose job failed -- an error, or a job
+that died without a word (a lost node, memory) -- is submitted again, up to
+``retries`` times (``--retries``, default 1: a lost node or a passing fault gets a
+second job, a cell that fails for good costs one more), and resumes from its
+checkpoint as well; then it is recorded as failed, with the job's error.
+
+This process waits for every job to end and the runner then writes the report; with
+``wait`` False (``--no-wait``) it returns once the array is submitted, does not
+retry, and ``convzoo bench SUITE --out OUT --collect`` later writes the report of the
+cells that have ended. submitit's own files -- the pickles, each job's stdout and
+stderr -- go to ``--out``/submitit.
 
 Executor settings are ``KEY=VALUE`` pairs (``--launcher-option``): ``cluster``
 (``slurm``, ``local``; default: SLURM where it is, else local), then any
@@ -20,6 +32,7 @@ parameter of submitit's ``AutoExecutor`` (``timeout_min``, ``slurm_partition``,
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,25 +97,44 @@ def run_jobs(
     out: Path,
     executor: Any,
     log: Callable[[str], None],
+    retries: int,
+    wait: bool,
 ) -> None:
-    """Submit ``job`` over ``cells`` as one array and wait for every job to end."""
+    """Submit ``job`` over ``cells`` as one array of ``Resumable`` jobs; with ``wait``, wait for
+    them all, submitting a cell whose job failed again up to ``retries`` times."""
     if not cells:
         return
-    from submitit.helpers import as_completed
+    from convzoo.bench.job import Resumable
 
-    jobs = executor.map_array(job, cells)
-    cell_of = {submitted.job_id: cell for submitted, cell in zip(jobs, cells)}
+    resumable = Resumable(job)
+    jobs = executor.map_array(resumable, cells)
     log(
         f"submitted {len(jobs)} cell(s) to {executor.cluster} as submitit jobs "
         f"{jobs[0].job_id} to {jobs[-1].job_id}; their logs: {out.resolve() / FOLDER}"
     )
+    if not wait:
+        return
+    running, attempts, ended_count = list(zip(jobs, cells)), {cell.id: 1 for cell in cells}, 0
     try:
-        for i, done in enumerate(as_completed(jobs, poll_frequency=POLL_SECONDS), 1):
-            cell, failure = cell_of[done.job_id], done.exception()
-            why = f"submitit job {done.job_id} ended without a result; see {done.paths.stderr}"
-            row = ended(out, cell, why, str(failure or ""))
-            log(f"[{i}/{len(jobs)}] {cell.id}: {status(row)}")
+        while running:
+            time.sleep(POLL_SECONDS)
+            for submitted, cell in [pair for pair in running if pair[0].done()]:
+                running.remove((submitted, cell))
+                why = f"submitit job {submitted.job_id} ended without a result; see "
+                failure = submitted.exception()
+                row = ended(out, cell, why + str(submitted.paths.stderr), str(failure or ""))
+                if row.get("status") != "ok" and attempts[cell.id] <= retries:
+                    attempts[cell.id] += 1
+                    again = executor.submit(resumable, cell)
+                    running.append((again, cell))
+                    log(
+                        f"{cell.id}: {status(row)}; submitted again as job {again.job_id} "
+                        f"(attempt {attempts[cell.id]} of {retries + 1})"
+                    )
+                    continue
+                ended_count += 1
+                log(f"[{ended_count}/{len(cells)}] {cell.id}: {status(row)}")
     except KeyboardInterrupt:
-        for running in jobs:
-            running.cancel(check=False)
+        for submitted, _ in running:
+            submitted.cancel(check=False)
         raise

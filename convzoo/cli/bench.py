@@ -5,9 +5,10 @@ SUITE is a suite file or the name of a suite convzoo ships (``smoke``; see
 
 The suite is validated as a whole first (every problem in one message, exit
 status 2). Cells already finished in ``--out`` are kept; the exit status is 1
-when any cell failed, else 0. ``python -m convzoo.cli bench ... --only CELL`` is
-the worker command of ``--parallel-cells``; ``--launcher submitit`` runs the cells
-as a job array instead (``convzoo.bench.submit``).
+when any cell failed (or, with ``--collect``, has not ended), else 0. ``python -m
+convzoo.cli bench ... --only CELL`` is the worker command of ``--parallel-cells``;
+``--launcher submitit`` runs the cells as a job array instead (``convzoo.bench.submit``),
+``--retries``, ``--no-wait`` and ``--collect`` are ``BenchOptions``' declared settings.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from convzoo.cli._common import add_setting, parser
+from convzoo.cli._common import add_setting, check_flags, parser
 from convzoo.errors import install_hint
 
 EXIT_FAILED_CELLS = 1
@@ -27,11 +28,14 @@ DEVICE_SETTINGS = {
     "strategy": ", for each cell",
     "accelerator": "",
 }
+# The settings BenchOptions declares that are flags (convzoo.bench.options).
+BENCH_SETTINGS = ("retries", "wait", "collect")
 
 
 def add_parser(sub: Any) -> None:
     """The ``bench`` subcommand; ``--devices``, ``--strategy`` and ``--accelerator`` are
-    ``TrainConfig``'s, as ``convzoo train`` makes them."""
+    ``TrainConfig``'s, as ``convzoo train`` makes them, ``BENCH_SETTINGS`` ``BenchOptions``'."""
+    from convzoo.bench.options import BenchOptions
     from convzoo.train.config import TrainConfig
 
     p = parser("Train and evaluate every cell of a suite and write one report of them.")
@@ -68,6 +72,8 @@ def add_parser(sub: Any) -> None:
         help="a submitit executor setting, repeatable: cluster=local, timeout_min=60, "
         "slurm_partition=gpu, gpus_per_node=1, ...",
     )
+    for name in BENCH_SETTINGS:
+        add_setting(p, BenchOptions, name)
     p.add_argument("--epochs", type=int, help="override the suite's epochs")
     p.add_argument(
         "--only",
@@ -89,9 +95,12 @@ def run(args: Any) -> int:
         for cell in suite.select(args.only) if args.only else suite.cells:
             sys.stdout.write(f"{cell.id}\n")
         return 0
+    given = {name: args[name] for name in BENCH_SETTINGS if args[name] is not None}
+    check_flags(BenchOptions, given)
     options = BenchOptions(
         out=Path(args.out or Path("runs") / f"bench-{suite.name}"),
         **{name: args[name] for name in DEVICE_SETTINGS if args[name] is not None},
+        **given,
         parallel=args.parallel_cells,
         only=args.only,
         progress=sys.stderr.isatty() and not args.only,

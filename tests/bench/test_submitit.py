@@ -1,14 +1,21 @@
 """``convzoo bench --launcher submitit``: the cells as a job array, run by submitit's local
-executor, into the same ``--out`` as a local run, which a rerun continues."""
+executor, into the same ``--out`` as a local run, which a rerun continues; a job stopped by
+submitit's signal resumes its cell, a job that dies is submitted again, ``--no-wait`` returns
+at once and ``--collect`` reports what has ended."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from convzoo.bench import submit
 from convzoo.errors import ConvzooError
 from tests.bench.conftest import SUITES, bench, rows
 
@@ -24,9 +31,9 @@ CELLS = ["tiny__synthetic__seed0", "tiny__synthetic__seed1"]
 LOCAL = ("--launcher", "submitit", "--launcher-option", "cluster=local")
 
 
-def _suite(folder: Path) -> str:
+def _suite(folder: Path, text: str = SUITE) -> str:
     shutil.copy(SUITES / "tiny.yaml", folder / "tiny.yaml")
-    (folder / "suite.yaml").write_text(SUITE)
+    (folder / "suite.yaml").write_text(text)
     return str(folder / "suite.yaml")
 
 
@@ -69,6 +76,10 @@ def test_without_submitit_one_install_hint_and_no_folder(tmp_path, monkeypatch):
         ((*LOCAL, "--launcher-option", "mem_gb=[a"), "--launcher-option mem_gb"),
         ((*LOCAL, "--parallel-cells"), "leave out --parallel-cells"),
         (("--launcher-option", "timeout_min=5"), "add --launcher submitit"),
+        (("--no-wait",), "--no-wait sets up submitit's jobs; add --launcher submitit"),
+        (("--retries", "3", "--no-wait"), "--retries and --no-wait set up submitit's jobs"),
+        ((*LOCAL, "--retries", "-1"), "--retries: must be zero or more"),
+        (("--collect",), "holds no benchmark"),
     ],
 )
 def test_launcher_settings_that_cannot_work_are_refused(tmp_path, flags, message):
@@ -76,3 +87,67 @@ def test_launcher_settings_that_cannot_work_are_refused(tmp_path, flags, message
     with pytest.raises(ConvzooError, match=message):
         bench(_suite(tmp_path), "--out", str(out), *flags)
     assert not out.exists()
+
+
+LONGER = SUITE.replace("epochs: 1", "epochs: 5").replace("batch_size: 32", "batch_size: 16")
+ONE_SEED = SUITE.replace("seeds: [0, 1]", "seeds: [0]")
+
+
+def _signal_when_training(out: Path, signals: dict[str, int], deadline: float) -> None:
+    """Send each cell's job process (its folder's lock holder) its signal as soon as the
+    cell's first checkpoint is written, while it trains on."""
+    waiting = dict(signals)
+    while waiting:
+        assert time.monotonic() < deadline, f"{sorted(waiting)} wrote no checkpoint"
+        for cell, signum in list(waiting.items()):
+            folder = out / "cells" / cell
+            if (folder / "checkpoints" / "last.ckpt").is_file():
+                os.kill(int((folder / ".lock").read_text()), signum)
+                del waiting[cell]
+        time.sleep(0.02)
+
+
+@pytest.mark.timeout(600)
+def test_a_preempted_cell_resumes_in_its_requeued_job_and_a_dead_one_is_submitted_again(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(submit, "POLL_SECONDS", 0.2)
+    suite, out = _suite(tmp_path, LONGER), tmp_path / "out"
+    ended: list[int] = []
+    flags = ("--out", str(out), "--accelerator", "cpu", *LOCAL)
+    waiting = threading.Thread(target=lambda: ended.append(bench(suite, *flags)))
+    waiting.start()
+    stops = {CELLS[0]: signal.SIGUSR2, CELLS[1]: signal.SIGKILL}  # submitit's; a lost node
+    _signal_when_training(out, stops, time.monotonic() + 300)
+    waiting.join(timeout=300)
+    assert ended == [0]
+    table = rows(out)
+    assert all(row["status"] == "ok" and row["epochs"] == "5" for row in table.values())
+    for cell in CELLS:  # each went on from its checkpoint: a second part of the run's logs
+        assert (out / "cells" / cell / "logs-2").is_dir(), cell
+    log = capsys.readouterr().out
+    assert f"{CELLS[1]}: FAILED: submitit job" in log and "(attempt 2 of 2)" in log
+    assert "submitted again" not in log.split(CELLS[1] + ": FAILED")[0]  # the preempted one
+    assert _submitted(out) == 3  # the array's two jobs, and the dead cell's second
+
+
+@pytest.mark.timeout(600)
+def test_no_wait_returns_once_submitted_and_collect_reports_what_has_ended(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    suite, out = _suite(tmp_path, ONE_SEED), tmp_path / "out"
+    assert bench(suite, "--out", str(out), "--accelerator", "cpu", *LOCAL, "--no-wait") == 0
+    assert "--collect writes the report" in capsys.readouterr().out
+    assert not (out / "report.md").exists()
+    assert bench(suite, "--out", str(out), "--collect") == 1  # the job is still starting
+    assert "1 not ended" in (out / "report.md").read_text()
+    assert rows(out)[CELLS[0]]["status"] == "unfinished"
+    deadline = time.monotonic() + 300
+    while not (out / "cells" / CELLS[0] / "result.json").is_file():
+        assert time.monotonic() < deadline, "the job did not end"
+        time.sleep(0.2)
+    assert bench(suite, "--out", str(out), "--collect") == 0
+    assert rows(out)[CELLS[0]]["status"] == "ok"
+    assert "not ended" not in (out / "report.md").read_text()

@@ -137,15 +137,13 @@ def test_sigusr1_stops_requeues_and_the_requeued_job_resumes_the_run_exactly(con
 def test_sigterm_stops_the_run_without_requeuing_it(slurm, config, tmp_path):
     from lightning.pytorch.callbacks import Callback
 
-    from convzoo.train.preemption import RunPreempted
-
     class Preempt(Callback):  # SLURM's SIGTERM, to this process, in the second epoch
         def on_train_batch_end(self, trainer, module, outputs, batch, index):
             if trainer.current_epoch == 1 and index == 3:
                 os.kill(os.getpid(), signal.SIGTERM)
 
     slurm.setenv("PATH", _env(tmp_path)["PATH"])
-    with pytest.raises(RunPreempted, match="SIGTERM.*if SLURM requeues the job") as stopped:
+    with pytest.raises(ConvzooError, match="SIGTERM.*if SLURM requeues the job") as stopped:
         train(config(epochs=3, steps_per_call=1), callbacks=[Preempt()])
     assert stopped.value.exit_code == 128 + signal.SIGTERM
     assert f"--out {tmp_path / 'run'} --resume" in str(stopped.value)
