@@ -9,6 +9,10 @@ with the safe loader only, so a ``!!python/...`` tag is an error and never code
 that runs, and bounded by ``check_size``: a few hundred bytes of aliases that name
 one list billions of times are refused, never expanded. ``locked`` gives a folder
 one writer at a time. This module sits at the bottom of the flow beside ``errors``.
+
+A writer holds a lock (``flock``) on its temporary file until the rename, and the lock
+dies with its process: ``remove_orphans`` removes the temporary files of killed writers,
+never one whose writer is alive.
 """
 
 from __future__ import annotations
@@ -41,18 +45,29 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    fd, tmp = _locked_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still locked: no cleaner takes it for an orphan
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_folder(path.parent)
     return path
+
+
+def _locked_temporary(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path``, locked by this process. A cleaner may remove it in
+    the instant between its creation and the lock; then it is made again."""
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink:
+            return fd, tmp
+        os.close(fd)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -64,11 +79,25 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def remove_orphans(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that a killed ``write_atomic`` left in ``folder``."""
-    found = sorted(Path(folder).glob(f".*{TEMP_SUFFIX}")) if Path(folder).is_dir() else []
+    """Delete the temporary files that killed ``write_atomic`` calls left anywhere under
+    ``folder``; one whose writer is alive holds its lock and is left to it. The removed ones."""
+    found = sorted(Path(folder).rglob(f".*{TEMP_SUFFIX}")) if Path(folder).is_dir() else []
+    removed = []
     for path in found:
-        path.unlink(missing_ok=True)
-    return found
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:  # renamed by its writer meanwhile
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a live writer's
+            continue
+        else:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
 
 
 @contextmanager

@@ -1,17 +1,30 @@
-"""Reading convzoo's files: every YAML document is bounded before anything expands it."""
+"""convzoo's files: every YAML document is bounded before anything expands it, and the
+temporary files of killed writers are removed, never a live writer's."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import threading
 import time
 
 import pytest
 
+from convzoo import files
 from convzoo.bench import SuiteError, load_suite
 from convzoo.cli import main
 from convzoo.errors import ConvzooError
-from convzoo.files import MAX_DEPTH, MAX_NODES, check_size, dumps_json, parse_yaml, write_json
+from convzoo.files import (
+    MAX_DEPTH,
+    MAX_NODES,
+    check_size,
+    dumps_json,
+    parse_yaml,
+    remove_orphans,
+    write_atomic,
+    write_json,
+)
 from tests.bombs import alias_bomb
 
 
@@ -60,3 +73,30 @@ def test_json_is_strict_a_missing_number_is_null(tmp_path):
     assert "NaN" not in text and "Infinity" not in text
     write_json(tmp_path / "r.json", data)
     assert json.loads((tmp_path / "r.json").read_text()) == json.loads(text)
+
+
+def test_orphans_of_killed_writers_go_and_a_live_writers_file_stays(tmp_path, monkeypatch):
+    killed = [tmp_path / ".report.json.k1ll3d00.tmp", tmp_path / "logs" / ".config.yaml.k1ll.tmp"]
+    for path in killed:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("half")  # what a kill leaves: the file, and no lock on it
+    writing, release = threading.Event(), threading.Event()
+    fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:  # the live writer pauses between its write and its rename
+        if not writing.is_set():
+            writing.set()
+            release.wait(30)
+        fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", slow_fsync)
+    writer = threading.Thread(target=write_atomic, args=(tmp_path / "evaluate.json", "{}"))
+    writer.start()
+    assert writing.wait(30)
+    (live,) = tmp_path.glob(".evaluate.json.*.tmp")
+    assert sorted(remove_orphans(tmp_path)) == sorted(killed)
+    assert live.exists()
+    release.set()
+    writer.join(30)
+    assert (tmp_path / "evaluate.json").read_text() == "{}"
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -17,7 +17,7 @@ disk) that move is a copy in place, and a kill during it leaves a truncated
 is serialized in memory and written through ``convzoo.files.write_atomic`` (a
 temporary file in the same folder, fsync, rename, fsync of the folder), so the
 previous checkpoint stays whole until the new one is complete; the temporary files
-a kill leaves behind are removed when the run starts again.
+a kill leaves anywhere in the run directory are removed when the run starts again.
 
 Reading: ``load(path)`` gives the trained model back from the checkpoint alone, read
 with ``weights_only=True``. Its hyperparameters hold the spec as plain data, so the
@@ -125,8 +125,9 @@ def _atomic_checkpoint_io_class() -> type:
 
 
 def remove_unfinished_saves(out: Path) -> None:
-    """Delete the temporary files of a save that a kill interrupted."""
-    remove_orphans(out / CHECKPOINT.parent)
+    """Delete the temporary files of the saves that kills interrupted anywhere in the run
+    directory (a checkpoint, ``config.yaml``, a report, an evaluation), but a live writer's."""
+    remove_orphans(out)
 
 
 # -- reading ---------------------------------------------------------------------------

@@ -195,6 +195,18 @@ def test_a_kill_while_saving_keeps_the_checkpoint_and_the_run_resumes(tiny_spec,
     assert not list((out / "checkpoints").glob(".*.tmp"))
 
 
+def test_a_resume_removes_the_temporary_files_kills_left_anywhere_in_the_run(config, tmp_path):
+    train(config(epochs=1, schedule="constant"))
+    run = tmp_path / "run"
+    (run / "report.json").unlink()  # as if the run had been killed while writing it
+    names = (".report.json", ".config.yaml", ".evaluate.json", "checkpoints/.last.ckpt")
+    orphans = [run / f"{name}.k1ll3d{i}.tmp" for i, name in enumerate(names)]
+    for orphan in orphans:
+        orphan.write_bytes(b"half")  # a kill leaves the file, and no lock on it
+    train(config(epochs=2, schedule="constant", resume=True))
+    assert not [path for path in orphans if path.exists()]
+
+
 def test_the_atomic_writer_survives_pickling_as_a_spawned_rank_receives_it():
     from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
