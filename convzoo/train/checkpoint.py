@@ -19,6 +19,14 @@ temporary file in the same folder, fsync, rename, fsync of the folder), so the
 previous checkpoint stays whole until the new one is complete; the temporary files
 a kill leaves anywhere in the run directory are removed when the run starts again.
 
+Integrity: the writer adds the SHA-256 of everything else in the checkpoint (``DIGEST``:
+every tensor's dtype, shape and bytes and every plain value, in the checkpoint's own
+order), and every read -- ``load``, ``convzoo evaluate`` and ``scan``, ``--resume`` and
+Lightning's own read of the checkpoint it resumes -- goes through ``read_checkpoint``,
+which recomputes it and refuses a file whose content no longer matches: bytes flipped on
+disk or in a copy would otherwise load as different weights without a word. A
+checkpoint written before convzoo kept a digest has none, and is read unchecked.
+
 Reading: ``load(path)`` gives the trained model back from the checkpoint alone, read
 with ``weights_only=True``. Its hyperparameters hold the spec as plain data, so the
 network is rebuilt by the assembler and its weights loaded; nothing in the file is
@@ -32,10 +40,12 @@ no Lightning (3 s): the writer's classes are made on first use.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import pickle
 import re
 import warnings
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +60,7 @@ from convzoo.train.config import TrainConfig
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 CONFIG = "config.yaml"
 REPORT = "report.json"
+DIGEST = "sha256"  # the checkpoint's key for the SHA-256 of the rest of it
 
 # -- the run directory ---------------------------------------------------------------
 
@@ -113,10 +124,16 @@ def _atomic_checkpoint_io_class() -> type:
         def save_checkpoint(
             self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
         ) -> None:
-            """Serialize ``checkpoint`` and write it atomically to ``path``."""
+            """Serialize ``checkpoint`` with its digest and write it atomically to ``path``."""
             buffer = io.BytesIO()
-            torch.save(checkpoint, buffer)
+            torch.save({**checkpoint, DIGEST: digest(checkpoint)}, buffer)
             write_atomic(path, buffer.getvalue())
+
+        def load_checkpoint(
+            self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
+        ) -> dict[str, Any]:
+            """The checkpoint a fit resumes, read and checked as every checkpoint is."""
+            return read_checkpoint(path)
 
         def __reduce__(self) -> tuple[Any, ...]:  # a spawned rank unpickles it: made again
             return atomic_checkpoint_io, ()
@@ -128,6 +145,47 @@ def remove_unfinished_saves(out: Path) -> None:
     """Delete the temporary files of the saves that kills interrupted anywhere in the run
     directory (a checkpoint, ``config.yaml``, a report, an evaluation), but a live writer's."""
     remove_orphans(out)
+
+
+# -- integrity -------------------------------------------------------------------------
+
+
+def digest(checkpoint: Mapping[str, Any]) -> str:
+    """The SHA-256 of everything in ``checkpoint`` but its ``DIGEST``: each tensor's dtype,
+    shape and bytes, each plain value's repr, mappings and lists with their lengths, in
+    their own order (which saving and loading keep)."""
+    sha = hashlib.sha256()
+    _feed(sha, {k: v for k, v in checkpoint.items() if k != DIGEST})
+    return sha.hexdigest()
+
+
+def _feed(sha: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().cpu().contiguous().reshape(-1)
+        sha.update(f"T{flat.dtype}{tuple(value.shape)}".encode())
+        sha.update(flat.view(torch.uint8).numpy())
+    elif isinstance(value, Mapping):
+        sha.update(f"M{len(value)}".encode())
+        for key, item in value.items():
+            _feed(sha, key)
+            _feed(sha, item)
+    elif isinstance(value, (list, tuple)):
+        sha.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(sha, item)
+    else:
+        text = repr(value)
+        sha.update(f"V{len(text)}:{text}".encode())
+
+
+def _check_digest(path: Path, content: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose content is not what its writer's digest says."""
+    if DIGEST in content and content[DIGEST] != digest(content):
+        raise ConvzooError(
+            f"{path}: the checkpoint's content does not match the SHA-256 digest written with "
+            "it, so the file was damaged or changed after it was saved; restore it from a "
+            "copy, or train again"
+        )
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -169,13 +227,14 @@ def _torch_load(path: Path) -> Any:
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint's content (tensors and plain data only)."""
+    """The checkpoint's content (tensors and plain data only), checked against its digest."""
     path = Path(path)
     if not path.is_file():
         raise ConvzooError(f"{path}: no such checkpoint file")
     content = _torch_load(path)
     if not isinstance(content, dict) or not isinstance(content.get("state_dict"), dict):
         raise ConvzooError(f"{path}: not a convzoo checkpoint (no state_dict)")
+    _check_digest(path, content)
     hyper = content.get("hyper_parameters")
     if not isinstance(hyper, dict) or not isinstance(hyper.get("spec"), dict):
         raise ConvzooError(f"{path}: the checkpoint carries no spec; it was not saved by convzoo")

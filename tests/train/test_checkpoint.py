@@ -5,8 +5,10 @@ directory and its checkpoint find each other."""
 
 from __future__ import annotations
 
+import io
 import pickle
 import random
+import re
 import subprocess
 import sys
 import warnings
@@ -19,7 +21,7 @@ import yaml
 import convzoo
 from convzoo.errors import ConvzooError
 from convzoo.train import TrainConfig, load, read_checkpoint, train
-from convzoo.train.checkpoint import atomic_checkpoint_io, last_checkpoint, locate
+from convzoo.train.checkpoint import DIGEST, atomic_checkpoint_io, last_checkpoint, locate
 from tests.train.conftest import TINY
 
 
@@ -144,6 +146,46 @@ def test_a_corrupt_checkpoint_is_one_clear_error(config, tmp_path):
         train(config(epochs=2, resume=True))
     with pytest.raises(ConvzooError, match="last.ckpt: not a readable checkpoint"):
         load(ckpt)
+
+
+def _flip_bytes_of_a_weight(ckpt: Path) -> None:
+    """Invert 16 bytes inside the first layer's weights, where torch.load does not notice."""
+    weights = torch.load(ckpt, weights_only=True)["state_dict"]["model.layers.0.weight"]
+    raw = bytearray(ckpt.read_bytes())
+    at = raw.find(weights.numpy().tobytes())
+    assert at > 0
+    raw[at : at + 16] = bytes(b ^ 0xFF for b in raw[at : at + 16])
+    ckpt.write_bytes(bytes(raw))
+
+
+def test_flipped_bytes_in_a_weight_are_refused_wherever_the_checkpoint_is_read(
+    config, tmp_path, capsys
+):
+    from convzoo.cli import main
+
+    train(config(epochs=1, schedule="constant"))
+    run = tmp_path / "run"
+    ckpt = last_checkpoint(run)
+    _flip_bytes_of_a_weight(ckpt)
+    refused = f"{ckpt}: the checkpoint's content does not match the SHA-256 digest"
+    for read in (read_checkpoint, convzoo.load):
+        with pytest.raises(ConvzooError, match=re.escape(refused)):
+            read(ckpt)
+    assert main(["evaluate", str(run)]) == 2
+    assert capsys.readouterr().err == f"convzoo: error: {refused} written with it, " + (
+        "so the file was damaged or changed after it was saved; restore it from a copy, or "
+        "train again\n"
+    )
+    (run / "report.json").unlink()  # as if the run had stopped early
+    with pytest.raises(ConvzooError, match=re.escape(refused)):
+        train(config(epochs=2, schedule="constant", resume=True))
+
+
+def test_a_checkpoint_written_before_digests_is_read_unchecked(real_checkpoint, tmp_path):
+    content = torch.load(io.BytesIO(real_checkpoint), weights_only=True)
+    del content[DIGEST]
+    torch.save(content, tmp_path / "old.ckpt")
+    assert load(tmp_path / "old.ckpt").spec.name == "tiny"
 
 
 KILL_IN_SAVE = """
