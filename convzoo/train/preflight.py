@@ -20,8 +20,8 @@ that needs no data, in this order, and returns the ``Plan`` the run follows:
   gradient), in float32;
 - the run directory: a finished run is never overwritten and an unfinished one
   only resumed; a resume needs a checkpoint, keeps the schedule it was laid out
-  for and the settings of its ``config.yaml``, but for those that say where it
-  runs (``config.RUNTIME``).
+  for and the settings the checkpoint was made with, but for those that say where
+  it runs (``config.RUNTIME``).
 
 ``check_data(plan, data)`` loads the data once the run holds its directory (so that
 a second run into it is refused at once): missing or corrupt files and a shape
@@ -207,7 +207,7 @@ def _check_run_dir(out: Path, config: TrainConfig) -> Path | None:
             )
         planned = read_checkpoint(ckpt).get("convzoo", {})  # a corrupt file fails here
         _check_schedule_kept(out, planned, config)
-        _check_config_kept(out, config)
+        _check_config_kept(out, planned, config)
         return ckpt
     if (out / REPORT).exists():
         raise ConvzooError(
@@ -242,18 +242,21 @@ def _check_schedule_kept(out: Path, planned: dict[str, Any], config: TrainConfig
         )
 
 
-def _check_config_kept(out: Path, config: TrainConfig) -> None:
-    """A resumed run has the settings its ``config.yaml`` was written with, but for those
-    that say where and how it runs (``RUNTIME``)."""
-    if not (out / CONFIG).is_file():
+def _check_config_kept(out: Path, planned: dict[str, Any], config: TrainConfig) -> None:
+    """A resumed run has the settings its checkpoint was made with, but for those that say
+    where and how it runs (``RUNTIME``): ``config.yaml`` is the user's to edit or delete, and
+    only a checkpoint written before convzoo kept the settings in it is held to that file."""
+    before, source = planned.get("config"), f"{out / CHECKPOINT}"
+    if before is None and (out / CONFIG).is_file():
+        before, source = read_yaml(out / CONFIG, f"the run's {CONFIG}"), f"{out / CONFIG}"
+    if not isinstance(before, dict):
         return
-    before = read_yaml(out / CONFIG, f"the run's {CONFIG}") or {}
-    now = saved(config)
-    for name, value in now.items():
+    for name, value in saved(config).items():
         if name not in RUNTIME and name in before and before[name] != value:
             raise ConvzooError(
-                f"--resume: the run in {out} was started with {name} = {before[name]!r} "
-                f"({out / CONFIG}), this one has {value!r}; resume it with the same setting"
+                f"--resume: the run in {out} was made with {name} = {before[name]!r} (as "
+                f"{source} records), and this command gives {value!r}; resume it with "
+                f"{name} = {before[name]!r}, or train anew in another --out"
             )
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+import torch
+import yaml
 
 import convzoo
 from convzoo.errors import ConvzooError
 from convzoo.train import train
+from convzoo.train.checkpoint import DIGEST, last_checkpoint
 from convzoo.train.preflight import check_batches, check_fits, estimate
 from tests.train.conftest import SLURM
 
@@ -83,3 +88,33 @@ def test_a_ddp_run_with_less_than_a_batch_per_rank_is_refused_before_it_starts(c
     assert not (tmp_path / "run" / "report.json").exists()
     with pytest.raises(ConvzooError, match=r"461 samples: 461 per process"):
         train(config(batch_size=512))
+
+
+def test_a_resume_keeps_the_settings_its_checkpoint_was_made_with_whatever_config_yaml_says(
+    config, tmp_path
+):
+    train(config(epochs=1, schedule="constant"))
+    run = tmp_path / "run"
+    (run / "report.json").unlink()  # as if the run had stopped early
+    kept = run / "config.yaml"
+    kept.write_text(kept.read_text().replace("lr: 0.1", "lr: 0.05"))  # edited by hand
+    with pytest.raises(
+        ConvzooError,
+        match=r"made with lr = 0\.1 \(as .*last\.ckpt records\), and this command gives 0\.05; "
+        r"resume it with lr = 0\.1",
+    ):
+        train(config(epochs=2, schedule="constant", lr=0.05, resume=True))
+    kept.unlink()
+    with pytest.raises(ConvzooError, match="made with optimizer = 'sgd' .* gives 'adamw'"):
+        train(config(epochs=2, schedule="constant", optimizer="adamw", resume=True))
+    # a checkpoint written before convzoo kept its settings is held to config.yaml
+    shutil.copytree(run, tmp_path / "old")
+    old = last_checkpoint(tmp_path / "old")
+    content = torch.load(old, weights_only=True)
+    del content["convzoo"]["config"], content[DIGEST]
+    torch.save(content, old)
+    (tmp_path / "old" / "config.yaml").write_text(yaml.safe_dump({"momentum": 0.5}))
+    with pytest.raises(ConvzooError, match=r"made with momentum = 0\.5 \(as .*config\.yaml"):
+        train(config(epochs=2, schedule="constant", out=str(tmp_path / "old"), resume=True))
+    resumed = train(config(epochs=2, schedule="constant", ddp_timeout=60, resume=True))
+    assert resumed["epochs"] == 2
