@@ -45,7 +45,7 @@ import io
 import pickle
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -148,6 +148,23 @@ def remove_unfinished_saves(out: Path) -> None:
 
 
 # -- integrity -------------------------------------------------------------------------
+
+FINITE = ("state_dict", "optimizer_states")  # weights, buffers and optimizer state
+
+
+def finite_state(checkpoint: Mapping[str, Any]) -> bool:
+    """Whether every floating-point tensor under ``FINITE`` in ``checkpoint`` is finite. The
+    rest may hold an infinity on purpose (``ModelCheckpoint``'s worst score so far)."""
+    tensors = _tensors([checkpoint.get(key) for key in FINITE])
+    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
+
+
+def _tensors(value: Any) -> Iterator[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (Mapping, list, tuple)):
+        for item in value.values() if isinstance(value, Mapping) else value:
+            yield from _tensors(item)
 
 
 def digest(checkpoint: Mapping[str, Any]) -> str:

@@ -47,6 +47,8 @@ from convzoo.data import Batching
 from convzoo.errors import ConvzooError
 from convzoo.spec import SpecLike, load_spec
 from convzoo.train import trainer_args
+from convzoo.train.callbacks import RunDiverged
+from convzoo.train.checkpoint import finite_state
 from convzoo.train.config import OPTIMIZERS, SCHEDULES, TrainConfig, problem, saved, settings
 
 STEP_COUNTER = "_batches_that_stepped"  # Lightning's, private: see count_optimizer_steps
@@ -240,8 +242,15 @@ class ConvzooModule(L.LightningModule):
         self.log("test_acc", self.test_acc)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Record what the learning-rate schedule was laid out for and the run's settings, as
+        """Refuse a checkpoint whose weights or optimizer state are not finite on some rank --
+        every rank stops here together, as diverged, whatever asked for the checkpoint -- and
+        record what the learning-rate schedule was laid out for and the run's settings, as
         plain data: a resumed run must keep them."""
+        bad = torch.tensor(0.0 if finite_state(checkpoint) else 1.0, device=self.device)
+        if float(self.trainer.strategy.reduce(bad, reduce_op="max")):
+            optimizers = self.trainer.optimizers
+            lr = optimizers[0].param_groups[0]["lr"] if optimizers else self.hparams["lr"]
+            raise RunDiverged.at(self.trainer.global_step, float(lr), self.trainer.current_epoch)
         checkpoint["convzoo"] = {
             "epochs": self.trainer.max_epochs,
             "schedule": self.hparams["schedule"],

@@ -130,6 +130,49 @@ def test_a_diverging_ddp_run_stops_on_both_ranks_with_one_report(tmp_path):
     assert report["status"] == "diverged" and report["lr_at_divergence"] == 1e20
 
 
+NAN_AFTER = """
+import sys
+import convzoo
+from convzoo.cli import main
+from tests.train.test_callbacks import NaNAfter
+
+convzoo.register("act", "nan_after", NaNAfter, description="test: NaN after N calls")
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.timeout(240)
+def test_a_ddp_divergence_between_checks_never_reaches_a_checkpoint(tmp_path):
+    # Each rank's loss is NaN from step 5; a validation, and a checkpoint, every 2 steps;
+    # the guard's own check comes only every 10 steps under DDP.
+    script, spec, out = tmp_path / "nan_after.py", tmp_path / "nan.yaml", tmp_path / "run"
+    script.write_text(NAN_AFTER)
+    spec.write_text(
+        json.dumps({**TINY, "layers": [{"act": "nan_after", "calls": 4}, *TINY["layers"]]})
+    )
+    flags = ["--batch-size", "16", "--devices", "2", "--strategy", "ddp", "--schedule", "constant"]
+    command = [sys.executable, str(script), "train", str(spec), "--data", "synthetic"]
+    command += ["--accelerator", "cpu", "--out", str(out), *flags]
+    paths = [str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    done = subprocess.run(
+        [*command, "--trainer.val_check_interval", "2"],
+        capture_output=True,
+        text=True,
+        timeout=200,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    (message,) = [line for line in done.stderr.splitlines() if line.startswith("convzoo: error:")]
+    assert "training diverged" in message and "at step 5 " in message
+    assert json.loads((out / "report.json").read_text())["diverged_at_step"] == 5
+    kept = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert kept["global_step"] == 4  # the last validation's before the NaN
+    moments = [s for p in kept["optimizer_states"][0]["state"].values() for s in p.values()]
+    assert all(torch.isfinite(t).all() for t in [*kept["state_dict"].values(), *moments])
+
+
 @pytest.mark.parametrize(
     ("name", "static", "unused"),
     [
