@@ -170,7 +170,7 @@ def _tensors(value: Any) -> Iterator[torch.Tensor]:
 def digest(checkpoint: Mapping[str, Any]) -> str:
     """The SHA-256 of everything in ``checkpoint`` but its ``DIGEST``: each tensor's dtype,
     shape and bytes, each plain value's repr, mappings and lists with their lengths, in
-    their own order (which saving and loading keep)."""
+    their own order (which saving and loading keep), sets in the order of their items' reprs."""
     sha = hashlib.sha256()
     _feed(sha, {k: v for k, v in checkpoint.items() if k != DIGEST})
     return sha.hexdigest()
@@ -189,6 +189,10 @@ def _feed(sha: Any, value: Any) -> None:
     elif isinstance(value, (list, tuple)):
         sha.update(f"L{len(value)}".encode())
         for item in value:
+            _feed(sha, item)
+    elif isinstance(value, (set, frozenset)):  # in an order that no hash seed changes
+        sha.update(f"S{len(value)}".encode())
+        for item in sorted(value, key=repr):
             _feed(sha, item)
     else:
         text = repr(value)

@@ -21,7 +21,13 @@ import yaml
 import convzoo
 from convzoo.errors import ConvzooError
 from convzoo.train import TrainConfig, load, read_checkpoint, train
-from convzoo.train.checkpoint import DIGEST, atomic_checkpoint_io, last_checkpoint, locate
+from convzoo.train.checkpoint import (
+    DIGEST,
+    atomic_checkpoint_io,
+    digest,
+    last_checkpoint,
+    locate,
+)
 from tests.train.conftest import TINY
 
 
@@ -186,6 +192,20 @@ def test_a_checkpoint_written_before_digests_is_read_unchecked(real_checkpoint, 
     del content[DIGEST]
     torch.save(content, tmp_path / "old.ckpt")
     assert load(tmp_path / "old.ckpt").spec.name == "tiny"
+
+
+def test_the_digest_sees_every_value_and_not_the_order_a_set_iterates_in():
+    one, other = set(), set()
+    for number in (0, 8):  # the same hash slot: a set iterates them in the order added
+        one.add(number)
+    for number in (8, 0):
+        other.add(number)
+    assert list(one) != list(other)
+    content = {"state_dict": {"w": torch.zeros(3)}, "seen": one}
+    assert digest(content) == digest({**content, "seen": other})
+    assert digest(content) == digest({**content, DIGEST: "anything"})
+    assert digest(content) != digest({**content, "state_dict": {"w": torch.zeros(3).double()}})
+    assert digest(content) != digest({**content, "seen": {0, 8.0}})
 
 
 KILL_IN_SAVE = """
