@@ -16,7 +16,11 @@ no memory. Definitions, so numbers are comparable:
   LeNet-5's trainable subsampling counts its window sums, the RBF head its
   distances. Bias additions, element-wise operations, untrained poolings and
   activations count zero.
-- ``connections``: per sample, the multiply-adds plus one per output unit of a
+- ``flops_per_batch``: the FLOPs, counted alike, of work that runs once per
+  forward pass whatever the batch size (a hypernetwork's generator, LCN's border
+  weights); ``flops`` leaves it out, so a pass over B samples costs
+  ``B * flops + flops_per_batch``.
+- ``connections``: per sample, the multiply-adds of ``flops`` plus one per output unit of a
   layer that adds a learned bias to a weighted sum: every link from an input to
   an output unit that carries a weight or a bias, as LeCun et al. (1998) count
   LeNet-5's 340,908 connections.
@@ -35,6 +39,7 @@ no memory. Definitions, so numbers are comparable:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,13 +69,15 @@ class LayerSummary:
     out_shape: tuple[int, ...]
     params: int
     flops: int
+    flops_per_batch: int
     connections: int
     rf: Field
     stride: tuple[int, ...] | None
     window: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: ``path, block, in, out, params, flops, connections, rf, stride``."""
+        """The JSON form: ``path, block, in, out, params, flops, flops_per_batch, connections,
+        rf, stride``."""
         return {
             "path": self.path,
             "block": self.block,
@@ -78,6 +85,7 @@ class LayerSummary:
             "out": list(self.out_shape),
             "params": self.params,
             "flops": self.flops,
+            "flops_per_batch": self.flops_per_batch,
             "connections": self.connections,
             "rf": self.rf if self.rf is None or self.rf == ALL else list(self.rf),
             "stride": None if self.stride is None else list(self.stride),
@@ -93,6 +101,7 @@ class Summary:
     output: tuple[int, ...]
     params: int
     flops: int
+    flops_per_batch: int
     connections: int
     layers: tuple[LayerSummary, ...]
 
@@ -104,13 +113,25 @@ class Summary:
             "output": list(self.output),
             "params": self.params,
             "flops": self.flops,
+            "flops_per_batch": self.flops_per_batch,
             "connections": self.connections,
             "layers": [layer.to_dict() for layer in self.layers],
         }
 
     def rows(self) -> list[list[str]]:
         """The table's cells as text, header first, totals last."""
-        head = ["path", "block", "in", "out", "params", "FLOPs", "connections", "rf", "stride"]
+        head = [
+            "path",
+            "block",
+            "in",
+            "out",
+            "params",
+            "FLOPs/sample",
+            "FLOPs/batch",
+            "connections",
+            "rf",
+            "stride",
+        ]
         body = [
             [
                 "  " * r.depth + r.path,
@@ -119,6 +140,7 @@ class Summary:
                 _dims(r.out_shape) if r.out_shape else "",
                 f"{r.params:,}",
                 human(r.flops),
+                human(r.flops_per_batch),
                 f"{r.connections:,}",
                 _field(r.rf) if r.in_shape else "",
                 _dims(r.stride, "x") if r.stride is not None else "-" if r.in_shape else "",
@@ -132,6 +154,7 @@ class Summary:
             _dims(self.output),
             f"{self.params:,}",
             human(self.flops),
+            human(self.flops_per_batch),
             f"{self.connections:,}",
             "",
             "",
@@ -265,18 +288,19 @@ def _owner(name: str, paths: list[str]) -> str | None:
     return max(holders, key=len) if holders else None
 
 
-def _arithmetic(model: ConvNet, rows: list[Row]) -> tuple[dict[str, int], dict[str, int]]:
-    """Each row's own FLOPs and connections per sample (the module docstring defines them)."""
-    x = torch.empty((1, *model.spec.input), device="meta")
-    meta = model if _on_meta(model) else build(model.spec, device="meta")
+def _traced(
+    meta: ConvNet, batch: int, named: Mapping[str, nn.Module]
+) -> tuple[Counter[str], dict[str, tuple[int, ...]]]:
+    """FLOPs of one forward pass at ``batch`` per module path (each module with everything it
+    calls), and the output shape (per sample) of each module in ``named``."""
     outputs: dict[str, tuple[int, ...]] = {}
     hooks = [
         module.register_forward_hook(
             lambda _m, _i, out, name=name: outputs.__setitem__(name, tuple(out.shape[1:]))
         )
-        for name, module in meta.named_modules()
-        if hasattr(module, "multiply_adds") or isinstance(getattr(module, "bias", None), Tensor)
+        for name, module in named.items()
     ]
+    x = torch.empty((batch, *meta.spec.input), device="meta")
     was_training = meta.training
     meta.eval()
     try:
@@ -286,16 +310,29 @@ def _arithmetic(model: ConvNet, rows: list[Row]) -> tuple[dict[str, int], dict[s
         meta.train(was_training)
         for hook in hooks:
             hook.remove()
-    counted = {name: int(trace.flops[name]) for name in outputs}
-    inclusive = {r.path: int(trace.flops[r.path]) for r in rows}
-    flops = {}
-    for i, row in enumerate(rows):
-        children = [
-            o.path
-            for o in rows[i + 1 :]
-            if o.path.startswith(row.path + ".") and o.depth == row.depth + 1
-        ]
-        flops[row.path] = inclusive[row.path] - sum(inclusive[c] for c in children)
+    return Counter({name: int(count) for name, count in trace.flops.items()}), outputs
+
+
+def _arithmetic(
+    model: ConvNet, rows: list[Row]
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Each row's own FLOPs per sample, FLOPs per batch and connections (the module
+    docstring defines them).
+
+    The network is traced at batch sizes 1 and 2: what the second costs more is the work
+    per sample, the rest of the first the work that runs once per batch.
+    """
+    meta = model if _on_meta(model) else build(model.spec, device="meta")
+    named = {
+        name: module
+        for name, module in meta.named_modules()
+        if hasattr(module, "multiply_adds") or isinstance(getattr(module, "bias", None), Tensor)
+    }
+    one, outputs = _traced(meta, 1, named)
+    two, _ = _traced(meta, 2, named)
+    per_sample = Counter({n: two[n] - one[n] for n in one | two})
+    per_batch = Counter({n: one[n] - per_sample[n] for n in one | two})
+    flops, batch = _own(rows, per_sample), _own(rows, per_batch)
     biases = dict.fromkeys(flops, 0)
     paths = [r.path for r in rows]
     for name, shape in outputs.items():
@@ -306,12 +343,25 @@ def _arithmetic(model: ConvNet, rows: list[Row]) -> tuple[dict[str, int], dict[s
         multiply_adds = getattr(module, "multiply_adds", None)  # a block's own count, if any
         if multiply_adds is not None:
             declared = 2 * int(multiply_adds(shape))
-            flops[owner] += declared - counted[name]
-            counted[name] = declared
-        if counted[name] and isinstance(getattr(module, "bias", None), Tensor):
+            flops[owner] += declared - per_sample[name]
+            per_sample[name] = declared
+        if per_sample[name] and isinstance(getattr(module, "bias", None), Tensor):
             biases[owner] += math.prod(shape)
     connections = {path: flops[path] // 2 + biases[path] for path in flops}
-    return flops, connections
+    return flops, batch, connections
+
+
+def _own(rows: list[Row], inclusive: Counter[str]) -> dict[str, int]:
+    """Each row's own share of a count per module path: its module's less its child rows'."""
+    own = {}
+    for i, row in enumerate(rows):
+        children = [
+            o.path
+            for o in rows[i + 1 :]
+            if o.path.startswith(row.path + ".") and o.depth == row.depth + 1
+        ]
+        own[row.path] = inclusive[row.path] - sum(inclusive[c] for c in children)
+    return own
 
 
 def _on_meta(model: nn.Module) -> bool:
@@ -328,7 +378,7 @@ def summary(source: SpecLike | ConvNet, swap: Mapping[str, str] | None = None) -
         model = build(source, swap, device="meta")
     rows = model.rows
     params = _own_params(model, rows)
-    flops, connections = _arithmetic(model, rows)
+    flops, per_batch, connections = _arithmetic(model, rows)
     geometry = _geometry(model, rows)
     layers = tuple(
         LayerSummary(
@@ -339,6 +389,7 @@ def summary(source: SpecLike | ConvNet, swap: Mapping[str, str] | None = None) -
             out_shape=r.out_shape or (),
             params=params[r.path],
             flops=flops[r.path],
+            flops_per_batch=per_batch[r.path],
             connections=connections[r.path],
             rf=geometry[r.path][0],
             stride=geometry[r.path][1],
@@ -348,7 +399,7 @@ def summary(source: SpecLike | ConvNet, swap: Mapping[str, str] | None = None) -
     )
     shared = sum(p.numel() for p in model.shared.parameters())
     if shared:
-        layers += (LayerSummary("shared", "shared", 0, (), (), shared, 0, 0, None, None),)
+        layers += (LayerSummary("shared", "shared", 0, (), (), shared, 0, 0, 0, None, None),)
     top = [r for r in rows if r.depth == 0]
     return Summary(
         name=model.spec.name,
@@ -356,6 +407,7 @@ def summary(source: SpecLike | ConvNet, swap: Mapping[str, str] | None = None) -
         output=top[-1].out_shape or (),
         params=sum(p.numel() for p in model.parameters()),
         flops=sum(layer.flops for layer in layers),
+        flops_per_batch=sum(layer.flops_per_batch for layer in layers),
         connections=sum(layer.connections for layer in layers),
         layers=layers,
     )
