@@ -14,8 +14,10 @@ no memory. Definitions, so numbers are comparable:
   ``multiply_adds(out_shape) -> int`` method (per sample): a connection table
   counts only its connected kernels, not the zeros of the dense kernel it runs;
   LeNet-5's trainable subsampling counts its window sums, the RBF head its
-  distances. Bias additions, element-wise operations, untrained poolings and
-  activations count zero.
+  distances. A convolution counts whether its weights are learned or fixed (LCN's
+  Gaussian window, blur pooling's binomial filter). Bias additions, element-wise
+  operations, activations and the pooling operators (max, average, Lp, ...), which
+  the counter does not count, count zero.
 - ``flops_per_batch``: the FLOPs, counted alike, of work that runs once per
   forward pass whatever the batch size (a hypernetwork's generator, LCN's border
   weights); ``flops`` leaves it out, so a pass over B samples costs

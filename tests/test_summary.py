@@ -44,6 +44,17 @@ def test_flops_are_counted_by_hand():
     assert table.flops == conv.flops + head.flops
 
 
+def test_a_fixed_convolution_counts_and_a_pooling_operator_does_not():
+    spec = {
+        "input": [2, 8, 8],
+        "layers": [{"pool": "blur", "pre": "max", "kernel": 2}, {"pool": "avg", "kernel": 2}],
+    }
+    blur, avg = cz.summary(spec).layers
+    assert blur.flops == 2 * 3 * 3 * 2 * 4 * 4  # the 3x3 binomial filter of each map; max: 0
+    assert blur.connections == blur.flops // 2  # links of a fixed weight, no bias
+    assert avg.flops == avg.connections == 0
+
+
 def test_receptive_field_and_stride_by_hand():
     table = cz.summary("lenet5_modern")
     assert [layer.rf for layer in table.layers] == [

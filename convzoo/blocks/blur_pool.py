@@ -6,7 +6,8 @@ dense part of the operation (max over each window at stride 1) and moves the
 stride into a fixed binomial blur: MaxBlurPool. ``blur`` builds it as an
 ``nn.Sequential`` of the stride-1 pre-op and ``Blur``, both with
 ``kernel_size``/``stride`` attributes, so the summary's receptive field is
-right; ``pre: none`` is the plain blur-then-subsample.
+right; ``pre: none`` is the plain blur-then-subsample. The blur is a convolution, so
+the summary counts its FLOPs, as it counts any convolution's.
 """
 
 from __future__ import annotations
