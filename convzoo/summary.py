@@ -22,20 +22,23 @@ no memory. Definitions, so numbers are comparable:
   forward pass whatever the batch size (a hypernetwork's generator, LCN's border
   weights); ``flops`` leaves it out, so a pass over B samples costs
   ``B * flops + flops_per_batch``.
-- ``connections``: per sample, the multiply-adds of ``flops`` plus one per output unit of a
-  layer that adds a learned bias to a weighted sum: every link from an input to
-  an output unit that carries a weight or a bias, as LeCun et al. (1998) count
-  LeNet-5's 340,908 connections.
+- ``connections``: per sample, the multiply-adds of ``flops`` plus one per output
+  unit of a layer that adds a learned bias to a weighted sum: every link from an
+  input to an output unit that carries a weight or a bias, as LeCun et al. (1998)
+  count LeNet-5's 340,908 connections.
 - ``rf``: the receptive field after the layer, in input pixels per spatial
   dimension, clipped to the input's size; "all" where it spans the whole input
-  in every dimension, or where the layer or one before it depends on the whole
-  input: a flat output (after a flatten), or a block that says so with a
+  in every dimension. From the first layer that depends on its whole input map
+  on -- a flat output (after a flatten), or a block that says so with a
   ``sees_all = True`` attribute (global pooling's statistics, LCN's divisive
-  floor, capsule routing). ``stride``: the cumulative stride (distance in input
-  pixels between neighbouring outputs). A block that changes the grid tells its
-  window through ``kernel_size``/``stride``/``dilation`` attributes, as torch's
-  convolutions and poolings do; where none can be found the value is unknown
-  ("?", ``null`` in JSON).
+  floor, capsule routing) -- it is the span of input pixels that map's units
+  reach together ("all" unless they leave some out: a stride that skips the last
+  rows). ``stride``: the cumulative stride (distance in input pixels between
+  neighbouring outputs). A block that changes the grid tells its window through
+  ``kernel_size``/``stride``/``dilation`` attributes and its padding through
+  ``padding``, as torch's convolutions and poolings do (without ``padding``, the
+  padding its sizes imply, split evenly); where no window can be found the value
+  is unknown ("?", ``null`` in JSON).
 """
 
 from __future__ import annotations
@@ -222,19 +225,85 @@ def _window(module: nn.Module, n: int) -> Window | None:
     return None
 
 
-def _shown(rf: tuple[int, ...] | None, whole: tuple[int, ...], sees_all: bool) -> Field:
-    """The receptive field as reported: "all", clipped to the input, or None (unknown)."""
-    if sees_all or (rf is not None and all(r >= w for r, w in zip(rf, whole))):
+def _clipped(rf: tuple[int, ...], whole: tuple[int, ...]) -> Field:
+    """One unit's receptive field as reported: clipped to the input, "all" where it spans it."""
+    if all(r >= w for r, w in zip(rf, whole)):
         return ALL
-    return None if rf is None else tuple(min(r, w) for r, w in zip(rf, whole))
+    return tuple(min(r, w) for r, w in zip(rf, whole))
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """Where the units of a map sit on the input, per spatial dimension: each unit's window
+    spans ``rf`` pixels (unclipped), neighbours are ``jump`` pixels apart, the first unit's
+    window starts at pixel ``first`` (negative in the padding) and there are ``positions``
+    units; the last two are None where unknown."""
+
+    rf: tuple[int, ...]
+    jump: tuple[int, ...]
+    first: tuple[int, ...] | None
+    positions: tuple[int, ...] | None
+
+    def after(self, module: nn.Module, window: Window, out: tuple[int, ...] | None) -> _Grid:
+        """The grid of ``module``'s output (``out``: its positions, if it is a spatial map)."""
+        rf = tuple(r + d * (k - 1) * j for r, j, (k, _, d) in zip(self.rf, self.jump, window))
+        jump = tuple(j * s for j, (_, s, _) in zip(self.jump, window))
+        pad = _left_padding(module, window, self.positions, out)
+        if pad is None or self.first is None or self.positions is None:
+            return _Grid(rf, jump, None, out)
+        if out is None:  # a map read another way (capsules): torch's size rule
+            out = tuple(
+                (m + 2 * p - d * (k - 1) - 1) // s + 1
+                for m, p, (k, s, d) in zip(self.positions, pad, window)
+            )
+        first = tuple(f - p * j for f, p, j in zip(self.first, pad, self.jump))
+        return _Grid(rf, jump, first, out)
+
+    def reach(self, whole: tuple[int, ...]) -> Field:
+        """The input pixels the map's units reach together, as a span per dimension clipped
+        to the input: "all" where it is the whole input, None where unknown."""
+        if self.first is None or self.positions is None:
+            return None
+        spans = tuple(
+            min(w - 1, f + (m - 1) * j + r - 1) - max(0, f) + 1
+            for f, m, j, r, w in zip(self.first, self.positions, self.jump, self.rf, whole)
+        )
+        return ALL if spans == whole else spans
+
+
+def _left_padding(
+    module: nn.Module,
+    window: Window,
+    positions: tuple[int, ...] | None,
+    out: tuple[int, ...] | None,
+) -> tuple[int, ...] | None:
+    """Per dimension, the padding before the first position of ``module``'s input: its
+    ``padding`` attribute (a size, "same" or "valid", as torch's convolutions and poolings
+    have it), or else what the sizes imply, split evenly; None where neither is known."""
+    padding = getattr(module, "padding", None)
+    if padding == "valid":
+        return (0,) * len(window)
+    if padding == "same":
+        return tuple(d * (k - 1) // 2 for k, _, d in window)
+    if padding is not None:
+        return _per_dim(padding, len(window))
+    if positions is None or out is None:
+        return None
+    return tuple(
+        max(0, (o - 1) * s + d * (k - 1) + 1 - m) // 2
+        for m, o, (k, s, d) in zip(positions, out, window)
+    )
 
 
 def _geometry(model: ConvNet, rows: list[Row]) -> dict[str, tuple[Any, Any, Any]]:
+    """Per row: the receptive field as reported, the cumulative stride and the unclipped
+    window. From the first layer that depends on its whole input map on (a flat output, or
+    ``sees_all``), every layer reaches what that map's units reach together."""
     n = model.spec.dims
-    rf: tuple[int, ...] | None = (1,) * n
-    jump: tuple[int, ...] | None = (1,) * n
     whole = tuple(model.spec.input[1:])
-    sees_all = False
+    grid: _Grid | None = _Grid((1,) * n, (1,) * n, (0,) * n, whole)
+    reach: Field = None
+    whole_map = False  # whether a layer so far depended on its whole input map
     out: dict[str, tuple[Any, Any, Any]] = {}
     for i, row in enumerate(rows):
         has_children = i + 1 < len(rows) and rows[i + 1].path.startswith(row.path + ".")
@@ -243,20 +312,16 @@ def _geometry(model: ConvNet, rows: list[Row]) -> dict[str, tuple[Any, Any, Any]
         module = model.get_submodule(row.path)
         shape = row.out_shape
         assert shape is not None, f"{row.path}: every row of a built network has its output"
-        sees_all = sees_all or getattr(module, "sees_all", False) or len(shape) == 1
+        if not whole_map and (getattr(module, "sees_all", False) or len(shape) == 1):
+            whole_map, reach = True, None if grid is None else grid.reach(whole)
         if len(shape) == 1:
-            jump = None
-        elif rf is not None and jump is not None:
-            if shape[1:] == row.in_shape[1:] and not hasattr(module, "kernel_size"):
-                window: Window | None = ((1, 1, 1),) * n
-            else:
-                window = _window(module, n)
-            if window is None:
-                rf, jump = None, None
-            else:
-                rf = tuple(r + d * (k - 1) * j for r, j, (k, _, d) in zip(rf, jump, window))
-                jump = tuple(j * s for j, (_, s, _) in zip(jump, window))
-        out[row.path] = (_shown(rf, whole, sees_all), jump, None if jump is None else rf)
+            grid = None
+        elif grid is not None and (shape[1:] != row.in_shape[1:] or hasattr(module, "kernel_size")):
+            window = _window(module, n)  # (a layer that keeps the grid, windowless, keeps it)
+            spatial = shape[1:] if len(shape) == n + 1 else None
+            grid = None if window is None else grid.after(module, window, spatial)
+        field = reach if whole_map else None if grid is None else _clipped(grid.rf, whole)
+        out[row.path] = (field, *((None, None) if grid is None else (grid.jump, grid.rf)))
     for row in reversed(rows):  # a composite takes the geometry after its last descendant
         if row.path not in out:
             last = [r.path for r in rows if r.path.startswith(row.path + ".")][-1]

@@ -205,11 +205,18 @@ def test_receptive_field_is_clipped_to_the_input_per_dimension():
 
 @pytest.mark.parametrize(
     ("arch", "path"),
-    [("lenet5_tied", "layers.10"), ("resnet", "layers.9"), ("capsnet", "layers.3")],
+    [("lenet5_tied", "layers.10"), ("resnet", "layers.9"), ("jarrett", "layers.2")],
 )
 def test_layers_that_see_the_whole_input_say_all(arch, path):
     (row,) = [layer for layer in cz.summary(arch).layers if layer.path == path]
     assert row.rf == "all", row
+
+
+def test_a_layer_that_sees_its_whole_map_reaches_what_the_maps_units_reach():
+    # CapsNet's stride-2 primary convolution puts its last window on rows 10-18 of conv1's
+    # 20: input row and column 27 reach no capsule, nor the routing and the head after it.
+    routing, head = cz.summary("capsnet").layers[3:]
+    assert routing.rf == head.rf == (27, 27)
 
 
 # -- every architecture against tools convzoo did not write ----------------------------
@@ -332,3 +339,52 @@ def test_connections_are_the_links_of_each_layer(counted):
         if hasattr(model.get_submodule(path), "multiply_adds"):
             links = row.flops // 2
         assert row.connections == links + biases[path], row
+
+
+def averaging_max_pools(model: nn.Module) -> nn.Module:
+    """``model`` with each max pooling replaced by average pooling over the same windows:
+    the same receptive fields, and a gradient that reaches every pixel of a window (max
+    pooling's reaches one pixel of each)."""
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, (nn.MaxPool1d, nn.MaxPool2d)):
+                assert child.dilation in (1, (1,), (1, 1)), f"{name}: a dilated max pooling"
+                avg = nn.AvgPool1d if isinstance(child, nn.MaxPool1d) else nn.AvgPool2d
+                setattr(parent, name, avg(child.kernel_size, child.stride, child.padding))
+    return model
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_receptive_fields_are_what_input_gradients_reach(arch):
+    """Each row's field against the input pixels that get a nonzero gradient, over a few
+    random samples, from the row's central unit -- from all its units where it has no
+    grid (no stride) -- as a span per dimension; "all" is the whole input. A row whose
+    grid is read another way (capsules) has no central unit to take and is left out."""
+    torch.manual_seed(0)
+    model = averaging_max_pools(cz.build(arch)).eval().requires_grad_(False)
+    table = cz.summary(arch)
+    outputs: dict[str, torch.Tensor] = {}
+    for layer in table.layers[: len(model.rows)]:
+        model.get_submodule(layer.path).register_forward_hook(
+            lambda _m, _i, out, path=layer.path: outputs.__setitem__(path, out)
+        )
+    x = torch.randn(4, *model.spec.input, requires_grad=True)
+    model(x)
+    width = tuple(model.spec.input[1:])
+    for layer in table.layers[: len(model.rows)]:
+        out = outputs[layer.path]
+        if layer.rf is None:  # unknown: nothing to check
+            continue
+        if out.dim() == 2 + len(width):
+            out = out[(slice(None), slice(None), *((n - 1) // 2 for n in out.shape[2:]))]
+        elif layer.stride is not None:
+            continue
+        (grad,) = torch.autograd.grad(out.sum(), x, retain_graph=True)
+        mass = grad.abs().sum(dim=(0, 1))
+        spans = []
+        for axis in range(len(width)):
+            others = tuple(a for a in range(len(width)) if a != axis)
+            where = (mass.sum(dim=others) if others else mass).nonzero()
+            spans.append(int(where.max() - where.min() + 1))
+        expected = width if layer.rf == "all" else layer.rf
+        assert tuple(spans) == expected, (layer.path, layer.block, layer.rf, spans)
