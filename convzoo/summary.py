@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,67 +232,99 @@ def _clipped(rf: tuple[int, ...], whole: tuple[int, ...]) -> Field:
     return tuple(min(r, w) for r, w in zip(rf, whole))
 
 
+Span = tuple[int, int] | None  # the first and last input pixel a unit reaches; None: none
+
+
 @dataclass(frozen=True)
 class _Grid:
     """Where the units of a map sit on the input, per spatial dimension: each unit's window
-    spans ``rf`` pixels (unclipped), neighbours are ``jump`` pixels apart, the first unit's
-    window starts at pixel ``first`` (negative in the padding) and there are ``positions``
-    units; the last two are None where unknown."""
+    spans ``rf`` pixels (unclipped) and neighbours are ``jump`` pixels apart; ``reached``
+    holds, per dimension, each unit's span of the input pixels it reaches (padding and the
+    gaps of strides and dilations left out), None where unknown."""
 
     rf: tuple[int, ...]
     jump: tuple[int, ...]
-    first: tuple[int, ...] | None
-    positions: tuple[int, ...] | None
+    reached: tuple[tuple[Span, ...], ...] | None
 
     def after(self, module: nn.Module, window: Window, out: tuple[int, ...] | None) -> _Grid:
         """The grid of ``module``'s output (``out``: its positions, if it is a spatial map)."""
         rf = tuple(r + d * (k - 1) * j for r, j, (k, _, d) in zip(self.rf, self.jump, window))
         jump = tuple(j * s for j, (_, s, _) in zip(self.jump, window))
-        pad = _left_padding(module, window, self.positions, out)
-        if pad is None or self.first is None or self.positions is None:
-            return _Grid(rf, jump, None, out)
+        if self.reached is None:
+            return _Grid(rf, jump, None)
+        positions = tuple(len(units) for units in self.reached)
+        pad = _left_padding(module, window, positions, out)
+        if pad is None:
+            return _Grid(rf, jump, None)
         if out is None:  # a map read another way (capsules): torch's size rule
             out = tuple(
                 (m + 2 * p - d * (k - 1) - 1) // s + 1
-                for m, p, (k, s, d) in zip(self.positions, pad, window)
+                for m, p, (k, s, d) in zip(positions, pad, window)
             )
-        first = tuple(f - p * j for f, p, j in zip(self.first, pad, self.jump))
-        return _Grid(rf, jump, first, out)
+        reached = tuple(
+            tuple(
+                _union(
+                    units[t]
+                    for t in range(i * s - p, i * s - p + d * (k - 1) + 1, d)
+                    if 0 <= t < len(units)  # not in the padding
+                )
+                for i in range(o)
+            )
+            for units, o, p, (k, s, d) in zip(self.reached, out, pad, window)
+        )
+        return _Grid(rf, jump, reached)
 
     def reach(self, whole: tuple[int, ...]) -> Field:
-        """The input pixels the map's units reach together, as a span per dimension clipped
-        to the input: "all" where it is the whole input, None where unknown."""
-        if self.first is None or self.positions is None:
+        """The span of input pixels the map's units reach together, per dimension: "all"
+        where it is the whole input, None where unknown."""
+        if self.reached is None:
             return None
-        spans = tuple(
-            min(w - 1, f + (m - 1) * j + r - 1) - max(0, f) + 1
-            for f, m, j, r, w in zip(self.first, self.positions, self.jump, self.rf, whole)
-        )
+        spans = tuple(0 if s is None else s[1] - s[0] + 1 for s in map(_union, self.reached))
         return ALL if spans == whole else spans
 
 
+def _union(spans: Iterable[Span]) -> Span:
+    """The span that holds all of ``spans``."""
+    known = [s for s in spans if s is not None]
+    return (min(s[0] for s in known), max(s[1] for s in known)) if known else None
+
+
 def _left_padding(
-    module: nn.Module,
-    window: Window,
-    positions: tuple[int, ...] | None,
-    out: tuple[int, ...] | None,
+    module: nn.Module, window: Window, positions: tuple[int, ...], out: tuple[int, ...] | None
 ) -> tuple[int, ...] | None:
     """Per dimension, the padding before the first position of ``module``'s input: its
     ``padding`` attribute (a size, "same" or "valid", as torch's convolutions and poolings
-    have it), or else what the sizes imply, split evenly; None where neither is known."""
-    padding = getattr(module, "padding", None)
-    if padding == "valid":
-        return (0,) * len(window)
-    if padding == "same":
-        return tuple(d * (k - 1) // 2 for k, _, d in window)
-    if padding is not None:
-        return _per_dim(padding, len(window))
-    if positions is None or out is None:
-        return None
+    have it), a sequence's from its parts', or else what the sizes imply, split evenly;
+    None where none of these is known."""
+    declared = _declared_padding(module, len(window))
+    if declared is not None or out is None:
+        return declared
     return tuple(
         max(0, (o - 1) * s + d * (k - 1) + 1 - m) // 2
         for m, o, (k, s, d) in zip(positions, out, window)
     )
+
+
+def _declared_padding(module: nn.Module, n: int) -> tuple[int, ...] | None:
+    """The padding before the first position that ``module`` or, in a sequence, each of its
+    parts declares (each part's in units of the sequence's input); None if one does not."""
+    if isinstance(module, nn.Sequential):
+        total, jump = (0,) * n, (1,) * n
+        for child in module:
+            padding, window = _declared_padding(child, n), _window(child, n)
+            if padding is None or window is None:
+                return None
+            total = tuple(t + p * j for t, p, j in zip(total, padding, jump))
+            jump = tuple(j * s for j, (_, s, _) in zip(jump, window))
+        return total
+    padding, window = getattr(module, "padding", None), _window(module, n)
+    if padding is None or window is None:
+        return None
+    if padding == "valid":
+        return (0,) * n
+    if padding == "same":
+        return tuple(d * (k - 1) // 2 for k, _, d in window)
+    return _per_dim(padding, n)
 
 
 def _geometry(model: ConvNet, rows: list[Row]) -> dict[str, tuple[Any, Any, Any]]:
@@ -301,7 +333,8 @@ def _geometry(model: ConvNet, rows: list[Row]) -> dict[str, tuple[Any, Any, Any]
     ``sees_all``), every layer reaches what that map's units reach together."""
     n = model.spec.dims
     whole = tuple(model.spec.input[1:])
-    grid: _Grid | None = _Grid((1,) * n, (1,) * n, (0,) * n, whole)
+    pixels = tuple(tuple((i, i) for i in range(w)) for w in whole)  # each reaches itself
+    grid: _Grid | None = _Grid((1,) * n, (1,) * n, pixels)
     reach: Field = None
     whole_map = False  # whether a layer so far depended on its whole input map
     out: dict[str, tuple[Any, Any, Any]] = {}

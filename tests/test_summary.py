@@ -379,12 +379,49 @@ def test_receptive_fields_are_what_input_gradients_reach(arch):
             out = out[(slice(None), slice(None), *((n - 1) // 2 for n in out.shape[2:]))]
         elif layer.stride is not None:
             continue
-        (grad,) = torch.autograd.grad(out.sum(), x, retain_graph=True)
-        mass = grad.abs().sum(dim=(0, 1))
-        spans = []
-        for axis in range(len(width)):
-            others = tuple(a for a in range(len(width)) if a != axis)
-            where = (mass.sum(dim=others) if others else mass).nonzero()
-            spans.append(int(where.max() - where.min() + 1))
-        expected = width if layer.rf == "all" else layer.rf
-        assert tuple(spans) == expected, (layer.path, layer.block, layer.rf, spans)
+        spans = reached(out.sum(), x)
+        assert spans == (width if layer.rf == "all" else layer.rf), (layer, spans)
+
+
+def reached(unit: torch.Tensor, x: torch.Tensor) -> tuple[int, ...]:
+    """Per spatial dimension, the span of the input pixels (first to last) that get a
+    nonzero gradient from ``unit`` in any sample of ``x``."""
+    mass = torch.autograd.grad(unit, x, retain_graph=True)[0].abs().sum(dim=(0, 1))
+    spans = []
+    for axis in range(mass.dim()):
+        others = tuple(a for a in range(mass.dim()) if a != axis)
+        where = (mass.sum(dim=others) if others else mass).nonzero()
+        spans.append(int(where.max() - where.min() + 1))
+    return tuple(spans)
+
+
+@pytest.mark.parametrize(
+    ("shape", "layers"),
+    [
+        # a 1x1 stride-2 window on the padding first: pixel 0 reaches no unit
+        ([1, 40], [{"filter": "conv", "out": 2, "kernel": 1, "stride": 2, "padding": 1}]),
+        (
+            [1, 24],
+            [
+                {"filter": "conv", "out": 2, "kernel": 1, "stride": 2, "padding": 1},
+                {"norm": "lcn", "kernel": 3},
+                {"filter": "conv", "out": 2, "kernel": 3, "stride": 2, "padding": 1},
+            ],
+        ),
+        (  # blur pooling pads before its first position; the last stride skips rows
+            [1, 31, 29],
+            [
+                {"filter": "conv", "out": 2, "kernel": 3, "stride": 2},
+                {"pool": "blur", "pre": "avg", "kernel": 2},
+                {"filter": "conv", "out": 2, "kernel": 2, "stride": 3},
+                {"pool": "global_avg"},
+            ],
+        ),
+    ],
+)
+def test_what_a_whole_map_reaches_leaves_out_padding_and_skipped_pixels(shape, layers):
+    spec = {"input": shape, "classes": 2, "layers": [*layers, {"head": "linear"}]}
+    torch.manual_seed(0)
+    x = torch.randn(4, *shape, requires_grad=True)
+    spans = reached(cz.build(spec).eval().requires_grad_(False)(x).sum(), x)
+    assert cz.summary(spec).layers[-1].rf == spans != tuple(shape[1:])

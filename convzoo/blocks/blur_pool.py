@@ -41,7 +41,9 @@ class Blur(nn.Module):
     """Depthwise binomial blur of every map (reflect padding), then subsampling by ``stride``.
 
     The padding keeps the grid (before subsampling), so the output has ceil(size /
-    stride) positions per dimension. The filter is a buffer, not a parameter.
+    stride) positions per dimension; ``padding`` is the part before the first position
+    (what the summary needs), ``pad`` both parts as ``F.pad`` takes them. The filter is a
+    buffer, not a parameter.
     """
 
     weight: torch.Tensor  # a buffer
@@ -57,6 +59,7 @@ class Blur(nn.Module):
         self.register_buffer("weight", weight.clone(), persistent=False)
         self.kernel_size = (filter_size,) * dims
         self.stride = sizes(stride, dims, "stride", 1)
+        self.padding = ((filter_size - 1) // 2,) * dims
         self.pad = [(filter_size - 1) // 2, filter_size // 2] * dims
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
