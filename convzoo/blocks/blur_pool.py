@@ -60,7 +60,7 @@ class Blur(nn.Module):
         self.kernel_size = (filter_size,) * dims
         self.stride = sizes(stride, dims, "stride", 1)
         self.padding = ((filter_size - 1) // 2,) * dims
-        self.pad = [(filter_size - 1) // 2, filter_size // 2] * dims
+        self.pad = [self.padding[0], filter_size // 2] * dims
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Blur each map, then keep every ``stride``-th position."""
