@@ -236,6 +236,18 @@ def parse_yaml(text: str, origin: str, error: type[ConvzooError] = ConvzooError)
     return data
 
 
+def yaml_value(text: str, origin: str) -> Any:
+    """The data a string holds when a parser of options reads it as YAML (jsonargparse does,
+    for ``--trainer.callbacks '[...]'``), bounded by ``check_size``; the text itself where
+    it is no valid YAML, as such a parser keeps it."""
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return text
+    check_size(data, origin)
+    return data
+
+
 def read_yaml(path: str | os.PathLike, what: str, error: type[ConvzooError] = ConvzooError) -> Any:
     """Read and parse the YAML file ``path``; ``what`` ("the spec file") names it in errors."""
     path = Path(path)

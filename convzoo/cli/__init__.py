@@ -92,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         trainer_args.check_argv(argv)
         command = _command(argv)
-        parsed = make_parser(() if command is None else (command,)).parse_args(argv)
+        # settings come from argv and files only, never from variables that jsonargparse reads
+        # under JSONARGPARSE_DEFAULT_ENV, where check_argv would not see them
+        parsed = make_parser(() if command is None else (command,)).parse_args(argv, env=False)
         args = parsed[parsed.command]
         args.command = parsed.command
         debug = parsed.debug or args.debug
