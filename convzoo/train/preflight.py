@@ -248,6 +248,11 @@ def _check_config_kept(out: Path, config: TrainConfig) -> None:
     if not (out / CONFIG).is_file():
         return
     before = read_yaml(out / CONFIG, f"the run's {CONFIG}") or {}
+    if not isinstance(before, dict):
+        raise ConvzooError(
+            f"--resume: {out / CONFIG} holds no mapping of settings, as a run writes it; "
+            "restore the file the run wrote"
+        )
     now = saved(config)
     for name, value in now.items():
         if name not in RUNTIME and name in before and before[name] != value:

@@ -83,3 +83,12 @@ def test_a_ddp_run_with_less_than_a_batch_per_rank_is_refused_before_it_starts(c
     assert not (tmp_path / "run" / "report.json").exists()
     with pytest.raises(ConvzooError, match=r"461 samples: 461 per process"):
         train(config(batch_size=512))
+
+
+def test_a_run_config_that_is_no_mapping_is_one_message_on_resume(config, tmp_path):
+    train(config(epochs=1))
+    (tmp_path / "run" / "report.json").unlink()  # an unfinished run, to be resumed
+    for text in ("- lr\n- epochs\n", "epochs and lr\n"):
+        (tmp_path / "run" / "config.yaml").write_text(text)
+        with pytest.raises(ConvzooError, match=r"config.yaml holds no mapping of settings"):
+            train(config(epochs=1, resume=True))
