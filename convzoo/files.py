@@ -3,16 +3,17 @@
 Every result file convzoo writes -- reports, evaluations, bench cells and
 tables, checkpoints -- goes through ``write_atomic``: a temporary file in the same
 folder, flushed to disk, then renamed over the target, so a reader (or a run killed
-half-way) never sees half a file. JSON is written strictly: a number that is not
-finite becomes ``null``, never the ``NaN`` that JSON parsers refuse. Every file
-convzoo reads as YAML or JSON goes through ``read_bounded``, which checks its kind
-and size before it reads it and reads at most ``MAX_BYTES``: a device such as
-``/dev/zero``, a pipe or a 2 GB file is refused at no cost. YAML is read with the
-safe loader only, so a ``!!python/...`` tag is an error and never code that runs,
-and what it holds is bounded by ``check_size``: a few hundred bytes of aliases that
-name one list billions of times are refused, never expanded. ``locked`` gives a
-folder one writer at a time. This module sits at the bottom of the flow beside
-``errors``.
+half-way) never sees half a file; a write the system refuses (a full disk) is one
+``ConvzooError`` naming the file, and the file as it was stays. JSON is written
+strictly: a number that is not finite becomes ``null``, never the ``NaN`` that JSON
+parsers refuse. Every file convzoo reads as YAML or JSON goes through
+``read_bounded``, which checks its kind and size before it reads it and reads at
+most ``MAX_BYTES``: a device such as ``/dev/zero``, a pipe or a 2 GB file is refused
+at no cost. YAML is read with the safe loader only, so a ``!!python/...`` tag is an
+error and never code that runs, and what it holds is bounded by ``check_size``: a
+few hundred bytes of aliases that name one list billions of times are refused, never
+expanded. ``locked`` gives a folder one writer at a time. This module sits at the
+bottom of the flow beside ``errors``.
 """
 
 from __future__ import annotations
@@ -43,21 +44,31 @@ MAX_BYTES = 2**20  # bytes of a file convzoo reads as YAML or JSON; its own are 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in its folder, fsync, a rename and
-    an fsync of the folder: the old file stays whole until the new one is complete."""
+    an fsync of the folder: the old file stays whole until the new one is complete.
+
+    A write the system refuses (a full disk, a quota, a read-only folder) is a
+    ``ConvzooError`` naming the file, with no temporary file left behind."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(raw)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_folder(path.parent)
+    except OSError as exc:
+        raise ConvzooError(
+            f"{short_repr(str(path))}: cannot write it ({exc.strerror or exc}); the file as it "
+            "was before is kept. Make room on the disk (or write elsewhere, --out) and run the "
+            "command again"
+        ) from exc
     return path
 
 
@@ -90,7 +101,7 @@ def locked(folder: str | os.PathLike, what: str = "run") -> Iterator[None]:
     """
     try:
         folder = Path(folder).resolve()
-    except OSError:  # a name too long to resolve: _acquire names the failure
+    except (OSError, RuntimeError):  # too long, or a symlink loop: _acquire names the failure
         folder = Path(folder).absolute()
     if folder in _HELD:
         fd, depth = _HELD[folder]
@@ -118,7 +129,7 @@ def _acquire(folder: Path, what: str) -> int:
         fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise ConvzooError(
-            f"{short_repr(str(folder))}: cannot write the {what} there ({exc.strerror}); "
+            f"{short_repr(str(folder))}: cannot write the {what} there ({reason(exc)}); "
             "choose another --out"
         ) from None
     try:
@@ -133,6 +144,16 @@ def _acquire(folder: Path, what: str) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd
+
+
+def reason(exc: OSError) -> str:
+    """Why the system refused a path, as a message says it: ``exc.strerror``, but for a
+    symbolic link that leads to nothing (a loop, a missing target), which the system calls
+    "File exists" when a folder is made there."""
+    link = exc.filename is not None and os.path.islink(exc.filename)
+    if link and not os.path.exists(exc.filename):
+        return "a symbolic link that leads nowhere: a loop, or to a missing target"
+    return exc.strerror or str(exc)
 
 
 def finite(data: Any) -> Any:
