@@ -46,6 +46,7 @@ from convzoo.assemble import ConvNet, build
 from convzoo.errors import ConvzooError
 from convzoo.files import remove_orphans, write_atomic
 from convzoo.train.config import TrainConfig
+from convzoo.train.memory import check_weights
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 CONFIG = "config.yaml"
@@ -184,8 +185,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def load(path: str | Path, device: torch.device | str = "cpu") -> ConvNet:
     """The trained network of a checkpoint, in eval mode."""
     content = read_checkpoint(path)
-    model = build(content["hyper_parameters"]["spec"], device=device)
     state = {k[len(PREFIX) :]: v for k, v in content["state_dict"].items() if k.startswith(PREFIX)}
+    check_weights(Path(path), content["hyper_parameters"]["spec"], state, device)
+    model = build(content["hyper_parameters"]["spec"], device=device)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

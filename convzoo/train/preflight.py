@@ -63,9 +63,9 @@ from convzoo.train.checkpoint import (
 )
 from convzoo.train.config import RUNTIME, WHOLE_RUN, TrainConfig, saved
 from convzoo.train.distributed import environment
+from convzoo.train.memory import GIB, free_bytes
 
 BYTES = 4  # float32
-GIB = 2**30
 
 
 @dataclass
@@ -178,19 +178,6 @@ def estimate(spec: Spec, batch_size: int) -> tuple[int, int]:
     params = sum(p.numel() for p in model.parameters())
     outputs = sum(math.prod(r.out_shape) for r in model.rows if r.out_shape is not None)
     return 4 * params * BYTES, 2 * outputs * batch_size * BYTES
-
-
-def free_bytes(accelerator: str) -> int | None:
-    """Memory free on the training device, or None where it cannot be read."""
-    if accelerator == "gpu" and torch.cuda.is_available():
-        return torch.cuda.mem_get_info(0)[0]
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def data_bytes(
