@@ -52,7 +52,8 @@ from typing import Any
 
 import torch
 
-from convzoo.assemble import ConvNet, build
+from convzoo.assemble import ConvNet, build, build_meta, memory
+from convzoo.assemble.memory import GIB
 from convzoo.errors import ConvzooError
 from convzoo.files import remove_orphans, write_atomic
 from convzoo.train.config import TrainConfig
@@ -262,11 +263,37 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return content
 
 
+def check_weights(
+    path: Path, spec: Mapping[str, Any], state: Mapping[str, torch.Tensor], device: Any
+) -> None:
+    """Refuse to build the network of the checkpoint ``path`` when its ``spec`` asks for more
+    values than the checkpoint's ``state`` holds (the spec was edited, or belongs to other
+    weights) or for more memory than ``device`` has free."""
+    needed = build_meta(spec).state_dict().values()
+    count, size = sum(t.numel() for t in needed), sum(t.numel() * t.element_size() for t in needed)
+    held = sum(t.numel() for t in state.values())
+    if count > held:
+        raise ConvzooError(
+            f"{path}: the spec it carries asks for {count:,} weights ({size / GIB:,.2f} GiB) "
+            f"and the checkpoint holds {held:,}: the spec does not belong to these weights "
+            "(the file was edited, or is corrupt); nothing was built"
+        )
+    accelerator = "gpu" if torch.device(device).type == "cuda" else "cpu"
+    free = memory.free_bytes(accelerator)
+    if free is not None and size > free:
+        raise ConvzooError(
+            f"{path}: its network needs about {size / GIB:,.1f} GiB for its weights, and "
+            f"{free / GIB:,.1f} GiB are free on the {accelerator}; free some memory, or load it "
+            "on a device with more (cz.load(path, device=...))"
+        )
+
+
 def load(path: str | Path, device: torch.device | str = "cpu") -> ConvNet:
     """The trained network of a checkpoint, in eval mode."""
     content = read_checkpoint(path)
-    model = build(content["hyper_parameters"]["spec"], device=device)
     state = {k[len(PREFIX) :]: v for k, v in content["state_dict"].items() if k.startswith(PREFIX)}
+    check_weights(Path(path), content["hyper_parameters"]["spec"], state, device)
+    model = build(content["hyper_parameters"]["spec"], device=device)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -19,17 +19,17 @@ section per phase:
   ``log_every_n_steps``, ``enable_model_summary`` and ``limit_val_batches``;
 - fit: ``config.yaml`` written before the first step (what ``convzoo train --config``
   reads; a resumed run keeps its own), the settings logged, ``trainer.fit``. A Ctrl-C
-  ends as ``RunInterrupted``, a rank that stops answering as ``RankTimeout``; both
-  can be resumed. A loss that becomes NaN stops the run there (``RunDiverged``);
-- test: the test split, once, at the end;
+  ends as ``RunInterrupted``, a rank that stops answering or dies as ``RankTimeout``;
+  both can be resumed. A loss that becomes NaN stops the run there (``RunDiverged``);
+- test: the test split, once, at the end, ended by the same stops as the fit;
 - report: ``report.md``, then ``report.json`` (rank zero), written only when the run
   has ended -- or diverged, saying so -- so a crashed run never looks finished.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any, cast
 
 import lightning as L
@@ -122,7 +122,8 @@ def _train_and_test(
         callbacks_now.append(HpMetric(log_settings(trainer, plan.config)))
         _fit(plan, trainer, module, data)
         # -- test -----------------------------------------------------------------------
-        tested = dict(trainer.test(module, datamodule=data, verbose=False)[0])
+        with _stopped_as_one_message(plan, trainer, "testing"):
+            tested = dict(trainer.test(module, datamodule=data, verbose=False)[0])
     return trainer, tested
 
 
@@ -193,19 +194,30 @@ def _save_config(plan: Plan) -> None:
 
 def _fit(plan: Plan, trainer: L.Trainer, module: ConvzooModule, data: DataModule) -> None:
     """``trainer.fit``; a Ctrl-C ends as ``RunInterrupted``, which says how to resume."""
-    try:
+    with _stopped_as_one_message(plan, trainer, "training"):
         trainer.fit(module, datamodule=data, ckpt_path=plan.ckpt, weights_only=True)
+
+
+@contextmanager
+def _stopped_as_one_message(plan: Plan, trainer: L.Trainer, phase: str) -> Iterator[None]:
+    """Lightning's ``fit`` or ``test`` (``phase``), whose stops become one message: a Ctrl-C
+    a ``RunInterrupted`` that says how to resume, a lost DDP rank a ``RankTimeout``."""
+    try:
+        yield
     except SystemExit:  # Lightning exits after a graceful shutdown on Ctrl-C
         if not trainer.interrupted:
             raise
     except RuntimeError as exc:
-        if trainer.world_size > 1 and distributed.is_timeout(exc):
-            raise distributed.timed_out(trainer, plan.config.ddp_timeout, plan.out) from exc
+        if trainer.world_size > 1 and distributed.is_lost(exc):
+            raise distributed.timed_out(trainer, plan.config.ddp_timeout, plan.out, exc) from exc
         raise
     if trainer.interrupted:
+        when = f"after {trainer.current_epoch} epoch(s)"
+        if phase == "testing":
+            when = f"after the training had ended ({trainer.current_epoch} epochs)"
         raise RunInterrupted(
-            f"training was interrupted after {trainer.current_epoch} epoch(s); no report was "
-            f"written. Continue it with: convzoo train ... --out {plan.out} --resume"
+            f"{phase} was interrupted {when}; no report was written. Continue it with: "
+            f"convzoo train ... --out {plan.out} --resume"
         )
 
 

@@ -18,12 +18,13 @@ from typing import Any
 import lightning as L
 import torch
 
+from convzoo.data.prepared import RECORDED
 from convzoo.errors import ConvzooError
-from convzoo.files import write_atomic, write_json
+from convzoo.files import read_bounded, write_atomic, write_json
 from convzoo.spec import Spec
 from convzoo.summary import summary
 from convzoo.train.checkpoint import CHECKPOINT, REPORT
-from convzoo.train.config import TrainConfig
+from convzoo.train.config import TrainConfig, problem
 from convzoo.version import VERSION
 
 
@@ -148,11 +149,34 @@ def write(report: dict[str, Any], out: Path) -> None:
 
 
 def read_report(run: Path | None) -> dict[str, Any]:
-    """The run's ``report.json``, or an empty dict without a run directory."""
+    """The run's ``report.json``, or an empty dict without a run directory.
+
+    What ``evaluate`` and ``scan`` read of it -- the dataset and the settings that prepare
+    its test split (``RECORDED``) -- must be what a run writes: a value edited into
+    another type or out of its setting's range is refused, naming the file and the key,
+    never used to prepare the data otherwise than the run did."""
     if run is None:
         return {}
+    path = run / REPORT
     try:
-        report = json.loads((run / REPORT).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConvzooError(f"{run / REPORT}: cannot read the run's report ({exc})") from exc
-    return report if isinstance(report, dict) else {}
+        report = json.loads(read_bounded(path, "the run's report"))
+    except ValueError as exc:
+        raise ConvzooError(f"{path}: cannot read the run's report ({exc})") from exc
+    if not isinstance(report, dict):
+        raise ConvzooError(
+            f"{path}: the run's report is not a JSON object, as a run writes it; restore it"
+        )
+    config = report.get("config", {})
+    if not isinstance(config, dict):
+        raise ConvzooError(
+            f"{path}: config: expected the run's settings (a JSON object), as a run writes "
+            "them; restore them"
+        )
+    for key, value in [("data", report.get("data")), *((k, config.get(k)) for k in RECORDED)]:
+        wrong = None if value is None else problem(key, value)
+        if wrong:
+            where = key if key == "data" else f"config.{key}"
+            raise ConvzooError(
+                f"{path}: {where}: {wrong}, which no run writes; restore the value the run wrote"
+            )
+    return report

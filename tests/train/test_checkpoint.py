@@ -19,8 +19,10 @@ import torch
 import yaml
 
 import convzoo
+from convzoo.assemble import memory
+from convzoo.cli import main
 from convzoo.errors import ConvzooError
-from convzoo.train import TrainConfig, load, read_checkpoint, train
+from convzoo.train import TrainConfig, checkpoint, load, read_checkpoint, train
 from convzoo.train.checkpoint import (
     DIGEST,
     atomic_checkpoint_io,
@@ -134,6 +136,38 @@ def test_weights_that_do_not_fit_the_spec_are_one_short_line(tmp_path):
     with pytest.raises(ConvzooError, match="w.ckpt: the weights do not fit the spec") as err:
         load(tmp_path / "w.ckpt")
     assert "\n" not in str(err.value) and len(str(err.value)) < len(str(tmp_path)) + 300
+
+
+def _never_built(*args, **kwargs):
+    raise AssertionError("the network was built, its memory allocated")
+
+
+def test_a_spec_asking_for_more_weights_than_the_file_holds_is_refused_unbuilt(
+    real_checkpoint, tmp_path, monkeypatch, capsys
+):
+    content = torch.load(io.BytesIO(real_checkpoint), weights_only=True)
+    content["hyper_parameters"]["spec"]["layers"][0]["out"] = 10**6  # 0.41 GiB of weights
+    content[checkpoint.DIGEST] = checkpoint.digest(content)  # an edit that passes the digest
+    path = tmp_path / "edited.ckpt"
+    torch.save(content, path)
+    monkeypatch.setattr(checkpoint, "build", _never_built)
+    message = r"edited.ckpt: the spec it carries asks for 110,000,004 weights \(0.41 GiB\) and "
+    with pytest.raises(ConvzooError, match=message + "the checkpoint holds 444:"):
+        load(path)
+    assert main(["evaluate", str(path), "--data", "synthetic"]) == 2  # evaluate loads so too
+    err = capsys.readouterr().err
+    assert err.startswith("convzoo: error: ") and "asks for 110,000,004 weights" in err
+
+
+def test_a_network_larger_than_the_free_memory_is_refused_unbuilt(
+    real_checkpoint, tmp_path, monkeypatch
+):
+    path = tmp_path / "good.ckpt"
+    path.write_bytes(real_checkpoint)
+    monkeypatch.setattr(checkpoint, "build", _never_built)
+    monkeypatch.setattr(memory, "free_bytes", lambda accelerator: 1000)  # 444 weights: 1776 B
+    with pytest.raises(ConvzooError, match=r"good.ckpt: its network needs about .* free on the"):
+        load(path)
 
 
 def test_the_real_checkpoint_reads_and_loads(real_checkpoint, tmp_path):

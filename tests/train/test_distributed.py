@@ -202,6 +202,43 @@ def test_every_form_of_a_collective_timeout_is_recognised(error, timeout):
     assert distributed.is_timeout(error) is timeout
 
 
+GLOO_RESET = (  # what rank 0 got when rank 1 was killed (SIGKILL) mid-run
+    "[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:545] Read error "
+    "[127.0.0.1]:20650: Connection reset by peer. This is typically caused by a remote worker "
+    "hanging or bugs in the application."
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "lost"),
+    [
+        (RuntimeError(GLOO_RESET), True),
+        (RuntimeError("[../gloo/transport/tcp/pair.cc:598] Connection closed by peer"), True),
+        (RuntimeError("[../gloo/transport/tcp/pair.cc:534] Timed out waiting 60000ms"), True),
+        (RuntimeError("CUDA out of memory"), False),
+    ],
+)
+def test_a_killed_rank_is_a_lost_rank(error, lost):
+    assert distributed.is_lost(error) is lost
+
+
+def test_a_killed_rank_is_named_in_one_message(tmp_path):
+    """What rank zero says when a rank it launched was killed: the rank, its process and its
+    status, and how to resume; not the 94 lines of gloo's traceback."""
+    killed = subprocess.Popen([sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"])
+    killed.wait()
+    launcher = type("Launcher", (), {"procs": [killed]})()
+    strategy = type("Strategy", (), {"launcher": launcher, "cluster_environment": None})()
+    trainer = type("Trainer", (), {"strategy": strategy, "global_rank": 0})()
+    error = distributed.timed_out(trainer, 60, tmp_path / "run", RuntimeError(GLOO_RESET))
+    assert str(error) == (
+        f"DDP rank 0 lost its connection to another rank: rank 1 (process {killed.pid}) died "
+        "with status -9. Every process of the run was ended; continue it with convzoo train "
+        f"... --out {tmp_path / 'run'} --resume"
+    )
+    assert isinstance(error, ConvzooError) and error.exit_code == 1
+
+
 @pytest.mark.timeout(240)
 def test_a_ddp_run_into_a_folder_another_process_writes_is_refused(tmp_path):
     out = tmp_path / "run"

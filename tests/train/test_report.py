@@ -25,8 +25,9 @@ def test_read_report(tmp_path):
     assert read_report(None) == {}
     (tmp_path / "report.json").write_text(json.dumps(REPORT))
     assert read_report(tmp_path) == REPORT
-    (tmp_path / "report.json").write_text("[1, 2]")
-    assert read_report(tmp_path) == {}
+    (tmp_path / "report.json").write_text("[1, 2]")  # edited: no run writes that
+    with pytest.raises(ConvzooError, match="report.json: the run's report is not a JSON object"):
+        read_report(tmp_path)
     (tmp_path / "report.json").write_text("{not json")
     with pytest.raises(ConvzooError, match="cannot read the run's report"):
         read_report(tmp_path)
