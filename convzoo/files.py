@@ -1,14 +1,23 @@
-"""Reading and writing the files convzoo keeps: atomic writes, strict JSON, safe YAML.
+"""Reading and writing the files convzoo keeps: atomic writes, strict JSON, bounded safe YAML.
 
 Every result file convzoo writes -- reports, evaluations, bench cells and
-tables, checkpoints -- goes through ``write_atomic``: a temporary file in the same folder,
-flushed to disk, then renamed over the target, so a reader (or a run killed
-half-way) never sees half a file. JSON is written strictly: a number that is not
-finite becomes ``null``, never the ``NaN`` that JSON parsers refuse. YAML is read
-with the safe loader only, so a ``!!python/...`` tag is an error and never code
-that runs, and bounded by ``check_size``: a few hundred bytes of aliases that name
-one list billions of times are refused, never expanded. ``locked`` gives a folder
-one writer at a time. This module sits at the bottom of the flow beside ``errors``.
+tables, checkpoints -- goes through ``write_atomic``: a temporary file in the same
+folder, flushed to disk, then renamed over the target, so a reader (or a run killed
+half-way) never sees half a file; a write the system refuses (a full disk) is one
+``ConvzooError`` naming the file, and the file as it was stays. JSON is written
+strictly: a number that is not finite becomes ``null``, never the ``NaN`` that JSON
+parsers refuse. Every file convzoo reads as YAML or JSON goes through
+``read_bounded``, which checks its kind and size before it reads it and reads at
+most ``MAX_BYTES``: a device such as ``/dev/zero``, a pipe or a 2 GB file is refused
+at no cost. YAML is read with the safe loader only, so a ``!!python/...`` tag is an
+error and never code that runs, and what it holds is bounded by ``check_size``: a
+few hundred bytes of aliases that name one list billions of times are refused, never
+expanded. ``locked`` gives a folder one writer at a time. This module sits at the
+bottom of the flow beside ``errors``.
+
+A writer holds a lock (``flock``) on its temporary file until the rename, and the lock
+dies with its process: ``remove_orphans`` removes the temporary files of killed writers,
+never one whose writer is alive.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import fcntl
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,26 +43,48 @@ _HELD: dict[Path, tuple[int, int]] = {}  # folder -> (lock file descriptor, nest
 MAX_NODES = 100_000  # values in a YAML document: items and mapping values, an alias at every use
 MAX_DEPTH = 64  # levels of mappings and lists
 KEY_LIMIT = 40  # characters of a key a path shows
+MAX_BYTES = 2**20  # bytes of a file convzoo reads as YAML or JSON; its own are a few kB
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in its folder, fsync, a rename and
-    an fsync of the folder: the old file stays whole until the new one is complete."""
+    an fsync of the folder: the old file stays whole until the new one is complete.
+
+    A write the system refuses (a full disk, a quota, a read-only folder) is a
+    ``ConvzooError`` naming the file, with no temporary file left behind."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _locked_temporary(path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(raw)
+                f.flush()
+                os.fsync(f.fileno())
+                os.replace(tmp, path)  # still locked: no cleaner takes it for an orphan
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_folder(path.parent)
+    except OSError as exc:
+        raise ConvzooError(
+            f"{short_repr(str(path))}: cannot write it ({exc.strerror or exc}); the file as it "
+            "was before is kept. Make room on the disk (or write elsewhere, --out) and run the "
+            "command again"
+        ) from exc
     return path
+
+
+def _locked_temporary(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path``, locked by this process. A cleaner may remove it in
+    the instant between its creation and the lock; then it is made again."""
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink:
+            return fd, tmp
+        os.close(fd)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -64,11 +96,25 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def remove_orphans(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files that a killed ``write_atomic`` left in ``folder``."""
-    found = sorted(Path(folder).glob(f".*{TEMP_SUFFIX}")) if Path(folder).is_dir() else []
+    """Delete the temporary files that killed ``write_atomic`` calls left anywhere under
+    ``folder``; one whose writer is alive holds its lock and is left to it. The removed ones."""
+    found = sorted(Path(folder).rglob(f".*{TEMP_SUFFIX}")) if Path(folder).is_dir() else []
+    removed = []
     for path in found:
-        path.unlink(missing_ok=True)
-    return found
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:  # renamed by its writer meanwhile
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a live writer's
+            continue
+        else:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
 
 
 @contextmanager
@@ -84,7 +130,7 @@ def locked(folder: str | os.PathLike, what: str = "run") -> Iterator[None]:
     """
     try:
         folder = Path(folder).resolve()
-    except OSError:  # a name too long to resolve: _acquire names the failure
+    except (OSError, RuntimeError):  # too long, or a symlink loop: _acquire names the failure
         folder = Path(folder).absolute()
     if folder in _HELD:
         fd, depth = _HELD[folder]
@@ -112,7 +158,7 @@ def _acquire(folder: Path, what: str) -> int:
         fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise ConvzooError(
-            f"{short_repr(str(folder))}: cannot write the {what} there ({exc.strerror}); "
+            f"{short_repr(str(folder))}: cannot write the {what} there ({reason(exc)}); "
             "choose another --out"
         ) from None
     try:
@@ -127,6 +173,16 @@ def _acquire(folder: Path, what: str) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd
+
+
+def reason(exc: OSError) -> str:
+    """Why the system refused a path, as a message says it: ``exc.strerror``, but for a
+    symbolic link that leads to nothing (a loop, a missing target), which the system calls
+    "File exists" when a folder is made there."""
+    link = exc.filename is not None and os.path.islink(exc.filename)
+    if link and not os.path.exists(exc.filename):
+        return "a symbolic link that leads nowhere: a loop, or to a missing target"
+    return exc.strerror or str(exc)
 
 
 def finite(data: Any) -> Any:
@@ -156,12 +212,44 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The JSON object in ``path``, or None when there is none or it cannot be read."""
+    """The JSON object in ``path``, or None when there is none or it cannot be read (or is
+    larger than ``MAX_BYTES``)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_bounded(path, "the JSON file"))
+    except (ConvzooError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def read_bounded(
+    path: str | os.PathLike, what: str, error: type[ConvzooError] = ConvzooError
+) -> bytes:
+    """The bytes of the regular file ``path``, which may hold at most ``MAX_BYTES``.
+
+    Its kind and size are checked before anything is read, and at most one byte past
+    the limit is ever read, so a device (``/dev/zero``), a pipe, a folder or a huge file
+    costs nothing: each raises ``error`` naming ``path`` and ``what`` it is."""
+    try:  # non-blocking, so that opening a pipe with no writer does not wait
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(
+                f"{path}: cannot read {what}: not a regular file (a device, a pipe or a folder)"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_BYTES + 1) if info.st_size <= MAX_BYTES else b""
+    finally:
+        os.close(fd)
+    if info.st_size > MAX_BYTES or len(data) > MAX_BYTES:
+        raise error(
+            f"{path}: {what} holds more than {MAX_BYTES:,} bytes, more than convzoo reads "
+            "(its specs, suites and settings files take a few kB); check that it is the file "
+            "you meant"
+        )
+    return data
 
 
 def path_step(path: str, key: Any) -> str:
@@ -236,12 +324,23 @@ def parse_yaml(text: str, origin: str, error: type[ConvzooError] = ConvzooError)
     return data
 
 
-def read_yaml(path: str | os.PathLike, what: str, error: type[ConvzooError] = ConvzooError) -> Any:
-    """Read and parse the YAML file ``path``; ``what`` ("the spec file") names it in errors."""
-    path = Path(path)
+def yaml_value(text: str, origin: str) -> Any:
+    """The data a string holds when a parser of options reads it as YAML (jsonargparse does,
+    for ``--trainer.callbacks '[...]'``), bounded by ``check_size``; the text itself where
+    it is no valid YAML, as such a parser keeps it."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise error(f"{path}: cannot read {what}: {reason}") from exc
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return text
+    check_size(data, origin)
+    return data
+
+
+def read_yaml(path: str | os.PathLike, what: str, error: type[ConvzooError] = ConvzooError) -> Any:
+    """Read (``read_bounded``) and parse the YAML file ``path``; ``what`` ("the spec file")
+    names it in errors."""
+    try:
+        text = read_bounded(path, what, error).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: cannot read {what}: {exc}") from exc
     return parse_yaml(text, str(path), error)

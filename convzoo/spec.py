@@ -19,10 +19,13 @@ exist and the shapes fit is the assembler's job. YAML is read with the safe
 loader only: a ``!!python/...`` tag is an error, never code that runs.
 ``Spec.from_dict(spec.to_dict()) == spec`` and the same through YAML.
 
-A spec is bounded before anything reads it: ``io.check_size`` (at most
-``io.MAX_NODES`` values nested at most ``io.MAX_DEPTH`` levels, so a YAML alias
-bomb is refused without being expanded), ``repeat`` at most ``MAX_REPEAT`` and
-at most ``MAX_LAYERS`` layers once every repeat is expanded. Messages show user
+A spec is bounded before anything reads it: ``files.check_size`` (at most
+``files.MAX_NODES`` values nested at most ``files.MAX_DEPTH`` levels, so a YAML alias
+bomb is refused without being expanded; a file is read only when it is a regular
+file of at most ``files.MAX_BYTES``), ``repeat`` at most ``MAX_REPEAT``, at most
+``MAX_LAYERS`` layers once every repeat is expanded, and at most ``MAX_CLASSES``
+classes (a head's size grows with them: an ``rbf`` head of a million classes takes
+minutes and gigabytes to build). Messages show user
 values only through ``short_repr``, never in full.
 """
 
@@ -48,6 +51,7 @@ SpecLike = Union["Spec", Mapping[str, Any], str, os.PathLike]
 
 MAX_LAYERS = 10_000  # layers once every repeat is expanded
 MAX_REPEAT = 10_000  # the count of one repeat
+MAX_CLASSES = 10_000  # classes of a spec: far more than any dataset convzoo reads has
 
 
 class SpecError(ConvzooError, ValueError):
@@ -263,8 +267,11 @@ def parse(data: Mapping[str, Any], origin: str = "spec") -> Spec:
             f"with positive integers; got {short_repr(shape)}"
         )
     classes = data.get("classes")
-    if classes is not None and (not is_int(classes) or classes < 1):
-        raise SpecError(f"{origin}: classes must be a positive integer, got {short_repr(classes)}")
+    if classes is not None and (not is_int(classes) or not 1 <= classes <= MAX_CLASSES):
+        raise SpecError(
+            f"{origin}: classes must be a positive integer of at most {MAX_CLASSES:,}, got "
+            f"{short_repr(classes)}"
+        )
     name = data.get("name", Path(origin).stem if origin != "spec" else "unnamed")
     description = data.get("description") or ""
     if not isinstance(name, str) or not isinstance(description, str):

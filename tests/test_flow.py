@@ -80,3 +80,11 @@ def test_an_upward_import_is_found(tmp_path):
     assert _imports(module) == [(2, "convzoo.train.fit")]
     assert _part("convzoo.train.fit") == "train"
     assert _part("convzoo") == ORDER[-1]
+
+
+def test_training_has_one_module_per_question():
+    """train/ stays grouped by the questions a reader asks (issue 19): at most ten modules."""
+    modules = [p.stem for p in (PACKAGE / "train").glob("*.py") if p.stem != "__init__"]
+    assert len(modules) <= 10, sorted(modules)
+    for question in ("module", "checkpoint", "preflight", "distributed", "callbacks", "fit"):
+        assert question in modules

@@ -13,6 +13,7 @@ import convzoo as cz
 from convzoo.errors import REPR_LIMIT, short_repr
 from convzoo.files import MAX_DEPTH, MAX_NODES
 from convzoo.spec import (
+    MAX_CLASSES,
     MAX_LAYERS,
     MAX_REPEAT,
     Block,
@@ -140,6 +141,10 @@ def test_bad_layers_are_named_by_path(layer, message):
         ({"input": [1, 2, 8, 8], "layers": [{"act": "relu"}]}, r"\[C, H, W\]"),
         ({"input": [1, 0, 8], "layers": [{"act": "relu"}]}, "positive"),
         ({"input": [1, 8, 8], "classes": 0, "layers": [{"act": "relu"}]}, "classes"),
+        (  # an rbf head of a million classes took minutes and gigabytes to show
+            {"input": [1, 8, 8], "classes": 10**6, "layers": [{"head": "rbf"}]},
+            f"classes must be a positive integer of at most {MAX_CLASSES:,}, got 1000000",
+        ),
         (
             {"input": [1, 8, 8], "layer": [], "layers": [{"act": "relu"}]},
             "(?i)did you mean 'layers'",

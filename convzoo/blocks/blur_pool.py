@@ -6,7 +6,8 @@ dense part of the operation (max over each window at stride 1) and moves the
 stride into a fixed binomial blur: MaxBlurPool. ``blur`` builds it as an
 ``nn.Sequential`` of the stride-1 pre-op and ``Blur``, both with
 ``kernel_size``/``stride`` attributes, so the summary's receptive field is
-right; ``pre: none`` is the plain blur-then-subsample.
+right; ``pre: none`` is the plain blur-then-subsample. The blur is a convolution, so
+the summary counts its FLOPs, as it counts any convolution's.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ class Blur(nn.Module):
     """Depthwise binomial blur of every map (reflect padding), then subsampling by ``stride``.
 
     The padding keeps the grid (before subsampling), so the output has ceil(size /
-    stride) positions per dimension. The filter is a buffer, not a parameter.
+    stride) positions per dimension; ``padding`` is the part before the first position
+    (what the summary needs), ``pad`` both parts as ``F.pad`` takes them. The filter is a
+    buffer, not a parameter.
     """
 
     weight: torch.Tensor  # a buffer
@@ -56,7 +59,8 @@ class Blur(nn.Module):
         self.register_buffer("weight", weight.clone(), persistent=False)
         self.kernel_size = (filter_size,) * dims
         self.stride = sizes(stride, dims, "stride", 1)
-        self.pad = [(filter_size - 1) // 2, filter_size // 2] * dims
+        self.padding = ((filter_size - 1) // 2,) * dims
+        self.pad = [self.padding[0], filter_size // 2] * dims
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Blur each map, then keep every ``stride``-th position."""

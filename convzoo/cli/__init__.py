@@ -9,12 +9,14 @@ placeholder with the one-line help for each other one, so that ``convzoo --help`
 imports no torch and ``convzoo list`` no Lightning. Bad input -- an unknown
 name, malformed YAML, a shape that does not fit, an unknown argument, a setting
 out of range -- ends here as one message on stderr and exit status 2, never a
-traceback (``--debug`` shows it). A run that stopped exits with its error's
-``exit_code``: 130 interrupted, 1 diverged.
+traceback (``--debug`` shows it), and so does a path the system refuses or a disk
+that is full. A run that stopped exits with its error's ``exit_code``: 130
+interrupted, 1 diverged.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 import warnings
@@ -27,10 +29,13 @@ from jsonargparse import ArgumentParser
 from convzoo.cli import bench, evaluate, listing, scan, train
 from convzoo.cli._common import Parser, add_debug, parser
 from convzoo.errors import ConvzooError, ConvzooWarning, short_repr
+from convzoo.files import reason
 from convzoo.train import trainer_args
 from convzoo.version import VERSION
 
 SUBCOMMANDS: tuple[ModuleType, ...] = (listing, train, evaluate, scan, bench)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # a write that fails for want of room, wherever
+PATH_HINT = "check the path given (--out, --data-dir, a spec or suite file)"
 
 
 def make_parser(full: Collection[str] | None = None) -> ArgumentParser:
@@ -92,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         trainer_args.check_argv(argv)
         command = _command(argv)
-        parsed = make_parser(() if command is None else (command,)).parse_args(argv)
+        # settings come from argv and files only, never from variables that jsonargparse reads
+        # under JSONARGPARSE_DEFAULT_ENV, where check_argv would not see them
+        parsed = make_parser(() if command is None else (command,)).parse_args(argv, env=False)
         args = parsed[parsed.command]
         args.command = parsed.command
         debug = parsed.debug or args.debug
@@ -106,14 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # an OSError too: caught first, a reader that went away
         return 0
     except OSError as exc:
-        if exc.filename is None:  # not a path the user gave: a fault of convzoo's
+        full = exc.errno in DISK_FULL
+        if exc.filename is None and not full:  # no path the user gave: a fault of convzoo's
             raise
         if debug:
             traceback.print_exc()
-        sys.stderr.write(
-            f"convzoo: error: {short_repr(str(exc.filename))}: {exc.strerror}; "
-            "check the path given (--out, --data-dir, a spec or suite file)\n"
-        )
+        where = "" if exc.filename is None else f"{short_repr(str(exc.filename))}: "
+        fix = "make room on the disk (or choose another --out)" if full else PATH_HINT
+        sys.stderr.write(f"convzoo: error: {where}{reason(exc)}; {fix}\n")
         return 2
     finally:
         warnings.showwarning = _default_showwarning

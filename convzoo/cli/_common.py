@@ -30,7 +30,7 @@ from convzoo.errors import ConvzooError, closest, did_you_mean
 from convzoo.files import dumps_json
 from convzoo.train.trainer_args import OWNED, explain
 
-NUMERIC = {"params", "FLOPs", "connections", "rf", "stride"}
+NUMERIC = {"params", "FLOPs/sample", "FLOPs/batch", "connections", "rf", "stride"}
 
 
 class HelpFormatter(DefaultHelpFormatter):

@@ -28,6 +28,7 @@ is drawn above train/, so it cannot import them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,13 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from convzoo.data.catalog import Dataset, load_dataset
 from convzoo.data.resident import ResidentLoader
-from convzoo.data.transforms import Augment, fit_canvas, permute_pixels, pixel_permutation
+from convzoo.data.transforms import (
+    Augment,
+    check_canvas,
+    fit_canvas,
+    permute_pixels,
+    pixel_permutation,
+)
 from convzoo.errors import ConvzooError
 
 
@@ -151,8 +158,10 @@ class DataModule(L.LightningDataModule):
         """Download (once, on the first process) when the files are not there."""
         load_dataset(self.data, self.data_dir, self.download)
 
-    def load(self) -> Dataset:
-        """The dataset, fitted to the input shape (loaded once)."""
+    def load(self, check: Callable[[Dataset], None] | None = None) -> Dataset:
+        """The dataset, fitted to the input shape (loaded once). ``check`` sees it as its
+        loader gives it, once its samples are known to fit the input and before the canvas
+        costs memory (the checks before a run)."""
         if self.dataset is None:
             ds = load_dataset(self.data, self.data_dir, self.download)
             if self.trainer is not None:
@@ -164,8 +173,12 @@ class DataModule(L.LightningDataModule):
                         "(it takes the module's) or the module's"
                     )
                 self.input_shape = trained
+            what = f"dataset {self.data!r}"
             if self.input_shape is not None:
-                what = f"dataset {self.data!r}"
+                check_canvas(ds.shape, tuple(self.input_shape), what)
+            if check is not None:
+                check(ds)
+            if self.input_shape is not None:
                 ds.train_x = fit_canvas(ds.train_x, self.input_shape, what)
                 ds.test_x = fit_canvas(ds.test_x, self.input_shape, what)
             if self.permute is not None:

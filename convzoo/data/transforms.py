@@ -94,11 +94,9 @@ class Augment:
         return warp(x, scale, shift, flip, self.fill)
 
 
-def fit_canvas(x: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
-    """Centre samples [N, *s] on a canvas ``shape`` at least as large; zero background."""
-    have = tuple(x.shape[1:])
-    if have == tuple(shape):
-        return x
+def check_canvas(have: tuple[int, ...], shape: tuple[int, ...], what: str) -> None:
+    """Refuse samples of shape ``have`` that cannot be centred on a canvas ``shape``: the
+    channels and rank must match and the canvas must be at least as large."""
     bigger = len(have) == len(shape) and have[0] == shape[0]
     if not bigger or any(s < h for s, h in zip(shape[1:], have[1:])):
         raise DataError(
@@ -106,6 +104,14 @@ def fit_canvas(x: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tens
             "the channels and rank must match and the input must be at least as large "
             "(smaller samples are centred on the larger canvas)"
         )
+
+
+def fit_canvas(x: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
+    """Centre samples [N, *s] on a canvas ``shape`` at least as large; zero background."""
+    have = tuple(x.shape[1:])
+    if have == tuple(shape):
+        return x
+    check_canvas(have, tuple(shape), what)
     pad: list[int] = []
     for s, h in reversed(list(zip(shape[1:], have[1:]))):
         pad += [(s - h) // 2, s - h - (s - h) // 2]

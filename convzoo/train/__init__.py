@@ -9,8 +9,7 @@
     distributed   what is special about several processes: strategies, launchers, rank zero
     preemption    what a run does when SLURM stops it: its signals, the requeued job
     callbacks     what a run shows and watches: throughput, progress, divergence
-    loggers       where the metrics go
-    report        what a run reports: ``report.json`` and ``report.md``
+    report        what a run logs and reports: its loggers, ``report.json`` and ``report.md``
 
 The names below are imported on first use (``convzoo.lazy``): ``convzoo.train.config``,
 which the command line reads to make ``convzoo train``'s flags, must not import

@@ -16,11 +16,13 @@ training on would only write a checkpoint full of NaN and a report of chance
 accuracy. The guard looks at the loss of every optimizer step (a
 ``training_step`` may take several and returns all their losses and learning
 rates), and reads the result back in a single CPU process after every call,
-otherwise at every log interval and at each epoch's last batch (reading a value
-back from a GPU waits for it, and under DDP each check is an all-reduce, so not
-every step); at each epoch's last batch it checks the weights too, before the
-epoch's checkpoint is written -- so the last checkpoint on disk is the last finite
-one. Under DDP the ranks agree through that all-reduce at the same step, and all stop.
+otherwise at every log interval, at each epoch's last batch and before every
+checkpoint, whatever writes it (reading a value back from a GPU waits for it, and
+under DDP each check is an all-reduce, so not every step). Under DDP the ranks agree
+through that all-reduce at the same step, and all stop. The module itself refuses
+to save weights or optimizer state that are not finite on any rank
+(``ConvzooModule.on_save_checkpoint``), so the last checkpoint on disk is the last
+finite one.
 """
 
 from __future__ import annotations
@@ -213,6 +215,18 @@ class RunDiverged(ConvzooError):
         super().__init__(message)
         self.step, self.lr, self.epochs = step, lr, epochs
 
+    @classmethod
+    def at(cls, step: int, lr: float, epochs: int) -> RunDiverged:
+        """The divergence first seen at ``step`` (1-based), with ``epochs`` finished."""
+        return cls(
+            f"training diverged: the loss or the weights became NaN or infinite at step {step} "
+            f"(epoch {epochs + 1}, learning rate {lr:.4g}); the checkpoint on disk is the last "
+            "finite one. Lower --lr (or set --grad-clip) and start again in a new --out",
+            step,
+            lr,
+            epochs,
+        )
+
 
 class DivergenceGuard(Callback):
     """Raises ``RunDiverged`` at the first check that finds a non-finite training loss."""
@@ -244,13 +258,14 @@ class DivergenceGuard(Callback):
         offsets = torch.arange(len(losses), device=loss.device, dtype=torch.float32)
         here = -(self._step + torch.where(bad, offsets, float(len(losses))).min())
         self._first = torch.where(bad.any() & (self._first == NONE), here, self._first)
-        last = index + 1 >= trainer.num_training_batches
-        if last:  # the epoch's checkpoint comes next: the weights must be finite too
-            finite = torch.stack([torch.isfinite(p).all() for p in module.parameters()]).all()
-            final = torch.tensor(-float(self._step + len(losses) - 1), device=loss.device)
-            self._first = torch.where(~finite & (self._first == NONE), final, self._first)
-        if last or (index + 1) % self.every == 0:
+        if index + 1 >= trainer.num_training_batches or (index + 1) % self.every == 0:
             self._check(trainer)
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        """Check the losses seen so far on every rank before any checkpoint is written."""
+        self._check(trainer)
 
     def _check(self, trainer: L.Trainer) -> None:
         if self._first is None:  # no loss seen yet
@@ -260,12 +275,4 @@ class DivergenceGuard(Callback):
             return
         step = int(-first)
         lr = dict(self._lrs).get(step, self._lrs[-1][1])
-        raise RunDiverged(
-            f"training diverged: the loss or the weights became NaN or infinite at step {step} "
-            f"(epoch {trainer.current_epoch + 1}, learning rate {lr:.4g}); the checkpoint on "
-            "disk is the last finite one. Lower --lr (or set --grad-clip) and start again in a "
-            "new --out",
-            step,
-            lr,
-            trainer.current_epoch,
-        )
+        raise RunDiverged.at(step, lr, trainer.current_epoch)

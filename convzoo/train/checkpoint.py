@@ -5,7 +5,7 @@ A run writes everything under one folder (``run_dir``); only rank zero writes::
     RUN/                       --out, else runs/ARCH-DATA-TIME
       checkpoints/last.ckpt    the last epoch's checkpoint, what --resume continues (CHECKPOINT)
       config.yaml              the resolved settings, written before the first step (CONFIG)
-      logs/, logs-2/, ...      the metrics of each part of the run (loggers.py)
+      logs/, logs-2/, ...      the metrics of each part of the run (report.py)
       report.md, report.json   written when the run has ended, report.json last (REPORT)
 
 A folder with a checkpoint and no ``report.json`` holds an unfinished run.
@@ -17,7 +17,15 @@ disk) that move is a copy in place, and a kill during it leaves a truncated
 is serialized in memory and written through ``convzoo.files.write_atomic`` (a
 temporary file in the same folder, fsync, rename, fsync of the folder), so the
 previous checkpoint stays whole until the new one is complete; the temporary files
-a kill leaves behind are removed when the run starts again.
+a kill leaves anywhere in the run directory are removed when the run starts again.
+
+Integrity: the writer adds the SHA-256 of everything else in the checkpoint (``DIGEST``:
+every tensor's dtype, shape and bytes and every plain value, in the checkpoint's own
+order), and every read -- ``load``, ``convzoo evaluate`` and ``scan``, ``--resume`` and
+Lightning's own read of the checkpoint it resumes -- goes through ``read_checkpoint``,
+which recomputes it and refuses a file whose content no longer matches: bytes flipped on
+disk or in a copy would otherwise load as different weights without a word. A
+checkpoint written before convzoo kept a digest has none, and is read unchecked.
 
 Reading: ``load(path)`` gives the trained model back from the checkpoint alone, read
 with ``weights_only=True``. Its hyperparameters hold the spec as plain data, so the
@@ -32,17 +40,20 @@ no Lightning (3 s): the writer's classes are made on first use.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import pickle
 import re
 import warnings
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from convzoo.assemble import ConvNet, build
+from convzoo.assemble import ConvNet, build, build_meta, memory
+from convzoo.assemble.memory import GIB
 from convzoo.errors import ConvzooError
 from convzoo.files import remove_orphans, write_atomic
 from convzoo.train.config import TrainConfig
@@ -50,6 +61,7 @@ from convzoo.train.config import TrainConfig
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 CONFIG = "config.yaml"
 REPORT = "report.json"
+DIGEST = "sha256"  # the checkpoint's key for the SHA-256 of the rest of it
 
 # -- the run directory ---------------------------------------------------------------
 
@@ -113,10 +125,16 @@ def _atomic_checkpoint_io_class() -> type:
         def save_checkpoint(
             self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
         ) -> None:
-            """Serialize ``checkpoint`` and write it atomically to ``path``."""
+            """Serialize ``checkpoint`` with its digest and write it atomically to ``path``."""
             buffer = io.BytesIO()
-            torch.save(checkpoint, buffer)
+            torch.save({**checkpoint, DIGEST: digest(checkpoint)}, buffer)
             write_atomic(path, buffer.getvalue())
+
+        def load_checkpoint(
+            self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
+        ) -> dict[str, Any]:
+            """The checkpoint a fit resumes, read and checked as every checkpoint is."""
+            return read_checkpoint(path)
 
         def __reduce__(self) -> tuple[Any, ...]:  # a spawned rank unpickles it: made again
             return atomic_checkpoint_io, ()
@@ -125,8 +143,71 @@ def _atomic_checkpoint_io_class() -> type:
 
 
 def remove_unfinished_saves(out: Path) -> None:
-    """Delete the temporary files of a save that a kill interrupted."""
-    remove_orphans(out / CHECKPOINT.parent)
+    """Delete the temporary files of the saves that kills interrupted anywhere in the run
+    directory (a checkpoint, ``config.yaml``, a report, an evaluation), but a live writer's."""
+    remove_orphans(out)
+
+
+# -- integrity -------------------------------------------------------------------------
+
+FINITE = ("state_dict", "optimizer_states")  # weights, buffers and optimizer state
+
+
+def finite_state(checkpoint: Mapping[str, Any]) -> bool:
+    """Whether every floating-point tensor under ``FINITE`` in ``checkpoint`` is finite. The
+    rest may hold an infinity on purpose (``ModelCheckpoint``'s worst score so far)."""
+    tensors = _tensors([checkpoint.get(key) for key in FINITE])
+    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
+
+
+def _tensors(value: Any) -> Iterator[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (Mapping, list, tuple)):
+        for item in value.values() if isinstance(value, Mapping) else value:
+            yield from _tensors(item)
+
+
+def digest(checkpoint: Mapping[str, Any]) -> str:
+    """The SHA-256 of everything in ``checkpoint`` but its ``DIGEST``: each tensor's dtype,
+    shape and bytes, each plain value's repr, mappings and lists with their lengths, in
+    their own order (which saving and loading keep), sets in the order of their items' reprs."""
+    sha = hashlib.sha256()
+    _feed(sha, {k: v for k, v in checkpoint.items() if k != DIGEST})
+    return sha.hexdigest()
+
+
+def _feed(sha: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().cpu().contiguous().reshape(-1)
+        sha.update(f"T{flat.dtype}{tuple(value.shape)}".encode())
+        sha.update(flat.view(torch.uint8).numpy())
+    elif isinstance(value, Mapping):
+        sha.update(f"M{len(value)}".encode())
+        for key, item in value.items():
+            _feed(sha, key)
+            _feed(sha, item)
+    elif isinstance(value, (list, tuple)):
+        sha.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(sha, item)
+    elif isinstance(value, (set, frozenset)):  # in an order that no hash seed changes
+        sha.update(f"S{len(value)}".encode())
+        for item in sorted(value, key=repr):
+            _feed(sha, item)
+    else:
+        text = repr(value)
+        sha.update(f"V{len(text)}:{text}".encode())
+
+
+def _check_digest(path: Path, content: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose content is not what its writer's digest says."""
+    if DIGEST in content and content[DIGEST] != digest(content):
+        raise ConvzooError(
+            f"{path}: the checkpoint's content does not match the SHA-256 digest written with "
+            "it, so the file was damaged or changed after it was saved; restore it from a "
+            "copy, or train again"
+        )
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -168,24 +249,51 @@ def _torch_load(path: Path) -> Any:
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint's content (tensors and plain data only)."""
+    """The checkpoint's content (tensors and plain data only), checked against its digest."""
     path = Path(path)
     if not path.is_file():
         raise ConvzooError(f"{path}: no such checkpoint file")
     content = _torch_load(path)
     if not isinstance(content, dict) or not isinstance(content.get("state_dict"), dict):
         raise ConvzooError(f"{path}: not a convzoo checkpoint (no state_dict)")
+    _check_digest(path, content)
     hyper = content.get("hyper_parameters")
     if not isinstance(hyper, dict) or not isinstance(hyper.get("spec"), dict):
         raise ConvzooError(f"{path}: the checkpoint carries no spec; it was not saved by convzoo")
     return content
 
 
+def check_weights(
+    path: Path, spec: Mapping[str, Any], state: Mapping[str, torch.Tensor], device: Any
+) -> None:
+    """Refuse to build the network of the checkpoint ``path`` when its ``spec`` asks for more
+    values than the checkpoint's ``state`` holds (the spec was edited, or belongs to other
+    weights) or for more memory than ``device`` has free."""
+    needed = build_meta(spec).state_dict().values()
+    count, size = sum(t.numel() for t in needed), sum(t.numel() * t.element_size() for t in needed)
+    held = sum(t.numel() for t in state.values())
+    if count > held:
+        raise ConvzooError(
+            f"{path}: the spec it carries asks for {count:,} weights ({size / GIB:,.2f} GiB) "
+            f"and the checkpoint holds {held:,}: the spec does not belong to these weights "
+            "(the file was edited, or is corrupt); nothing was built"
+        )
+    accelerator = "gpu" if torch.device(device).type == "cuda" else "cpu"
+    free = memory.free_bytes(accelerator)
+    if free is not None and size > free:
+        raise ConvzooError(
+            f"{path}: its network needs about {size / GIB:,.1f} GiB for its weights, and "
+            f"{free / GIB:,.1f} GiB are free on the {accelerator}; free some memory, or load it "
+            "on a device with more (cz.load(path, device=...))"
+        )
+
+
 def load(path: str | Path, device: torch.device | str = "cpu") -> ConvNet:
     """The trained network of a checkpoint, in eval mode."""
     content = read_checkpoint(path)
-    model = build(content["hyper_parameters"]["spec"], device=device)
     state = {k[len(PREFIX) :]: v for k, v in content["state_dict"].items() if k.startswith(PREFIX)}
+    check_weights(Path(path), content["hyper_parameters"]["spec"], state, device)
+    model = build(content["hyper_parameters"]["spec"], device=device)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -14,9 +14,10 @@ The ranks run Lightning's own strategies; convzoo adds no launcher. What it adds
   under SLURM it never makes its own, whose signal handler would write snapshots and
   requeue the job: ``Slurm`` leaves SLURM's signals to convzoo (``preemption.py``).
 - A rank that stops answering (stopped, swapped out, deadlocked): the others give up
-  after ``ddp_timeout`` seconds with a backend error (``is_timeout``); rank zero then
-  names the ranks that hung or died -- it launched them, so it can see their
-  processes -- ends them, so that no process is left behind, and raises one
+  after ``ddp_timeout`` seconds with a backend error (``is_timeout``); a rank that
+  was killed is noticed at once, its peers' connections closed (``is_lost``). Rank
+  zero then names the ranks that hung or died -- it launched them, so it can see
+  their processes -- ends them, so that no process is left behind, and raises one
   ``RankTimeout`` instead of a traceback (``timed_out``). Ranks that a launcher
   started are that launcher's to end.
 - Only rank zero writes a run's files and holds its directory's lock (``is_rank_zero``).
@@ -110,7 +111,8 @@ def plugins(strategy: Any) -> list[ClusterEnvironment]:
 
 
 class RankTimeout(ConvzooError):
-    """A DDP collective timed out: a rank hung or died. The run can be resumed."""
+    """A DDP collective timed out or lost its peer: a rank hung or died. The run can be
+    resumed."""
 
     exit_code = 1
 
@@ -157,6 +159,15 @@ def is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, torch.distributed.DistError) or "timed out" in text or "timeout" in text
 
 
+PEER_GONE = ("connection reset by peer", "connection closed by peer")  # gloo, of a killed rank
+
+
+def is_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective that lost a rank: it timed out (``is_timeout``), or the
+    rank it talked to is gone (``PEER_GONE``: a rank that was killed closes its sockets)."""
+    return is_timeout(exc) or any(words in str(exc).lower() for words in PEER_GONE)
+
+
 def _state(pid: int) -> str:
     """The kernel's one-letter state of a process (``T``: stopped), or ``?``."""
     try:
@@ -178,17 +189,25 @@ def _ranks(trainer: L.Trainer) -> tuple[list[str], list[Any]]:
     return seen, procs
 
 
-def timed_out(trainer: L.Trainer, timeout: int, out: Path) -> RankTimeout:
-    """End the ranks this process launched and say which of them hung or died; ranks that
-    a launcher (torchrun, srun) started are that launcher's to end."""
+def timed_out(
+    trainer: L.Trainer, timeout: int, out: Path, exc: BaseException | None = None
+) -> RankTimeout:
+    """End the ranks this process launched and say which of them hung or died (``exc``, the
+    error that lost them, tells a timeout from a rank that is gone); ranks that a launcher
+    (torchrun, srun) started are that launcher's to end."""
     seen, procs = _ranks(trainer)
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    who = "; ".join(seen) if seen else "another rank stopped answering"
+    waited = exc is None or is_timeout(exc)
+    if waited:
+        how = f"waited {timeout} s (--ddp-timeout) for the other ranks and gave up"
+    else:
+        how = "lost its connection to another rank"
+    who = "; ".join(seen) if seen else f"another rank {'stopped answering' if waited else 'ended'}"
     environment = getattr(trainer.strategy, "cluster_environment", None)
-    if getattr(environment, "creates_processes_externally", False):
+    if not procs and getattr(environment, "creates_processes_externally", False):
         ended = (
             f"This rank ends now; {getattr(environment, 'launcher', 'the launcher')}, which "
             "started the ranks, ends the others"
@@ -196,7 +215,6 @@ def timed_out(trainer: L.Trainer, timeout: int, out: Path) -> RankTimeout:
     else:
         ended = "Every process of the run was ended"
     return RankTimeout(
-        f"DDP rank {trainer.global_rank} waited {timeout} s (--ddp-timeout) for the other "
-        f"ranks and gave up: {who}. {ended}; continue it with "
+        f"DDP rank {trainer.global_rank} {how}: {who}. {ended}; continue it with "
         f"convzoo train ... --out {out} --resume"
     )

@@ -19,21 +19,21 @@ section per phase:
   ``log_every_n_steps``, ``enable_model_summary`` and ``limit_val_batches``;
 - fit: ``config.yaml`` written before the first step (what ``convzoo train --config``
   reads; a resumed run keeps its own), the settings logged, ``trainer.fit``. A Ctrl-C
-  ends as ``RunInterrupted``, a rank that stops answering as ``RankTimeout``, SLURM's
-  signal as ``RunPreempted`` (``preemption.py``: from preflight to the report, under
-  SLURM, the run holds SIGUSR1 and SIGTERM); all can be resumed. A loss that becomes NaN
-  stops the run there (``RunDiverged``);
+  ends as ``RunInterrupted``, a rank that stops answering or dies as ``RankTimeout``,
+  SLURM's signal as ``RunPreempted`` (``preemption.py``: from preflight to the report,
+  under SLURM, the run holds SIGUSR1 and SIGTERM); all can be resumed. A loss that
+  becomes NaN stops the run there (``RunDiverged``);
 - test: the test split, once, at the end, scored with the weights the run ends with:
   saved first as the run's checkpoint and named to Lightning, which, given none, would
-  test a SLURM snapshot of its own in their place;
+  test a SLURM snapshot of its own in their place; ended by the same stops as the fit;
 - report: ``report.md``, then ``report.json`` (rank zero), written only when the run
   has ended -- or diverged, saying so -- so a crashed run never looks finished.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any, cast
 
 import lightning as L
@@ -62,15 +62,15 @@ from convzoo.train.checkpoint import (
 )
 from convzoo.train.config import Precision, TrainConfig, saved
 from convzoo.train.distributed import is_rank_zero
-from convzoo.train.loggers import (
+from convzoo.train.module import ConvzooModule
+from convzoo.train.preemption import Preemption
+from convzoo.train.preflight import Plan
+from convzoo.train.report import (
     HpMetric,
     learning_rate_monitor,
     log_settings,
     make_logger,
 )
-from convzoo.train.module import ConvzooModule
-from convzoo.train.preemption import Preemption
-from convzoo.train.preflight import Plan
 
 LOG_EVERY = 10
 
@@ -222,31 +222,44 @@ def _fit(
     data: DataModule,
     watch: Preemption | None,
 ) -> None:
-    """``trainer.fit``; a Ctrl-C ends as ``RunInterrupted``, SLURM's signal as ``RunPreempted``,
-    each saying how to continue. Any other way out -- submitit's exit when it requeues a
-    bench cell's job -- goes on as it came."""
-    try:
+    """``trainer.fit``, whose stops become one message each (``_stopped_as_one_message``)."""
+    with _stopped_as_one_message(plan, trainer, "training", watch):
         trainer.fit(module, datamodule=data, ckpt_path=plan.ckpt, weights_only=True)
+
+
+@contextmanager
+def _stopped_as_one_message(
+    plan: Plan, trainer: L.Trainer, phase: str, watch: Preemption | None
+) -> Iterator[None]:
+    """Lightning's ``fit`` or ``test`` (``phase``), whose stops become one message: SLURM's
+    signal a ``RunPreempted``, a lost DDP rank a ``RankTimeout``, a Ctrl-C a
+    ``RunInterrupted`` that says how to resume. Any other way out -- submitit's exit when
+    it requeues a bench cell's job -- goes on as it came."""
+    try:
+        yield
     except BaseException as exc:
         if watch is not None and watch.signal is not None and not isinstance(exc, ConvzooError):
-            raise watch.stopped(plan.out, trainer.current_epoch) from exc
-        if isinstance(exc, RuntimeError) and trainer.world_size > 1 and distributed.is_timeout(exc):
-            raise distributed.timed_out(trainer, plan.config.ddp_timeout, plan.out) from exc
-        if not _stopped_by_lightning(exc):
+            epoch = trainer.current_epoch if phase == "training" else None
+            raise watch.stopped(plan.out, epoch) from exc
+        if isinstance(exc, RuntimeError) and trainer.world_size > 1 and distributed.is_lost(exc):
+            raise distributed.timed_out(trainer, plan.config.ddp_timeout, plan.out, exc) from exc
+        if not (_stopped_by_lightning(exc) and trainer.interrupted):
             raise
     if trainer.interrupted:
+        when = f"after {trainer.current_epoch} epoch(s)"
+        if phase == "testing":
+            when = f"after the training had ended ({trainer.current_epoch} epochs)"
         raise RunInterrupted(
-            f"training was interrupted after {trainer.current_epoch} epoch(s); no report was "
-            f"written. Continue it with: convzoo train ... --out {plan.out} --resume"
+            f"{phase} was interrupted {when}; no report was written. Continue it with: "
+            f"convzoo train ... --out {plan.out} --resume"
         )
 
 
 def _stopped_by_lightning(exc: BaseException) -> bool:
-    """Whether ``exc`` is how Lightning ends a fit it shut down gracefully: on Ctrl-C (it exits
-    while handling the KeyboardInterrupt) and on SIGTERM."""
-    return isinstance(exc, SIGTERMException) or (
-        isinstance(exc, SystemExit) and isinstance(exc.__context__, KeyboardInterrupt)
-    )
+    """Whether ``exc`` is how Lightning ends a fit or test it shut down gracefully (it then
+    marks the trainer interrupted): on Ctrl-C it exits while handling the KeyboardInterrupt,
+    on SIGTERM it raises ``SIGTERMException``."""
+    return isinstance(exc, (SystemExit, SIGTERMException))
 
 
 # -- test ----------------------------------------------------------------------------------
@@ -260,17 +273,14 @@ def _test(
     watch: Preemption | None,
 ) -> dict[str, Any]:
     """The test's metrics, of the weights the run ends with, saved as the run's checkpoint
-    and named; SLURM's SIGTERM stops the test as ``RunPreempted``."""
+    and named; its stops are the fit's (SLURM's SIGTERM a ``RunPreempted``, Ctrl-C a
+    ``RunInterrupted``)."""
     final = plan.out / CHECKPOINT
     trainer.save_checkpoint(final, weights_only=False)  # the whole state: a resume reads it
-    try:
+    with _stopped_as_one_message(plan, trainer, "testing", watch):
         tested = trainer.test(
             module, datamodule=data, ckpt_path=final, verbose=False, weights_only=True
         )
-    except SystemExit as exc:
-        if watch is None or watch.signal is None:
-            raise
-        raise watch.stopped(plan.out, None) from exc
     return dict(tested[0])
 
 

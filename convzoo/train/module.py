@@ -47,7 +47,9 @@ from convzoo.data import Batching
 from convzoo.errors import ConvzooError
 from convzoo.spec import SpecLike, load_spec
 from convzoo.train import trainer_args
-from convzoo.train.config import OPTIMIZERS, SCHEDULES, TrainConfig, problem, settings
+from convzoo.train.callbacks import RunDiverged
+from convzoo.train.checkpoint import finite_state
+from convzoo.train.config import OPTIMIZERS, SCHEDULES, TrainConfig, problem, saved, settings
 
 STEP_COUNTER = "_batches_that_stepped"  # Lightning's, private: see count_optimizer_steps
 
@@ -122,6 +124,7 @@ class ConvzooModule(L.LightningModule):
         if classes is None:
             raise ConvzooError(f"{self.model.spec.name}: training needs the spec's 'classes'")
         self.batching: Batching | None = None  # what the step knows of its data (see setup)
+        self.run_config: dict[str, Any] | None = None  # the run's settings (from_config)
         self._batching_given = False
         self._pending = 0  # batches whose gradients wait for the next optimizer step
         self._head_takes_inputs = callable(getattr(self.model.layers[-1], "loss", None))
@@ -134,10 +137,13 @@ class ConvzooModule(L.LightningModule):
     @classmethod
     def from_config(cls, spec: SpecLike, config: TrainConfig) -> ConvzooModule:
         """The module a run of ``config`` trains: each parameter named as a setting takes its
-        value, ``accumulate`` the Trainer's ``accumulate_grad_batches``."""
+        value, ``accumulate`` the Trainer's ``accumulate_grad_batches``; its checkpoints carry
+        the settings (``run_config``)."""
         named = [n for n in inspect.signature(cls).parameters if n in settings()]
         accumulate = config.trainer.get(trainer_args.ACCUMULATE, 1)
-        return cls(spec, **{n: getattr(config, n) for n in named}, accumulate=accumulate)
+        module = cls(spec, **{n: getattr(config, n) for n in named}, accumulate=accumulate)
+        module.run_config = saved(config)
+        return module
 
     def attach(self, batching: Batching) -> None:
         """Train on data batched as ``batching`` says (``convzoo train`` hands it over)."""
@@ -236,12 +242,22 @@ class ConvzooModule(L.LightningModule):
         self.log("test_acc", self.test_acc)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Record what the learning-rate schedule was laid out for: a resumed run must keep it."""
+        """Refuse a checkpoint whose weights or optimizer state are not finite on some rank --
+        every rank stops here together, as diverged, whatever asked for the checkpoint -- and
+        record what the learning-rate schedule was laid out for and the run's settings, as
+        plain data: a resumed run must keep them."""
+        bad = torch.tensor(0.0 if finite_state(checkpoint) else 1.0, device=self.device)
+        if float(self.trainer.strategy.reduce(bad, reduce_op="max")):
+            optimizers = self.trainer.optimizers
+            lr = optimizers[0].param_groups[0]["lr"] if optimizers else self.hparams["lr"]
+            raise RunDiverged.at(self.trainer.global_step, float(lr), self.trainer.current_epoch)
         checkpoint["convzoo"] = {
             "epochs": self.trainer.max_epochs,
             "schedule": self.hparams["schedule"],
             "lr_decay": self.hparams["lr_decay"],
         }
+        if self.run_config is not None:
+            checkpoint["convzoo"]["config"] = self.run_config
 
     def on_train_epoch_start(self) -> None:
         """An epoch starts with no gradients waiting (the last one stepped them all)."""

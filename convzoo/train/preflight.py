@@ -17,18 +17,21 @@ that needs no data, in this order, and returns the ``Plan`` the run follows:
   allocator failing (or the machine swapping). The estimate counts the parameters
   four times (weights, gradients and up to two optimizer buffers) and every
   layer's output twice per sample of a batch (kept for the backward pass, and its
-  gradient), in float32;
+  gradient), in float32; ``check_data`` adds the dataset on the input canvas;
 - the run directory: a finished run is never overwritten and an unfinished one
   only resumed; a resume needs a checkpoint, keeps the schedule it was laid out
-  for and the settings of its ``config.yaml``, but for those that say where it
-  runs (``config.RUNTIME``). A SLURM job that SLURM requeued resumes the run it
+  for and the settings the checkpoint was made with, but for those that say where
+  it runs (``config.RUNTIME``). A SLURM job that SLURM requeued resumes the run it
   wrote without ``--resume``, and a new run under SLURM is refused a folder holding a
   Lightning snapshot (``preemption.py``).
 
 ``check_data(plan, data)`` loads the data once the run holds its directory (so that
 a second run into it is refused at once): missing or corrupt files and a shape
-that does not fit the network fail there, and so does a training split that gives
-a rank less than one batch. Lightning would answer that with "No training batches"
+that does not fit the network fail there; so do, before the samples are put on the
+network's input canvas, a spec with fewer classes than the data has labels (the
+first step would index past its scores) and a run whose memory estimate, with the
+dataset on the canvas added, does not fit (``data_bytes``); and so does a training
+split that gives a rank less than one batch. Lightning would answer that with "No training batches"
 and end the fit at once, and the test that follows would describe an untrained
 net as a result; training batches are whole (the last, short one is dropped) and
 every rank takes the same share of the split, so the check is exact.
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +49,9 @@ from typing import Any
 import torch
 
 from convzoo.assemble import apply_swaps, build_meta
+from convzoo.assemble.memory import GIB, free_bytes
 from convzoo.data import DATASETS, DataModule
+from convzoo.data.catalog import Dataset
 from convzoo.data.module import batches_per_rank
 from convzoo.errors import ConvzooError
 from convzoo.files import read_yaml
@@ -63,7 +69,6 @@ from convzoo.train.distributed import environment
 from convzoo.train.preemption import check_snapshots, requeued
 
 BYTES = 4  # float32
-GIB = 2**30
 
 
 @dataclass
@@ -79,6 +84,7 @@ class Plan:
     out: Path
     ckpt: Path | None
     requeued: bool = False
+    memory: tuple[int, int] = (0, 0)  # the network's estimate: parameters, activations
 
     @property
     def ranks(self) -> int:
@@ -93,16 +99,33 @@ def check(config: TrainConfig) -> Plan:
     check_logger(config)
     accelerator, devices = _resolve_accelerator(config)
     _check_launcher(config.num_nodes, devices)
-    check_fits(spec, config.batch_size, accelerator, config.memory_limit)
+    memory = check_fits(spec, config.batch_size, accelerator, config.memory_limit)
     out = run_dir(config, spec.name)
     again = requeued(out)
-    return Plan(config, spec, accelerator, devices, out, _check_run_dir(out, config, again), again)
+    ckpt = _check_run_dir(out, config, again)
+    return Plan(config, spec, accelerator, devices, out, ckpt, again, memory)
 
 
 def check_data(plan: Plan, data: DataModule) -> None:
-    """Load ``data`` now, and refuse a split that gives a rank less than one batch."""
-    data.load()
+    """Load ``data`` now; refuse labels the spec has no class for, a dataset that does not
+    fit the memory with the network, and a split that gives a rank less than one batch."""
+    data.load(check=lambda dataset: _check_dataset(plan, dataset))
     check_batches(data.train_samples, plan.config.batch_size, plan.ranks)
+
+
+def _check_dataset(plan: Plan, dataset: Dataset) -> None:
+    """The dataset as loaded, before its samples are put on the network's input canvas."""
+    spec = plan.spec
+    if spec.classes is not None and spec.classes < dataset.classes:
+        raise ConvzooError(
+            f"{spec.name} has classes: {spec.classes}, but the dataset {dataset.name!r} has "
+            f"{dataset.classes} classes (labels 0 to {dataset.classes - 1}); set classes: "
+            f"{dataset.classes} in the spec, or train it on data with at most {spec.classes}"
+        )
+    c, size = plan.config, dataset.train_x.element_size()
+    samples = len(dataset.train_y) + len(dataset.test_y)
+    on_canvas = data_bytes(samples, spec.input, size, plan.accelerator, c.resident)
+    _check_total(spec, plan.memory, c.batch_size, plan.accelerator, c.memory_limit, on_canvas)
 
 
 # -- names and devices -------------------------------------------------------------------
@@ -164,32 +187,51 @@ def estimate(spec: Spec, batch_size: int) -> tuple[int, int]:
     return 4 * params * BYTES, 2 * outputs * batch_size * BYTES
 
 
-def free_bytes(accelerator: str) -> int | None:
-    """Memory free on the training device, or None where it cannot be read."""
-    if accelerator == "gpu" and torch.cuda.is_available():
-        return torch.cuda.mem_get_info(0)[0]
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+def data_bytes(
+    samples: int, shape: Sequence[int], size: int, accelerator: str, resident: bool
+) -> int:
+    """Bytes of ``samples`` on the input canvas ``shape`` (``size`` bytes a value) where they
+    count against the run's memory: on the CPU twice (the canvas, and the standardized
+    splits made from it), on a GPU once when the data is resident there (else not at all:
+    it stays on the host)."""
+    copies = 2 if accelerator == "cpu" else int(resident)
+    return copies * samples * math.prod(shape) * size
 
 
-def check_fits(spec: Spec, batch_size: int, accelerator: str, limit_gib: float | None) -> None:
-    """Refuse a run whose estimate exceeds ``limit_gib`` (default: the free memory)."""
-    params, activations = estimate(spec, batch_size)
+def check_fits(
+    spec: Spec, batch_size: int, accelerator: str, limit_gib: float | None
+) -> tuple[int, int]:
+    """Refuse a run whose network's estimate exceeds ``limit_gib`` (default: the free
+    memory); the estimate, for ``check_data`` to add the dataset to."""
+    memory = estimate(spec, batch_size)
+    _check_total(spec, memory, batch_size, accelerator, limit_gib)
+    return memory
+
+
+def _check_total(
+    spec: Spec,
+    memory: tuple[int, int],
+    batch_size: int,
+    accelerator: str,
+    limit_gib: float | None,
+    dataset: int = 0,
+) -> None:
+    """Refuse the network's ``memory`` (parameters, activations) and ``dataset`` bytes when
+    they exceed ``limit_gib`` or the free memory."""
+    params, activations = memory
     limit = free_bytes(accelerator) if limit_gib is None else int(limit_gib * GIB)
-    if limit is None or params + activations <= limit:
+    if limit is None or params + activations + dataset <= limit:
         return
     where = "set by --memory-limit" if limit_gib is not None else f"free on the {accelerator}"
+    data = f"; {dataset / GIB:,.2f} GiB of data on the input canvas {list(spec.input)}"
+    smaller = "the network, its input canvas" if dataset else "the network"
     raise ConvzooError(
-        f"{spec.name} needs about {(params + activations) / GIB:,.1f} GiB "
+        f"{spec.name} needs about {(params + activations + dataset) / GIB:,.1f} GiB "
         f"({params / GIB:,.2f} GiB for parameters, gradients and optimizer state; "
-        f"{activations / GIB:,.2f} GiB of activations at batch size {batch_size}), but "
-        f"{limit / GIB:,.1f} GiB are {where}. Make the network or --batch-size smaller, "
-        "or raise --memory-limit GIB if the estimate is too cautious"
+        f"{activations / GIB:,.2f} GiB of activations at batch size {batch_size}"
+        f"{data if dataset else ''}), but {limit / GIB:,.1f} GiB are {where}. Make "
+        f"{smaller} or --batch-size smaller, or raise --memory-limit GIB if the estimate is "
+        "too cautious"
     )
 
 
@@ -216,7 +258,7 @@ def _check_run_dir(out: Path, config: TrainConfig, again: bool) -> Path | None:
             )
         planned = read_checkpoint(ckpt).get("convzoo", {})  # a corrupt file fails here
         _check_schedule_kept(out, planned, config)
-        _check_config_kept(out, config)
+        _check_config_kept(out, planned, config)
         return ckpt
     if (out / REPORT).exists():
         raise ConvzooError(
@@ -252,18 +294,26 @@ def _check_schedule_kept(out: Path, planned: dict[str, Any], config: TrainConfig
         )
 
 
-def _check_config_kept(out: Path, config: TrainConfig) -> None:
-    """A resumed run has the settings its ``config.yaml`` was written with, but for those
-    that say where and how it runs (``RUNTIME``)."""
-    if not (out / CONFIG).is_file():
+def _check_config_kept(out: Path, planned: dict[str, Any], config: TrainConfig) -> None:
+    """A resumed run has the settings its checkpoint was made with, but for those that say
+    where and how it runs (``RUNTIME``): ``config.yaml`` is the user's to edit or delete, and
+    only a checkpoint written before convzoo kept the settings in it is held to that file."""
+    before, source = planned.get("config"), f"{out / CHECKPOINT}"
+    if before is None and (out / CONFIG).is_file():
+        before, source = read_yaml(out / CONFIG, f"the run's {CONFIG}"), f"{out / CONFIG}"
+    if before is None:
         return
-    before = read_yaml(out / CONFIG, f"the run's {CONFIG}") or {}
-    now = saved(config)
-    for name, value in now.items():
+    if not isinstance(before, dict):
+        raise ConvzooError(
+            f"--resume: {source} holds no mapping of settings, as a run writes it; "
+            "restore the file the run wrote"
+        )
+    for name, value in saved(config).items():
         if name not in RUNTIME and name in before and before[name] != value:
             raise ConvzooError(
-                f"--resume: the run in {out} was started with {name} = {before[name]!r} "
-                f"({out / CONFIG}), this one has {value!r}; resume it with the same setting"
+                f"--resume: the run in {out} was made with {name} = {before[name]!r} (as "
+                f"{source} records), and this command gives {value!r}; resume it with "
+                f"{name} = {before[name]!r}, or train anew in another --out"
             )
 
 

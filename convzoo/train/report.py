@@ -1,5 +1,16 @@
-"""A run's report: what it measured, how big the net is, where it ran, with what.
+"""What a run logs while it trains, and the report it writes when it has ended.
 
+Logs: a run's metrics go to CSV (the default), TensorBoard, or Weights & Biases.
+Each resumed part of a run logs into a folder of its own (``logs``, ``logs-2``,
+...), so no part's log is overwritten. W&B runs offline unless ``WANDB_API_KEY``
+is set, in the project ``--logger-project`` (else ``WANDB_PROJECT``, else
+``convzoo``) as the run ``--logger-name`` (else ``WANDB_NAME``); a logger whose
+package is missing says what to install. Every logger gets the run's settings as
+hyperparameters (``log_settings``), so a run can be told from another in any of
+them, the learning rate at every logged step (``learning_rate_monitor``), which
+the CSV log otherwise lacks, and ``hp_metric``, the test accuracy (``HpMetric``).
+
+The report: what the run measured, how big the net is, where it ran, with what.
 ``report.json`` (strict JSON) and ``report.md`` are written only when a run has
 finished -- or has diverged, in which case the report says so (``status``), at
 which step and with what learning rate, and carries no test accuracy.
@@ -10,21 +21,134 @@ and which data settings the run used.
 from __future__ import annotations
 
 import json
+import os
 import platform
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from convzoo.errors import ConvzooError
-from convzoo.files import write_atomic, write_json
+from convzoo.data.prepared import RECORDED
+from convzoo.errors import ConvzooError, install_hint
+from convzoo.files import read_bounded, write_atomic, write_json
 from convzoo.spec import Spec
 from convzoo.summary import summary
 from convzoo.train.checkpoint import CHECKPOINT, REPORT
-from convzoo.train.config import TrainConfig
+from convzoo.train.config import LOGGERS, TrainConfig, problem
 from convzoo.version import VERSION
+
+# -- the logs --------------------------------------------------------------------------------
+
+WANDB_PROJECT = "convzoo"  # when WANDB_PROJECT is not set
+
+
+def _log_version(out: Path, base: str) -> str:
+    """``base`` for a new run; ``base-2``, ``base-3``... for each resumed part, so no
+    part of a resumed run's log is overwritten."""
+    if not (out / base).exists():
+        return base
+    n = 2
+    while (out / f"{base}-{n}").exists():
+        n += 1
+    return f"{base}-{n}"
+
+
+def make_logger(
+    name: str, out: Path, project: str | None = None, run_name: str | None = None
+) -> Any:
+    """The Lightning logger ``name`` writing under ``out``; for W&B, in ``project`` (else
+    ``$WANDB_PROJECT``, else convzoo) as the run ``run_name`` (else ``$WANDB_NAME``)."""
+    if name == "csv":
+        return CSVLogger(str(out), name="", version=_log_version(out, "logs"))
+    if name == "tensorboard":
+        try:
+            return TensorBoardLogger(
+                str(out), name="", version=_log_version(out, "tensorboard"), default_hp_metric=False
+            )
+        except ModuleNotFoundError as exc:
+            raise ConvzooError(
+                f"--logger tensorboard needs: {install_hint('tensorboard')}"
+            ) from exc
+    if name == "wandb":
+        try:
+            import wandb  # noqa: F401
+        except ImportError as exc:
+            raise ConvzooError(f"--logger wandb needs: {install_hint('wandb')}") from exc
+        from lightning.pytorch.loggers import WandbLogger
+
+        offline = not os.environ.get("WANDB_API_KEY")
+        project = project or os.environ.get("WANDB_PROJECT") or WANDB_PROJECT
+        run_name = run_name or os.environ.get("WANDB_NAME")
+        return WandbLogger(save_dir=str(out), offline=offline, project=project, name=run_name)
+    raise ConvzooError(f"unknown logger {name!r}; use one of {', '.join(LOGGERS)}")
+
+
+def _loggable(value: Any) -> Any:
+    """``value`` as data every logger stores and a safe YAML loader reads back: tuples as
+    lists, paths as strings."""
+    if isinstance(value, Mapping):
+        return {str(k): _loggable(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_loggable(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def run_settings(config: TrainConfig, trainer: L.Trainer) -> dict[str, Any]:
+    """Every setting of the run as plain data: ``config``'s fields, with the accelerator,
+    devices and precision that ``trainer`` resolved ``auto`` to, and its number of nodes."""
+    settings = {f.name: _loggable(getattr(config, f.name)) for f in fields(config)}
+    device = trainer.strategy.root_device.type
+    settings.update(
+        accelerator="gpu" if device == "cuda" else device,
+        devices=trainer.num_devices,
+        num_nodes=trainer.num_nodes,
+        precision=str(trainer.precision),
+    )
+    return settings
+
+
+def log_settings(trainer: L.Trainer, config: TrainConfig) -> dict[str, Any]:
+    """Log ``run_settings`` as hyperparameters to every logger of ``trainer``; returns them."""
+    settings = run_settings(config, trainer)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(settings)
+    return settings
+
+
+def learning_rate_monitor() -> LearningRateMonitor:
+    """Lightning's callback that logs each optimizer's learning rate (``lr-SGD``, one column
+    per parameter group) at every logged step."""
+    return LearningRateMonitor(logging_interval="step")
+
+
+class HpMetric(Callback):
+    """``hp_metric``, the number TensorBoard's HPARAMS tab ranks runs by, is the test
+    accuracy, logged when testing ends (Lightning's placeholder, -1, is switched off):
+    with the settings as TensorBoard's hyperparameters, as a metric for the others."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        accuracy = trainer.callback_metrics.get("test_acc")
+        if accuracy is None:
+            return
+        metric = {"hp_metric": float(accuracy)}
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.log_hyperparams(self.settings, metrics=metric)
+            else:
+                logger.log_metrics(metric, step=trainer.global_step)
+
+
+# -- the report ------------------------------------------------------------------------------
 
 
 def report_markdown(report: dict[str, Any]) -> str:
@@ -148,11 +272,34 @@ def write(report: dict[str, Any], out: Path) -> None:
 
 
 def read_report(run: Path | None) -> dict[str, Any]:
-    """The run's ``report.json``, or an empty dict without a run directory."""
+    """The run's ``report.json``, or an empty dict without a run directory.
+
+    What ``evaluate`` and ``scan`` read of it -- the dataset and the settings that prepare
+    its test split (``RECORDED``) -- must be what a run writes: a value edited into
+    another type or out of its setting's range is refused, naming the file and the key,
+    never used to prepare the data otherwise than the run did."""
     if run is None:
         return {}
+    path = run / REPORT
     try:
-        report = json.loads((run / REPORT).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConvzooError(f"{run / REPORT}: cannot read the run's report ({exc})") from exc
-    return report if isinstance(report, dict) else {}
+        report = json.loads(read_bounded(path, "the run's report"))
+    except ValueError as exc:
+        raise ConvzooError(f"{path}: cannot read the run's report ({exc})") from exc
+    if not isinstance(report, dict):
+        raise ConvzooError(
+            f"{path}: the run's report is not a JSON object, as a run writes it; restore it"
+        )
+    config = report.get("config", {})
+    if not isinstance(config, dict):
+        raise ConvzooError(
+            f"{path}: config: expected the run's settings (a JSON object), as a run writes "
+            "them; restore them"
+        )
+    for key, value in [("data", report.get("data")), *((k, config.get(k)) for k in RECORDED)]:
+        wrong = None if value is None else problem(key, value)
+        if wrong:
+            where = key if key == "data" else f"config.{key}"
+            raise ConvzooError(
+                f"{path}: {where}: {wrong}, which no run writes; restore the value the run wrote"
+            )
+    return report

@@ -12,8 +12,14 @@ on -- checks each value against the signature's type hints, and turns the
 them (``class_path``/``init_args``), into objects. Only Lightning's own classes
 are followed (``EarlyStopping`` or ``lightning.pytorch.callbacks.EarlyStopping``):
 importing a module runs its code, and a config file, a recipe or a suite must never
-run code. ``importable`` finds any other dotted path before anything is parsed,
-in mappings and on the command line; a callback of one's own goes to
+run code. Before jsonargparse sees a value, ``unsafe`` looks at every string in it as
+jsonargparse will (itself, and the data it holds as YAML) and resolves each dotted
+path itself, importing Lightning's modules only: it must give a class defined in
+Lightning (``lightning.<module>.os.system`` gives ``os.system``, and is refused), of
+the kind its argument takes (a ``Callback`` for ``callbacks``). ``check_argv`` does
+the same for every form of the command line -- ``--trainer.NAME VALUE``, ``--trainer
+JSON``, ``--trainer FILE`` -- and the settings of ``--config`` files, recipes and
+suites pass through ``problem``. A callback of one's own goes to
 ``convzoo.train.train(config, callbacks=[...])``.
 
 convzoo optimizes manually (several optimizer steps per Lightning step), where
@@ -29,14 +35,17 @@ Lightning is imported only when a run names a Trainer argument, so ``convzoo
 from __future__ import annotations
 
 import copy
+import importlib
 import inspect
 import re
 from argparse import SUPPRESS, ArgumentError
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from convzoo.errors import ConvzooError, did_you_mean, is_int, is_number, short_repr
+from convzoo.files import read_yaml, yaml_value
 
 OWNED = {
     "accelerator": "--accelerator",
@@ -76,43 +85,118 @@ CHECKPOINT_KEYS = {
 }
 # The metrics ConvzooModule logs, which a callback may monitor.
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
-FOLLOWED = ("lightning.",)  # the packages whose class paths are imported
-DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+FOLLOWED = "lightning"  # the one package whose classes a setting may name
+# The class a class path given for a Trainer argument must give: (module, name).
+BASES = {
+    "callbacks": ("lightning.pytorch.callbacks", "Callback"),
+    "profiler": ("lightning.pytorch.profilers", "Profiler"),
+}
+GROUP = "--trainer"
 FLAG = "--trainer."
 
 
-def importable(value: Any) -> str | None:
-    """The first dotted path in ``value`` (strings, lists, mappings, nested) that would import a
-    module outside Lightning, or None."""
+def _in_lightning(found: Any) -> bool:
+    """Whether ``found`` is one of Lightning's modules, or a class defined in one."""
+    name = found.__name__ if inspect.ismodule(found) else None
+    if inspect.isclass(found):
+        name = found.__module__
+    return isinstance(name, str) and (name == FOLLOWED or name.startswith(f"{FOLLOWED}."))
+
+
+def lightning_class(path: str) -> type | None:
+    """The class the dotted ``path`` names when it is a class defined in Lightning, else None.
+
+    It is resolved one name at a time, importing Lightning's own modules only and looking
+    inside nothing else: ``lightning.pytorch.callbacks.model_checkpoint.os.system`` stops
+    at ``os``, a module outside Lightning, before anything of it is reached."""
+    head, *names = path.split(".")
+    if head != FOLLOWED:
+        return None
+    found: Any = importlib.import_module(FOLLOWED)
+    for name in names:
+        if not _in_lightning(found):
+            return None
+        if inspect.ismodule(found) and name not in vars(found):
+            try:
+                found = importlib.import_module(f"{found.__name__}.{name}")
+            except ImportError:
+                return None
+        else:
+            found = getattr(found, name, None)
+    return found if inspect.isclass(found) and _in_lightning(found) else None
+
+
+def _class_paths(value: Any, base: tuple[str, str] | None) -> Iterator[tuple[str, Any]]:
+    """Each string in ``value`` that jsonargparse would take for an import path, with the
+    base its class must have (None: any of Lightning's); a string is looked at as
+    jsonargparse reads it, itself and the data it holds as YAML."""
     if isinstance(value, str):
-        dotted = DOTTED.fullmatch(value) and not value.startswith(FOLLOWED)
-        return value if dotted else None
-    items = value.values() if isinstance(value, dict) else value
-    if isinstance(value, (dict, list, tuple)):
-        return next((found for v in items if (found := importable(v)) is not None), None)
+        text = value.strip()
+        parts = text.split(".")
+        if len(parts) > 1 and all(part.isidentifier() for part in parts):
+            yield text, base
+        elif (held := yaml_value(text, f"{GROUP} value")) != text:
+            yield from _class_paths(held, base)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _class_paths(item, base if key == "class_path" else None)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _class_paths(item, base)
+
+
+def unsafe(value: dict[str, Any]) -> str | None:
+    """Why a mapping of Trainer arguments may not go to jsonargparse -- a class path that is
+    not a class defined in Lightning, or not of the kind its argument takes -- or None."""
+    for argument, given in value.items():
+        for path, base in _class_paths(given, BASES.get(argument)):
+            found = lightning_class(path)
+            if found is None:
+                outside = not path.startswith(f"{FOLLOWED}.")
+                return (
+                    f"{short_repr(path)} "
+                    + ("is a class path outside Lightning" if outside else "is no Lightning class")
+                    + "; convzoo imports no other module from settings (importing runs its "
+                    "code). Name a Lightning class (EarlyStopping, "
+                    "lightning.pytorch.callbacks.EarlyStopping), or pass your own callbacks to "
+                    "convzoo.train.train(config, callbacks=[...])"
+                )
+            if base is not None and not issubclass(found, _base(base)):
+                return f"{short_repr(path)} is not a subclass of {base[1]} ({'.'.join(base)})"
     return None
 
 
-def _refusal(path: str) -> str:
-    return (
-        f"{short_repr(path)} is a class path outside Lightning; convzoo imports no other "
-        "module from settings (importing runs its code). Name a Lightning class "
-        "(EarlyStopping, lightning.pytorch.callbacks.EarlyStopping), or pass your own "
-        "callbacks to convzoo.train.train(config, callbacks=[...])"
-    )
+def _base(base: tuple[str, str]) -> type:
+    return getattr(importlib.import_module(base[0]), base[1])
 
 
 def check_argv(argv: Sequence[str]) -> None:
-    """Refuse a ``--trainer.NAME`` value on the command line that would import a module
-    outside Lightning, before the parser resolves (and so imports) it."""
+    """Refuse a Trainer argument on the command line that ``unsafe`` refuses, before the
+    parser resolves (and so imports) it: ``--trainer.NAME VALUE`` (or ``=VALUE``, ``+=``)
+    as the mapping ``{NAME: VALUE}``, and the whole group, ``--trainer JSON`` or
+    ``--trainer FILE``, which jsonargparse reads as a file when it names one."""
     for i, word in enumerate(argv):
-        if not word.startswith(FLAG):
-            continue
         flag, sep, value = word.partition("=")
-        if not sep and i + 1 < len(argv):
-            value = argv[i + 1]
-        if (found := importable(value)) is not None:
-            raise ConvzooError(f"{flag.rstrip('+')}: {_refusal(found)}")
+        if flag != GROUP and not flag.startswith(FLAG):
+            continue
+        if not sep:
+            value = argv[i + 1] if i + 1 < len(argv) else ""
+        given: Any = value
+        if flag == GROUP:
+            given = read_yaml(value, f"the {GROUP} file") if _is_file(value) else value
+            given = yaml_value(given, GROUP) if isinstance(given, str) else given
+        else:
+            for key in reversed(flag.removeprefix(FLAG).rstrip("+").split(".")):
+                given = {key: given}
+        if isinstance(given, dict) and (found := unsafe(given)) is not None:
+            raise ConvzooError(f"{flag.rstrip('+')}: {found}")
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # a name too long, or holding a NUL, names no file
+        return False
 
 
 def explain(message: str) -> str:
@@ -173,8 +257,8 @@ def problem(value: Any) -> str | None:
         return None
     if not isinstance(value, dict):
         return f"expected a mapping of lightning.Trainer arguments, got {short_repr(value)}"
-    if (found := importable(value)) is not None:
-        return _refusal(found)
+    if (found := unsafe(value)) is not None:
+        return found
     accepted = signature()
     for name in value:
         if name in OWNED:

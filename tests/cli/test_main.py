@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import subprocess
 import sys
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from convzoo.train.checkpoint import read_checkpoint
 from tests.cli.conftest import run
 
 BAD = {
@@ -95,6 +98,79 @@ def test_a_run_refused_before_it_wrote_anything_leaves_no_folder(capsys, tmp_pat
     code, _, err = run(capsys, *argv)
     assert code == 2 and "ubyte" in err and "Traceback" not in err
     assert not out.exists()  # the lock it took went with it
+
+
+def _full_disk(monkeypatch, full) -> None:
+    """``os.fsync`` fails as on a full disk (ENOSPC) for the files whose path ``full`` picks:
+    ``write_atomic`` flushes every file convzoo writes."""
+    fsync = os.fsync
+
+    def failing(fd):
+        if full(os.readlink(f"/proc/self/fd/{fd}")):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing)
+
+
+def _one_message(err: str, *words: str) -> None:
+    """``err`` ends with one error line holding ``words`` (after a run's lines of progress)."""
+    *_, last = err.splitlines()
+    assert err.count("convzoo: error: ") == 1 and last.startswith("convzoo: error: "), err
+    assert "Traceback" not in err and all(word in last for word in words), err
+
+
+TRAIN = ["train", TINY[0], "--data", "synthetic", "--accelerator", "cpu", "--batch-size", "64"]
+
+
+def test_a_full_disk_while_training_is_one_message_and_keeps_the_last_checkpoint(
+    capsys, tmp_path, monkeypatch
+):
+    saves = []  # the second epoch's checkpoint finds the disk full
+
+    def full(path):
+        saves.extend([path] if ".last.ckpt." in path else [])
+        return len(saves) > 1 and ".last.ckpt." in path
+
+    _full_disk(monkeypatch, full)
+    out = tmp_path / "run"
+    code, _, err = run(capsys, *TRAIN, "--epochs", "2", "--out", str(out))
+    assert code == 2
+    _one_message(err, "last.ckpt", "No space left on device", "the file as it was before is kept")
+    assert read_checkpoint(out / "checkpoints" / "last.ckpt")["epoch"] == 0  # the first epoch's
+    assert not list(out.rglob("*.tmp")) and not (out / "report.json").exists()
+
+
+def test_a_full_disk_under_lightning_s_own_writes_is_one_message(capsys, tmp_path, monkeypatch):
+    from lightning.fabric.loggers.csv_logs import _ExperimentWriter
+
+    def save(self):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_ExperimentWriter, "save", save)  # the CSV logger writes no file whole
+    code, _, err = run(capsys, *TRAIN, "--epochs", "1", "--out", str(tmp_path / "run"))
+    assert code == 2
+    _one_message(err, "No space left on device; make room on the disk")
+
+
+def test_a_full_disk_while_evaluating_is_one_message_and_writes_no_result(
+    capsys, tmp_path, monkeypatch
+):
+    out = tmp_path / "run"
+    assert run(capsys, *TRAIN, "--epochs", "1", "--out", str(out))[0] == 0
+    _full_disk(monkeypatch, lambda path: ".evaluate.json." in path)
+    code, _, err = run(capsys, "evaluate", str(out), "--samples", "8", "--scales", "1")
+    assert code == 2
+    _one_message(err, "evaluate.json", "No space left on device")
+    assert not (out / "evaluate.json").exists() and not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("where", ["loop", "loop/run"])
+def test_an_out_in_a_symlink_loop_is_one_message(capsys, tmp_path, where):
+    (tmp_path / "loop").symlink_to("loop")
+    code, _, err = run(capsys, *TRAIN, "--out", str(tmp_path / where))
+    assert code == 2
+    _one_message(err, "cannot write the run there")
 
 
 def _parsers():

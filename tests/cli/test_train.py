@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from convzoo.cli import main, make_parser
 from convzoo.cli.train import config_from
 from convzoo.train import config as settings
 from convzoo.train import trainer_args
+from tests.conftest import ROOT
 from tests.train.conftest import TINY
 
 
@@ -353,6 +355,50 @@ def test_no_setting_imports_a_module_outside_lightning(tmp_path, spec, where):
     assert done.returncode == 2, done.stderr[-2000:]
     assert "'mycb.Cb' is a class path outside Lightning" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr) < 2000
+    assert not (tmp_path / "IMPORTED").exists() and not (tmp_path / "out").exists()
+
+
+def test_no_form_of_a_trainer_argument_imports_before_it_is_refused(tmp_path, spec):
+    """Every way a Trainer argument reaches jsonargparse is checked before it parses (and so
+    imports) the value: the marker module on the path must never run."""
+    marker = tmp_path / "markers"
+    marker.mkdir()
+    (marker / "mycb.py").write_text(
+        f"import pathlib\npathlib.Path({str(tmp_path / 'IMPORTED')!r}).write_text('ran')\n"
+        "from lightning.pytorch.callbacks import Callback\nclass Cb(Callback): pass\n"
+    )
+    callbacks = [{"class_path": "mycb.Cb"}]
+    (tmp_path / "trainer.yaml").write_text(yaml.safe_dump({"callbacks": callbacks}))
+    (tmp_path / "in_string.yaml").write_text(
+        yaml.safe_dump({"trainer": {"callbacks": json.dumps(callbacks)}})
+    )
+    forms = [
+        ["--trainer", json.dumps({"callbacks": callbacks})],
+        ["--trainer=" + json.dumps({"callbacks": callbacks})],
+        ["--trainer", str(tmp_path / "trainer.yaml")],
+        ["--trainer.callbacks", json.dumps(callbacks)],
+        ["--trainer.callbacks.class_path=mycb.Cb"],
+        ["--config", str(tmp_path / "in_string.yaml")],  # a list of callbacks as a YAML string
+    ]
+    script = (
+        "import json, sys\nfrom convzoo.cli import main\n"
+        "print(json.dumps([main(json.loads(a)) for a in sys.argv[1:]]))\n"
+    )
+    base = ["train", str(spec), "--data", "synthetic", "--out", str(tmp_path / "out")]
+    # a variable jsonargparse reads with JSONARGPARSE_DEFAULT_ENV: not a way in either
+    env = {"JSONARGPARSE_DEFAULT_ENV": "true", "CONVZOO_TRAIN__TRAINER__CALLBACKS": "mycb.Cb"}
+    argvs = [*([*base, *form] for form in forms), [*base, "--print_config"]]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(json.dumps, argvs)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(ROOT), str(marker)])},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == [2] * len(forms) + [0]
+    assert done.stderr.count("'mycb.Cb' is a class path outside Lightning") == len(forms)
+    assert "Traceback" not in done.stderr and "mycb" not in done.stdout
     assert not (tmp_path / "IMPORTED").exists() and not (tmp_path / "out").exists()
 
 

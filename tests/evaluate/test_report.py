@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 
 import pytest
 import yaml
@@ -111,3 +112,31 @@ def test_missing_paths_are_clear(tmp_path):
         evaluate(tmp_path / "nothing")
     with pytest.raises(ConvzooError, match="no checkpoint in this run directory"):
         evaluate(tmp_path)
+
+
+EDITS = {  # a hand edit of report.json -> what the one message names
+    "config": (lambda r: r.update(config=[]), "config: expected the run's settings"),
+    "seed": (lambda r: r["config"].update(seed="x"), "config.seed: expected int"),
+    "permute": (lambda r: r["config"].update(permute="x"), "config.permute: expected int | None"),
+    "fraction": (lambda r: r["config"].update(val_fraction=2), "config.val_fraction: must be in"),
+    "standardize": (lambda r: r["config"].update(standardize="yes"), "standardize: expected bool"),
+    "data_dir": (lambda r: r["config"].update(data_dir=5), "config.data_dir: expected str"),
+    "data": (lambda r: r.update(data=5), "report.json: data: expected str, got 5"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_a_hand_edited_report_is_one_message_naming_the_file_and_key(
+    run_dir, tmp_path, capsys, edit
+):
+    change, message = EDITS[edit]
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / "evaluate.json").unlink(missing_ok=True)  # another test's
+    report = json.loads((copy / "report.json").read_text())
+    change(report)
+    (copy / "report.json").write_text(json.dumps(report))
+    assert main(["evaluate", str(copy), "--samples", "8"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"convzoo: error: {copy / 'report.json'}: ") and message in err, err
+    assert err.count("\n") == 1 and not (copy / "evaluate.json").exists()

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import math
 import sys
+from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 import convzoo
@@ -108,6 +110,27 @@ def test_divergence_stops_at_the_first_nan_and_keeps_the_last_finite_checkpoint(
     saved = torch.load(last_checkpoint(out), weights_only=True)
     assert saved["epoch"] == 0  # the first epoch's, written before the NaN
     assert all(torch.isfinite(v).all() for v in saved["state_dict"].values())
+
+
+class SpoilsAndSaves(Callback):
+    """A user's callback that makes a weight infinite and saves the weights alone (for which
+    Lightning calls no callback's ``on_save_checkpoint``, the guard's included)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        with torch.no_grad():
+            next(module.parameters()).fill_(math.inf)
+        trainer.save_checkpoint(self.path, weights_only=True)
+
+
+def test_no_checkpoint_is_written_with_weights_that_are_not_finite_whatever_asks(config, tmp_path):
+    mine = tmp_path / "mine.ckpt"
+    with pytest.raises(RunDiverged, match="NaN or infinite at step 14 "):
+        train(config(epochs=1), callbacks=[SpoilsAndSaves(mine)])
+    assert not mine.exists()
+    assert strict(tmp_path / "run" / "report.json")["diverged_at_step"] == 14
 
 
 def test_a_diverging_learning_rate_exits_1_with_one_message(capsys, config, tmp_path, tiny_spec):

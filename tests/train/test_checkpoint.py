@@ -5,8 +5,10 @@ directory and its checkpoint find each other."""
 
 from __future__ import annotations
 
+import io
 import pickle
 import random
+import re
 import subprocess
 import sys
 import warnings
@@ -17,9 +19,17 @@ import torch
 import yaml
 
 import convzoo
+from convzoo.assemble import memory
+from convzoo.cli import main
 from convzoo.errors import ConvzooError
-from convzoo.train import TrainConfig, load, read_checkpoint, train
-from convzoo.train.checkpoint import atomic_checkpoint_io, last_checkpoint, locate
+from convzoo.train import TrainConfig, checkpoint, load, read_checkpoint, train
+from convzoo.train.checkpoint import (
+    DIGEST,
+    atomic_checkpoint_io,
+    digest,
+    last_checkpoint,
+    locate,
+)
 from tests.train.conftest import TINY
 
 
@@ -128,6 +138,38 @@ def test_weights_that_do_not_fit_the_spec_are_one_short_line(tmp_path):
     assert "\n" not in str(err.value) and len(str(err.value)) < len(str(tmp_path)) + 300
 
 
+def _never_built(*args, **kwargs):
+    raise AssertionError("the network was built, its memory allocated")
+
+
+def test_a_spec_asking_for_more_weights_than_the_file_holds_is_refused_unbuilt(
+    real_checkpoint, tmp_path, monkeypatch, capsys
+):
+    content = torch.load(io.BytesIO(real_checkpoint), weights_only=True)
+    content["hyper_parameters"]["spec"]["layers"][0]["out"] = 10**6  # 0.41 GiB of weights
+    content[checkpoint.DIGEST] = checkpoint.digest(content)  # an edit that passes the digest
+    path = tmp_path / "edited.ckpt"
+    torch.save(content, path)
+    monkeypatch.setattr(checkpoint, "build", _never_built)
+    message = r"edited.ckpt: the spec it carries asks for 110,000,004 weights \(0.41 GiB\) and "
+    with pytest.raises(ConvzooError, match=message + "the checkpoint holds 444:"):
+        load(path)
+    assert main(["evaluate", str(path), "--data", "synthetic"]) == 2  # evaluate loads so too
+    err = capsys.readouterr().err
+    assert err.startswith("convzoo: error: ") and "asks for 110,000,004 weights" in err
+
+
+def test_a_network_larger_than_the_free_memory_is_refused_unbuilt(
+    real_checkpoint, tmp_path, monkeypatch
+):
+    path = tmp_path / "good.ckpt"
+    path.write_bytes(real_checkpoint)
+    monkeypatch.setattr(checkpoint, "build", _never_built)
+    monkeypatch.setattr(memory, "free_bytes", lambda accelerator: 1000)  # 444 weights: 1776 B
+    with pytest.raises(ConvzooError, match=r"good.ckpt: its network needs about .* free on the"):
+        load(path)
+
+
 def test_the_real_checkpoint_reads_and_loads(real_checkpoint, tmp_path):
     path = tmp_path / "good.ckpt"
     path.write_bytes(real_checkpoint)
@@ -144,6 +186,60 @@ def test_a_corrupt_checkpoint_is_one_clear_error(config, tmp_path):
         train(config(epochs=2, resume=True))
     with pytest.raises(ConvzooError, match="last.ckpt: not a readable checkpoint"):
         load(ckpt)
+
+
+def _flip_bytes_of_a_weight(ckpt: Path) -> None:
+    """Invert 16 bytes inside the first layer's weights, where torch.load does not notice."""
+    weights = torch.load(ckpt, weights_only=True)["state_dict"]["model.layers.0.weight"]
+    raw = bytearray(ckpt.read_bytes())
+    at = raw.find(weights.numpy().tobytes())
+    assert at > 0
+    raw[at : at + 16] = bytes(b ^ 0xFF for b in raw[at : at + 16])
+    ckpt.write_bytes(bytes(raw))
+
+
+def test_flipped_bytes_in_a_weight_are_refused_wherever_the_checkpoint_is_read(
+    config, tmp_path, capsys
+):
+    from convzoo.cli import main
+
+    train(config(epochs=1, schedule="constant"))
+    run = tmp_path / "run"
+    ckpt = last_checkpoint(run)
+    _flip_bytes_of_a_weight(ckpt)
+    refused = f"{ckpt}: the checkpoint's content does not match the SHA-256 digest"
+    for read in (read_checkpoint, convzoo.load):
+        with pytest.raises(ConvzooError, match=re.escape(refused)):
+            read(ckpt)
+    assert main(["evaluate", str(run)]) == 2
+    assert capsys.readouterr().err == f"convzoo: error: {refused} written with it, " + (
+        "so the file was damaged or changed after it was saved; restore it from a copy, or "
+        "train again\n"
+    )
+    (run / "report.json").unlink()  # as if the run had stopped early
+    with pytest.raises(ConvzooError, match=re.escape(refused)):
+        train(config(epochs=2, schedule="constant", resume=True))
+
+
+def test_a_checkpoint_written_before_digests_is_read_unchecked(real_checkpoint, tmp_path):
+    content = torch.load(io.BytesIO(real_checkpoint), weights_only=True)
+    del content[DIGEST]
+    torch.save(content, tmp_path / "old.ckpt")
+    assert load(tmp_path / "old.ckpt").spec.name == "tiny"
+
+
+def test_the_digest_sees_every_value_and_not_the_order_a_set_iterates_in():
+    one, other = set(), set()
+    for number in (0, 8):  # the same hash slot: a set iterates them in the order added
+        one.add(number)
+    for number in (8, 0):
+        other.add(number)
+    assert list(one) != list(other)
+    content = {"state_dict": {"w": torch.zeros(3)}, "seen": one}
+    assert digest(content) == digest({**content, "seen": other})
+    assert digest(content) == digest({**content, DIGEST: "anything"})
+    assert digest(content) != digest({**content, "state_dict": {"w": torch.zeros(3).double()}})
+    assert digest(content) != digest({**content, "seen": {0, 8.0}})
 
 
 KILL_IN_SAVE = """
@@ -193,6 +289,18 @@ def test_a_kill_while_saving_keeps_the_checkpoint_and_the_run_resumes(tiny_spec,
     )
     assert report["epochs"] == 3
     assert not list((out / "checkpoints").glob(".*.tmp"))
+
+
+def test_a_resume_removes_the_temporary_files_kills_left_anywhere_in_the_run(config, tmp_path):
+    train(config(epochs=1, schedule="constant"))
+    run = tmp_path / "run"
+    (run / "report.json").unlink()  # as if the run had been killed while writing it
+    names = (".report.json", ".config.yaml", ".evaluate.json", "checkpoints/.last.ckpt")
+    orphans = [run / f"{name}.k1ll3d{i}.tmp" for i, name in enumerate(names)]
+    for orphan in orphans:
+        orphan.write_bytes(b"half")  # a kill leaves the file, and no lock on it
+    train(config(epochs=2, schedule="constant", resume=True))
+    assert not [path for path in orphans if path.exists()]
 
 
 def test_the_atomic_writer_survives_pickling_as_a_spawned_rank_receives_it():

@@ -86,6 +86,9 @@ def test_good_values_pass():
     assert config.scale == [0.8, 1.2] and config.lr == 1
 
 
+_OS = "lightning.pytorch.callbacks.model_checkpoint.os.system"
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -95,6 +98,13 @@ def test_good_values_pass():
         ({"callbacks": [{"class_path": "os.path.join"}]}, "class path outside Lightning"),
         ({"profiler": {"class_path": "x.Profiler", "init_args": {}}}, "outside Lightning"),
         ({"callbacks": [{"class_path": "lightning.pytorch.Trainer"}]}, "Callback"),
+        # a dotted path into Lightning that leaves it: Lightning would call os.system
+        (
+            {"callbacks": [{"class_path": "LambdaCallback", "init_args": {"on_fit_start": _OS}}]},
+            f"'{_OS}' is no Lightning class",
+        ),
+        ({"callbacks": f"[{{class_path: {_OS}}}]"}, "is no Lightning class"),  # YAML in a string
+        ({"profiler": {"class_path": "lightning.pytorch.callbacks.EarlyStopping"}}, "Profiler"),
         ({"callbacks": [{"class_path": "EarlyStoping"}]}, "Did you mean 'EarlyStopping'?"),
         (
             {"callbacks": [{"class_path": "EarlyStopping", "init_args": {"patience": "x"}}]},
@@ -107,6 +117,25 @@ def test_trainer_arguments_are_checked_against_the_signature(value, message):
     with pytest.raises(ConvzooError, match="train setting trainer:") as caught:
         TrainConfig("tiny", trainer=value)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "found"),
+    [
+        ("lightning.pytorch.callbacks.EarlyStopping", "EarlyStopping"),
+        ("lightning.pytorch.callbacks.early_stopping.EarlyStopping", "EarlyStopping"),
+        ("lightning.pytorch.Trainer", "Trainer"),
+        (_OS, None),  # os.system, reached through a Lightning module
+        ("lightning.pytorch.callbacks.model_checkpoint.os.PathLike", None),  # a class, not theirs
+        ("lightning.pytorch.callbacks.model_checkpoint.torch.nn.Module", None),
+        ("lightning.pytorch.utilities.rank_zero_only", None),  # Lightning's, but no class
+        ("lightning.no_such_module.Thing", None),
+        ("lightningx.Thing", None),
+    ],
+)
+def test_a_class_path_resolves_only_to_a_class_defined_in_lightning(path, found):
+    resolved = settings.trainer_args.lightning_class(path)
+    assert (resolved and resolved.__name__) == found
 
 
 def test_trainer_arguments_add_up_over_the_layers(tiny_spec):

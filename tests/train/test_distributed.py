@@ -130,6 +130,49 @@ def test_a_diverging_ddp_run_stops_on_both_ranks_with_one_report(tmp_path):
     assert report["status"] == "diverged" and report["lr_at_divergence"] == 1e20
 
 
+NAN_AFTER = """
+import sys
+import convzoo
+from convzoo.cli import main
+from tests.train.test_callbacks import NaNAfter
+
+convzoo.register("act", "nan_after", NaNAfter, description="test: NaN after N calls")
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.timeout(240)
+def test_a_ddp_divergence_between_checks_never_reaches_a_checkpoint(tmp_path):
+    # Each rank's loss is NaN from step 5; a validation, and a checkpoint, every 2 steps;
+    # the guard's own check comes only every 10 steps under DDP.
+    script, spec, out = tmp_path / "nan_after.py", tmp_path / "nan.yaml", tmp_path / "run"
+    script.write_text(NAN_AFTER)
+    spec.write_text(
+        json.dumps({**TINY, "layers": [{"act": "nan_after", "calls": 4}, *TINY["layers"]]})
+    )
+    flags = ["--batch-size", "16", "--devices", "2", "--strategy", "ddp", "--schedule", "constant"]
+    command = [sys.executable, str(script), "train", str(spec), "--data", "synthetic"]
+    command += ["--accelerator", "cpu", "--out", str(out), *flags]
+    paths = [str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    done = subprocess.run(
+        [*command, "--trainer.val_check_interval", "2"],
+        capture_output=True,
+        text=True,
+        timeout=200,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    (message,) = [line for line in done.stderr.splitlines() if line.startswith("convzoo: error:")]
+    assert "training diverged" in message and "at step 5 " in message
+    assert json.loads((out / "report.json").read_text())["diverged_at_step"] == 5
+    kept = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert kept["global_step"] == 4  # the last validation's before the NaN
+    moments = [s for p in kept["optimizer_states"][0]["state"].values() for s in p.values()]
+    assert all(torch.isfinite(t).all() for t in [*kept["state_dict"].values(), *moments])
+
+
 @pytest.mark.parametrize(
     ("name", "static", "unused"),
     [
@@ -157,6 +200,43 @@ def test_ddp_strategies_take_the_settings_for_small_nets(name, static, unused):
 )
 def test_every_form_of_a_collective_timeout_is_recognised(error, timeout):
     assert distributed.is_timeout(error) is timeout
+
+
+GLOO_RESET = (  # what rank 0 got when rank 1 was killed (SIGKILL) mid-run
+    "[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:545] Read error "
+    "[127.0.0.1]:20650: Connection reset by peer. This is typically caused by a remote worker "
+    "hanging or bugs in the application."
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "lost"),
+    [
+        (RuntimeError(GLOO_RESET), True),
+        (RuntimeError("[../gloo/transport/tcp/pair.cc:598] Connection closed by peer"), True),
+        (RuntimeError("[../gloo/transport/tcp/pair.cc:534] Timed out waiting 60000ms"), True),
+        (RuntimeError("CUDA out of memory"), False),
+    ],
+)
+def test_a_killed_rank_is_a_lost_rank(error, lost):
+    assert distributed.is_lost(error) is lost
+
+
+def test_a_killed_rank_is_named_in_one_message(tmp_path):
+    """What rank zero says when a rank it launched was killed: the rank, its process and its
+    status, and how to resume; not the 94 lines of gloo's traceback."""
+    killed = subprocess.Popen([sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"])
+    killed.wait()
+    launcher = type("Launcher", (), {"procs": [killed]})()
+    strategy = type("Strategy", (), {"launcher": launcher, "cluster_environment": None})()
+    trainer = type("Trainer", (), {"strategy": strategy, "global_rank": 0})()
+    error = distributed.timed_out(trainer, 60, tmp_path / "run", RuntimeError(GLOO_RESET))
+    assert str(error) == (
+        f"DDP rank 0 lost its connection to another rank: rank 1 (process {killed.pid}) died "
+        "with status -9. Every process of the run was ended; continue it with convzoo train "
+        f"... --out {tmp_path / 'run'} --resume"
+    )
+    assert isinstance(error, ConvzooError) and error.exit_code == 1
 
 
 @pytest.mark.timeout(240)

@@ -18,6 +18,7 @@ import convzoo
 from convzoo.errors import ConvzooError
 from convzoo.train import ConvzooModule, load, train, trainer_args
 from convzoo.train.checkpoint import last_checkpoint
+from convzoo.train.fit import RunInterrupted
 
 
 def test_a_run_learns_and_reports(config, tmp_path):
@@ -80,6 +81,21 @@ def test_an_interrupted_run_resumes_from_its_latest_checkpoint(config, tmp_path,
     second = list(csv.DictReader((tmp_path / "run" / "logs-2" / "metrics.csv").open()))
     assert {r["epoch"] for r in first if r.get("val_acc")} == {"0"}
     assert {r["epoch"] for r in second if r.get("val_acc")} == {"1", "2"}
+
+
+def test_a_ctrl_c_while_testing_is_the_interrupt_s_one_message_and_resumes(
+    config, tmp_path, monkeypatch
+):
+    def interrupted(self, batch, index):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ConvzooModule, "test_step", interrupted)
+    with pytest.raises(RunInterrupted, match=r"testing was interrupted after .* \(1 epochs\)"):
+        train(config(epochs=1))
+    assert RunInterrupted.exit_code == 130 and not (tmp_path / "run" / "report.json").exists()
+    monkeypatch.undo()
+    report = train(config(epochs=1, resume=True))  # tests the trained net, writes its report
+    assert report["epochs"] == 1 and report["test_acc"] > 0.5
 
 
 _SIDEWAYS = {"monitor": "val_loss", "mode": "sideways"}

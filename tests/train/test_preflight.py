@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+import torch
+import yaml
 
 import convzoo
 from convzoo.errors import ConvzooError
 from convzoo.train import train
-from convzoo.train.preflight import check_batches, check_fits, estimate
-from tests.train.conftest import SLURM
+from convzoo.train.checkpoint import DIGEST, last_checkpoint
+from convzoo.train.preflight import check_batches, check_fits, data_bytes, estimate
+from tests.train.conftest import SLURM, TINY
 
 
 @pytest.mark.parametrize(
@@ -83,3 +88,75 @@ def test_a_ddp_run_with_less_than_a_batch_per_rank_is_refused_before_it_starts(c
     assert not (tmp_path / "run" / "report.json").exists()
     with pytest.raises(ConvzooError, match=r"461 samples: 461 per process"):
         train(config(batch_size=512))
+
+
+def test_a_resume_keeps_the_settings_its_checkpoint_was_made_with_whatever_config_yaml_says(
+    config, tmp_path
+):
+    train(config(epochs=1, schedule="constant"))
+    run = tmp_path / "run"
+    (run / "report.json").unlink()  # as if the run had stopped early
+    kept = run / "config.yaml"
+    kept.write_text(kept.read_text().replace("lr: 0.1", "lr: 0.05"))  # edited by hand
+    with pytest.raises(
+        ConvzooError,
+        match=r"made with lr = 0\.1 \(as .*last\.ckpt records\), and this command gives 0\.05; "
+        r"resume it with lr = 0\.1",
+    ):
+        train(config(epochs=2, schedule="constant", lr=0.05, resume=True))
+    kept.unlink()
+    with pytest.raises(ConvzooError, match="made with optimizer = 'sgd' .* gives 'adamw'"):
+        train(config(epochs=2, schedule="constant", optimizer="adamw", resume=True))
+    # a checkpoint written before convzoo kept its settings is held to config.yaml
+    shutil.copytree(run, tmp_path / "old")
+    old = last_checkpoint(tmp_path / "old")
+    content = torch.load(old, weights_only=True)
+    del content["convzoo"]["config"], content[DIGEST]
+    torch.save(content, old)
+    (tmp_path / "old" / "config.yaml").write_text(yaml.safe_dump({"momentum": 0.5}))
+    with pytest.raises(ConvzooError, match=r"made with momentum = 0\.5 \(as .*config\.yaml"):
+        train(config(epochs=2, schedule="constant", out=str(tmp_path / "old"), resume=True))
+    resumed = train(config(epochs=2, schedule="constant", ddp_timeout=60, resume=True))
+    assert resumed["epochs"] == 2
+
+
+def test_a_run_config_that_is_no_mapping_is_one_message_on_resume(config, tmp_path):
+    train(config(epochs=1))
+    (tmp_path / "run" / "report.json").unlink()  # an unfinished run, to be resumed
+    old = last_checkpoint(tmp_path / "run")  # written before checkpoints kept the settings
+    content = torch.load(old, weights_only=True)
+    del content["convzoo"]["config"], content[DIGEST]
+    torch.save(content, old)
+    for text in ("- lr\n- epochs\n", "epochs and lr\n"):
+        (tmp_path / "run" / "config.yaml").write_text(text)
+        with pytest.raises(ConvzooError, match=r"config.yaml holds no mapping of settings"):
+            train(config(epochs=1, resume=True))
+
+
+def _spec_file(tmp_path, **spec) -> str:
+    path = tmp_path / f"{spec['name']}.yaml"
+    path.write_text(convzoo.load_spec(spec).to_yaml())
+    return str(path)
+
+
+def test_a_spec_with_fewer_classes_than_the_data_s_labels_is_refused_before_the_run(
+    config, tmp_path
+):
+    arch = _spec_file(tmp_path, **{**TINY, "classes": 2})  # synthetic data has 4 classes
+    with pytest.raises(ConvzooError, match=r"tiny has classes: 2, but the dataset 'synthetic' "):
+        train(config(arch=arch))
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_dataset_on_the_input_canvas_counts_in_the_memory_estimate(config, tmp_path):
+    # 768 samples on a 256x256 canvas: 0.38 GiB on the CPU (the canvas and the splits made
+    # from it), where the network itself needs a few kB
+    layers = [{"pool": "max", "kernel": 16}, {"head": "linear"}]
+    arch = _spec_file(tmp_path, name="wide", input=[1, 256, 256], classes=4, layers=layers)
+    assert data_bytes(768, [1, 256, 256], 4, "cpu", True) == 2 * 768 * 256 * 256 * 4
+    assert data_bytes(768, [1, 256, 256], 4, "gpu", False) == 0  # it stays on the host
+    with pytest.raises(
+        ConvzooError, match=r"0.38 GiB of data on the input canvas \[1, 256, 256\]\), but 0.2 GiB"
+    ):
+        train(config(arch=arch, batch_size=8, memory_limit=0.25))
+    assert not (tmp_path / "run").exists()

@@ -1,13 +1,28 @@
-"""The run's report read back: what evaluate and scan learn of the run from it."""
+"""What a run logs and reports: W&B's project from WANDB_PROJECT, every setting as
+hyperparameters, the learning rate in the CSV log; the run's report read back, as
+evaluate and scan learn of the run from it."""
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
+from pathlib import Path
 
+import lightning as L
 import pytest
+import yaml
+from lightning.pytorch.loggers import CSVLogger
 
 from convzoo.errors import ConvzooError
-from convzoo.train.report import read_report
+from convzoo.train import train
+from convzoo.train.report import (
+    WANDB_PROJECT,
+    learning_rate_monitor,
+    log_settings,
+    make_logger,
+    read_report,
+)
 
 REPORT = {
     "data": "synthetic",
@@ -21,12 +36,141 @@ REPORT = {
 }
 
 
+def test_the_wandb_project_comes_from_wandb_project(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_PROJECT", "my-ablation")
+    assert make_logger("wandb", tmp_path).name == "my-ablation"
+    monkeypatch.delenv("WANDB_PROJECT")
+    assert make_logger("wandb", tmp_path).name == WANDB_PROJECT == "convzoo"
+
+
+def test_logger_project_and_name_come_before_wandbs_variables(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_PROJECT", "from-env")
+    monkeypatch.setenv("WANDB_NAME", "env-run")
+    assert make_logger("wandb", tmp_path)._wandb_init["name"] == "env-run"
+    chosen = make_logger("wandb", tmp_path, project="mine", run_name="ablation-3")
+    assert (chosen.name, chosen._wandb_init["name"]) == ("mine", "ablation-3")
+
+
+@pytest.mark.parametrize("logger", ["csv", "tensorboard"])
+def test_logger_project_and_name_are_refused_with_another_logger(config, tmp_path, logger):
+    for setting in ("logger_project", "logger_name"):
+        with pytest.raises(ConvzooError, match="use them with --logger wandb"):
+            train(config(logger=logger, **{setting: "x"}))
+    assert not (tmp_path / "run").exists()
+
+
+def _without_tensorboard(monkeypatch):
+    import lightning.fabric.loggers.tensorboard as fabric_tensorboard
+
+    monkeypatch.setattr(fabric_tensorboard, "_TENSORBOARD_AVAILABLE", False)
+    monkeypatch.setattr(fabric_tensorboard, "_TENSORBOARDX_AVAILABLE", False)
+
+
+def _without_wandb(monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb raises ImportError
+
+
+@pytest.mark.parametrize(
+    ("logger", "hide"), [("tensorboard", _without_tensorboard), ("wandb", _without_wandb)]
+)
+def test_a_missing_logger_extra_is_one_install_hint_and_leaves_no_folder(
+    config, tmp_path, monkeypatch, logger, hide
+):
+    hide(monkeypatch)
+    with pytest.raises(ConvzooError) as caught:
+        train(config(logger=logger))
+    assert str(caught.value) == f"--logger {logger} needs: pip install 'convzoo[{logger}]'"
+    assert not (tmp_path / "run").exists()
+
+
+def test_hp_metric_is_the_test_accuracy(config, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    report = train(config(epochs=1, logger="tensorboard"))
+    values = []
+    for events in sorted((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        if "hp_metric" in accumulator.Tags()["scalars"]:
+            values += [e.value for e in accumulator.Scalars("hp_metric")]
+    assert values == [pytest.approx(report["test_acc"])]
+
+
+def test_the_csv_log_has_hp_metric_the_test_accuracy(config, tmp_path):
+    report = train(config(epochs=1))
+    rows = list(csv.DictReader((tmp_path / "run" / "logs" / "metrics.csv").open()))
+    values = [float(r["hp_metric"]) for r in rows if r.get("hp_metric")]
+    assert values == [pytest.approx(report["test_acc"])]
+
+
+def test_every_logger_gets_every_resolved_setting(config, tmp_path):
+    run = config(seed=3, translate=2, scale=(0.9, 1.1), flip=True, swap={"act": "tanh"})
+    loggers = [CSVLogger(str(tmp_path / name), name="", version="logs") for name in "ab"]
+    trainer = L.Trainer(
+        logger=loggers,
+        accelerator="cpu",
+        devices=1,
+        precision="32-true",
+        max_epochs=run.epochs,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    settings = log_settings(trainer, run)
+    expected = {
+        "data": "synthetic",
+        "epochs": 2,
+        "batch_size": 32,
+        "seed": 3,
+        "translate": 2,
+        "scale": [0.9, 1.1],
+        "flip": True,
+        "swap": {"act": "tanh"},
+        "precision": "32-true",
+        "accelerator": "cpu",
+        "devices": 1,
+        "num_nodes": 1,
+    }
+    assert expected.items() <= settings.items()
+    for logger in loggers:
+        logger.save()
+        saved = yaml.safe_load((Path(logger.log_dir) / "hparams.yaml").read_text())
+        assert saved == settings
+
+
+def test_the_csv_log_has_the_learning_rate_of_every_logged_step(config, tmp_path):
+    train(config(epochs=2, schedule="cosine"), callbacks=[learning_rate_monitor()])
+    rows = list(csv.DictReader((tmp_path / "run" / "logs" / "metrics.csv").open()))
+    columns = [c for c in rows[0] if c.startswith("lr-")]
+    assert columns, f"no learning-rate column in {list(rows[0])}"
+    rates = [float(r[columns[0]]) for r in rows if r[columns[0]]]
+    assert len(rates) >= 2 and all(0 <= r <= 0.1 for r in rates)
+    assert rates == sorted(rates, reverse=True) and rates[-1] < rates[0]  # cosine decays
+
+
+def test_a_run_logs_its_settings_and_learning_rate_to_the_csv_log(config, tmp_path):
+    train(config(epochs=1, schedule="cosine"))
+    logs = tmp_path / "run" / "logs"
+    hparams = yaml.safe_load((logs / "hparams.yaml").read_text())
+    assert (hparams["data"], hparams["batch_size"], hparams["epochs"]) == ("synthetic", 32, 1)
+    assert hparams["precision"] == "32-true" and hparams["accelerator"] == "cpu"
+    with open(logs / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    lrs = [float(r[k]) for r in rows for k in r if k.startswith("lr-") and r[k]]
+    assert lrs and lrs == sorted(lrs, reverse=True) and lrs[0] <= 0.1
+
+
 def test_read_report(tmp_path):
     assert read_report(None) == {}
     (tmp_path / "report.json").write_text(json.dumps(REPORT))
     assert read_report(tmp_path) == REPORT
-    (tmp_path / "report.json").write_text("[1, 2]")
-    assert read_report(tmp_path) == {}
+    (tmp_path / "report.json").write_text("[1, 2]")  # edited: no run writes that
+    with pytest.raises(ConvzooError, match="report.json: the run's report is not a JSON object"):
+        read_report(tmp_path)
     (tmp_path / "report.json").write_text("{not json")
     with pytest.raises(ConvzooError, match="cannot read the run's report"):
         read_report(tmp_path)
