@@ -256,10 +256,12 @@ def _stopped_as_one_message(
 
 
 def _stopped_by_lightning(exc: BaseException) -> bool:
-    """Whether ``exc`` is how Lightning ends a fit or test it shut down gracefully (it then
-    marks the trainer interrupted): on Ctrl-C it exits while handling the KeyboardInterrupt,
-    on SIGTERM it raises ``SIGTERMException``."""
-    return isinstance(exc, (SystemExit, SIGTERMException))
+    """Whether ``exc`` is how Lightning ends a fit or test it shut down gracefully: on Ctrl-C
+    (it exits while handling the KeyboardInterrupt) and on SIGTERM. Any other exit (submitit's,
+    which requeues its job) is not, though Lightning marks the trainer interrupted for it too."""
+    return isinstance(exc, SIGTERMException) or (
+        isinstance(exc, SystemExit) and isinstance(exc.__context__, KeyboardInterrupt)
+    )
 
 
 # -- test ----------------------------------------------------------------------------------
