@@ -11,7 +11,7 @@ ARCH ?= convnet2
 EPOCHS ?= 6
 FASHION := /usr/share/datasets/fashion-mnist
 
-.PHONY: run test lint typecheck format fuzz install dev clean data
+.PHONY: run test lint typecheck format fuzz fuzz-cli install dev clean data
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ format: $(VENV)/.dev
 EXAMPLES ?= 5000
 fuzz: $(VENV)/.dev
 	$(BIN)/python benchmarks/fuzz_specs.py --examples $(EXAMPLES)
+
+# The command line's fuzz run: SPECS mutated zoo specs, each through `convzoo show` and a
+# one-batch `convzoo train`; a traceback, a hang or a refusal that leaves files is a bug.
+SPECS ?= 260
+fuzz-cli: $(VENV)/.installed
+	$(BIN)/python benchmarks/fuzz_cli.py --specs $(SPECS) --out benchmarks/results/fuzz_cli
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
