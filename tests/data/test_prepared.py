@@ -7,17 +7,7 @@ import torch
 from convzoo.data import DataModule, prepared
 from convzoo.data.prepared import data_settings, prepared_test_split
 from convzoo.train import TrainConfig
-
-REPORT = {
-    "data": "synthetic",
-    "config": {
-        "data_dir": None,
-        "permute": 3,
-        "seed": 5,
-        "val_fraction": 0.25,
-        "standardize": True,
-    },
-}
+from tests.run_report import REPORT
 
 
 def test_data_settings_fill_what_the_report_does_not_record_from_train_config():

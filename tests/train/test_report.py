@@ -23,17 +23,7 @@ from convzoo.train.report import (
     make_logger,
     read_report,
 )
-
-REPORT = {
-    "data": "synthetic",
-    "config": {
-        "data_dir": None,
-        "permute": 3,
-        "seed": 5,
-        "val_fraction": 0.25,
-        "standardize": True,
-    },
-}
+from tests.run_report import REPORT
 
 
 def test_the_wandb_project_comes_from_wandb_project(tmp_path, monkeypatch):
