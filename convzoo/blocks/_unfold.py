@@ -26,6 +26,29 @@ def same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[tu
     return tuple((t // 2, t - t // 2) for t in totals)
 
 
+def windows(
+    x: torch.Tensor,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: tuple[int, ...] | Literal["same"],
+    dilation: tuple[int, ...],
+) -> torch.Tensor:
+    """Every window a kernel of size ``kernel`` sees in ``x`` padded with zeros:
+    ``[N, C, *positions, *kernel]``, a strided view where no padding is needed."""
+    pads = same_padding(kernel, dilation) if padding == "same" else tuple((p, p) for p in padding)
+    x = F.pad(x, [amount for pair in reversed(pads) for amount in pair])
+    for axis, (k, s, d) in enumerate(zip(kernel, stride, dilation)):
+        span = d * (k - 1) + 1
+        if x.shape[2 + axis] < span:
+            raise ValueError(
+                f"padded input size {x.shape[2 + axis]} is smaller than the dilated kernel "
+                f"({span}) in spatial dimension {axis}"
+            )
+        x = x.unfold(2 + axis, span, s)  # appends the window as the last dimension
+    taps: tuple[EllipsisType | slice, ...] = (..., *(slice(None, None, d) for d in dilation))
+    return x[taps]  # keep every d-th tap
+
+
 def unfold_correlate(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -44,22 +67,11 @@ def unfold_correlate(
             f"expected input [N, {per_group * groups}, ...] with {dims} spatial dimension(s), "
             f"got {list(x.shape)}"
         )
-    pads = same_padding(kernel, dilation) if padding == "same" else tuple((p, p) for p in padding)
-    x = F.pad(x, [amount for pair in reversed(pads) for amount in pair])
-    for axis, (k, s, d) in enumerate(zip(kernel, stride, dilation)):
-        span = d * (k - 1) + 1
-        if x.shape[2 + axis] < span:
-            raise ValueError(
-                f"padded input size {x.shape[2 + axis]} is smaller than the dilated kernel "
-                f"({span}) in spatial dimension {axis}"
-            )
-        x = x.unfold(2 + axis, span, s)  # appends the window as the last dimension
-    taps: tuple[EllipsisType | slice, ...] = (..., *(slice(None, None, d) for d in dilation))
-    x = x[taps]  # keep every d-th tap
+    x = windows(x, kernel, stride, padding, dilation)
     n, sizes = x.shape[0], tuple(x.shape[2 : 2 + dims])
     x = x.reshape(n, groups, per_group, *sizes, *kernel)
-    windows = (1, 0, *range(3, 3 + dims), 2, *range(3 + dims, 3 + 2 * dims))
-    rows = x.permute(windows).reshape(groups, n * math.prod(sizes), per_group * math.prod(kernel))
+    order = (1, 0, *range(3, 3 + dims), 2, *range(3 + dims, 3 + 2 * dims))
+    rows = x.permute(order).reshape(groups, n * math.prod(sizes), per_group * math.prod(kernel))
     kernels = weight.reshape(groups, out // groups, -1).transpose(1, 2)
     y = torch.matmul(rows, kernels)  # [groups, n * positions, out / groups]
     y = y.reshape(groups, n, *sizes, out // groups)

@@ -5,7 +5,8 @@ benchmarks expect), unless a connection table restricts which input maps each
 output map sees (LeNet-5's C3). The other blocks are the same filter bank with
 one idea changed, so a swap shows what that idea does: ``true_conv`` runs the
 kernel index backwards, ``unfold_conv`` computes the sweep with our own im2col
-code, ``tied`` makes layers use one weight, ``hyper`` generates the weight.
+code, ``tied`` makes layers use one weight, ``hyper`` generates the weight, ``local``
+gives every output position a kernel of its own (no sharing at all).
 Every block takes the same geometry arguments (``kernel``, ``stride``,
 ``padding``, ``padding_mode``, ``dilation``, ``groups``, ``bias``), declared once by
 ``takes_geometry``, and exposes ``kernel_size``, ``stride`` and ``dilation`` for
@@ -21,6 +22,7 @@ from torch import nn
 
 from convzoo.blocks._filterbank import LearnedBank, check_maps
 from convzoo.blocks._geometry import Geometry, takes_geometry
+from convzoo.blocks._local import LocalBank
 from convzoo.blocks._shared_weights import HyperBank, TiedBank
 from convzoo.blocks._util import conv_class
 from convzoo.registry import register
@@ -137,3 +139,19 @@ def hyper(
     """
     sizes = (z_dim, hidden, out_block, in_block)
     return HyperBank(shared, key, sizes, in_channels, out, geometry)
+
+
+@register(
+    "filter",
+    "local",
+    description="locally connected bank: conv's geometry, but every output position learns "
+    "its own kernel (no weight sharing)",
+    reference="LeCun 1989, Generalization and network design strategies (Net-3 against the "
+    "shared Net-4 and Net-5)",
+    example=_EXAMPLE,
+)
+@takes_geometry
+def local(in_channels: int, in_shape: tuple[int, ...], out: int, geometry: Geometry) -> nn.Module:
+    """``conv`` without weight sharing: ``out x in/groups x kernel`` weights and ``out``
+    biases at each of the output positions (which is why it needs the input's size)."""
+    return LocalBank(in_channels, in_shape[1:], out, geometry)

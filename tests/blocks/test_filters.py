@@ -233,7 +233,8 @@ def test_a_factory_without_a_geometry_parameter_is_refused():
 def test_a_bad_geometry_gets_one_message_from_every_filter_bank(args, message):
     messages = set()
     for info in BANKS:
-        injected = injectable(info.obj, {"in_channels": 3, "dims": 2, "shared": nn.ModuleDict()})
+        available = {"in_channels": 3, "in_shape": (3, 8, 8), "dims": 2, "shared": nn.ModuleDict()}
+        injected = injectable(info.obj, available)
         with pytest.raises(ValueError, match=message) as err:
             info.obj(**injected, **{"out": 4, "kernel": 3, **args})
         messages.add(str(err.value))
