@@ -6,6 +6,8 @@ import pytest
 import torch
 
 import convzoo as cz
+from convzoo.blocks.blur_pool import Blur
+from convzoo.blocks.residual import Bypass
 
 
 def count(model):
@@ -53,6 +55,22 @@ def test_resnet_blur_differs_from_resnet_only_in_its_downsampling():
     blocks = [b.block for b in cz.summary(blur).layers]
     assert blocks.count("pool.blur") == 2
     assert "pool.global_avg" in [b.block for b in cz.summary(plain).layers]
+
+
+def test_resnet_blurpool_is_zhangs_published_design():
+    """Stride moves into a blur after the ReLU of every subsampling block's first convolution,
+    and the projection shortcut blurs before its stride-1 1x1 convolution (Zhang 2019)."""
+    model = cz.build("resnet_blurpool")
+    assert count(model) == count(cz.build("resnet"))
+    for bypass in (m for m in model.modules() if isinstance(m, Bypass) and m.projects):
+        body = list(bypass.layers)
+        blur = next(i for i, m in enumerate(body) if isinstance(m, Blur))
+        assert isinstance(body[blur - 1], torch.nn.ReLU)
+        assert all(c.stride == (1, 1) for c in body if isinstance(c, torch.nn.Conv2d))
+        first, conv = bypass.shortcut[0], bypass.shortcut[1]
+        assert isinstance(first, Blur) and first.stride == (2, 2) and conv.stride == (1, 1)
+    variant = [m for m in cz.build("resnet_blur").modules() if isinstance(m, Bypass) and m.projects]
+    assert variant and all(m.shortcut[0].stride == (2, 2) for m in variant)  # not Zhang's
 
 
 def test_allconv_is_fully_convolutional():

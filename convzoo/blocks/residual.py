@@ -8,7 +8,10 @@ He et al. 2016b ("Identity mappings in deep residual networks"): x is normalized
 and activated first, the body sees that, and a projection shortcut does too,
 while an identity shortcut carries x itself. An activation after the sum is the
 next layer of the spec, so that a swap of the ``act`` family reaches it like
-every other activation.
+every other activation. ``antialias: N`` makes a subsampling projection blur
+first (a binomial filter of size N, then the subsampling) and apply its 1x1
+convolution at stride 1, as Zhang 2019's anti-aliased ResNets do, so that the
+shortcut aliases no more than the body.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch
 from torch import nn
 
 from convzoo.blocks._util import conv_class, make_block
+from convzoo.blocks.blur_pool import Blur
 from convzoo.registry import register
 
 
@@ -48,6 +52,7 @@ class Bypass(nn.Module):
         preact: bool,
         pre_norm: str,
         pre_activation: str,
+        antialias: int | None = None,
     ) -> None:
         super().__init__()
         if len(body_shape) != len(in_shape) or len(in_shape) != dims + 1:
@@ -68,9 +73,11 @@ class Bypass(nn.Module):
         else:
             stride = tuple(_stride_between(i, o) for i, o in zip(in_shape[1:], body_shape[1:]))
             conv = conv_class(dims)
-            parts: list[nn.Module] = [
-                conv(in_shape[0], body_shape[0], 1, stride=stride, bias=False)
-            ]
+            parts: list[nn.Module] = []
+            if antialias is not None and any(s > 1 for s in stride):
+                parts.append(Blur(in_shape[0], dims, antialias, stride))
+                stride = (1,) * dims
+            parts.append(conv(in_shape[0], body_shape[0], 1, stride=stride, bias=False))
             if projection_norm is not None:
                 parts.append(make_block("norm", projection_norm, in_shape=body_shape, dims=dims))
             self.shortcut = nn.Sequential(*parts)
@@ -97,6 +104,7 @@ def _bypass_factory(force_projection: bool) -> Callable[..., nn.Module]:
         pre_norm: str = "batch",
         pre_activation: str = "relu",
         projection_norm: str | None = "batch",
+        antialias: int | None = None,
     ) -> nn.Module:
         return Bypass(
             layers,
@@ -108,6 +116,7 @@ def _bypass_factory(force_projection: bool) -> Callable[..., nn.Module]:
             preact,
             pre_norm,
             pre_activation,
+            antialias,
         )
 
     return bypass

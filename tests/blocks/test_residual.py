@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import convzoo as cz
+from convzoo.blocks.blur_pool import Blur
 
 
 def bypass(body, block="identity", size=8, channels=4, **args):
@@ -87,3 +88,27 @@ def test_one_dimensional_bypass():
     )
     assert model(torch.randn(2, 4, 16)).shape == (2, 8, 8)
     assert isinstance(model.layers[0].shortcut[0], nn.Conv1d)
+
+
+def test_antialias_blurs_a_subsampling_shortcut_before_its_stride_one_projection():
+    body = [{"filter": "conv", "out": 6, "kernel": 3, "padding": 1}, {"pool": "max", "kernel": 2}]
+    spec = {"name": "aa", "input": [4, 8, 8], "layers": [{"residual": "identity", "layers": body}]}
+    plain = cz.build(spec).layers[0].shortcut
+    spec["layers"][0]["antialias"] = 3
+    blurred = cz.build(spec).layers[0].shortcut
+    assert plain[0].stride == (2, 2) and not isinstance(plain[0], Blur)
+    assert isinstance(blurred[0], Blur) and blurred[0].stride == (2, 2)
+    assert blurred[1].stride == (1, 1)
+    x = torch.randn(2, 4, 8, 8)
+    torch.testing.assert_close(blurred.eval()(x), blurred[2].eval()(blurred[1](blurred[0](x))))
+
+
+def test_antialias_leaves_a_shortcut_that_keeps_the_grid_alone():
+    body = [{"filter": "conv", "out": 6, "kernel": 3, "padding": 1}]
+    spec = {
+        "name": "aa",
+        "input": [4, 8, 8],
+        "layers": [{"residual": "identity", "antialias": 3, "layers": body}],
+    }
+    shortcut = cz.build(spec).layers[0].shortcut
+    assert not any(isinstance(m, Blur) for m in shortcut.modules())
