@@ -73,6 +73,27 @@ def test_resnet_blurpool_is_zhangs_published_design():
     assert variant and all(m.shortcut[0].stride == (2, 2) for m in variant)  # not Zhang's
 
 
+def test_lenet5_hyper_conv_is_lenet5_hyper_with_ordinary_convolutions():
+    hyper, conv = cz.load_spec("lenet5_hyper"), cz.load_spec("lenet5_hyper_conv")
+    for a, b in zip(hyper.layers, conv.layers, strict=True):
+        if a.key == "filter.hyper":
+            assert b.key == "filter.conv" and a.args["out"] == b.args["out"]
+        else:
+            assert (a.key, a.args) == (b.key, b.args)
+    assert count(cz.build(conv)) == 60_900 and count(cz.build(hyper)) == 16_588
+
+
+def test_ha_mnist_generates_its_second_layer_with_has_4244_parameters():
+    """Ha, Dai & Le 2016, section 5.1: 12,544 weights of a 7x7x16x16 layer from 4,244."""
+    hyper, conv = cz.build("ha_mnist"), cz.build("ha_mnist_conv")
+    generated = hyper.layers[3]
+    made = count(hyper.shared) + generated.embeddings.numel()
+    assert made == 4_244 and generated.kernel().numel() == conv.layers[3].weight.numel() == 12_544
+    assert count(conv) - count(hyper) == 12_544 - 4_244
+    x = torch.zeros(2, 1, 28, 28)
+    assert hyper(x).shape == conv(x).shape == (2, 10)
+
+
 def test_allconv_is_fully_convolutional():
     model = cz.build("allconv").eval()
     blocks = {r.block.split(".")[0] for r in model.rows}
