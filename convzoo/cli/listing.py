@@ -1,6 +1,9 @@
 """``convzoo list blocks|archs|data`` and ``convzoo show NAME|FILE``: what there is, one net.
 
 ``show`` prints the per-layer table and, where the spec carries one, its recipe.
+A listing fits the terminal: each entry takes one or two lines, its description
+cut short where longer (``...``); ``--verbose`` shows every column in full
+(references, sources).
 
 ``--json`` gives the same data for programs; for blocks it is an object with
 the ``blocks`` and the ``plugin_failures`` (plugins that failed to load, which
@@ -11,6 +14,8 @@ error instead of taking the listing down.
 from __future__ import annotations
 
 import sys
+import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 from jsonargparse import ArgumentParser
@@ -18,7 +23,15 @@ from jsonargparse import ArgumentParser
 import convzoo
 from convzoo import plugins
 from convzoo.archs import list_archs
-from convzoo.cli._common import add_swap, parse_swaps, parser, print_json, print_table
+from convzoo.cli._common import (
+    add_swap,
+    console,
+    parse_swaps,
+    parser,
+    print_json,
+    print_table,
+    table,
+)
 from convzoo.errors import ConvzooError
 from convzoo.registry import REGISTRY
 from convzoo.spec import load_spec
@@ -36,7 +49,37 @@ def _lister(
     p = parser(description)
     p.add_argument("pattern", nargs="?", help=f"glob on {pattern} names, e.g. 'conv*'")
     p.add_argument("--json", action="store_true", help=json)
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="every column in full: references, sources, whole descriptions",
+    )
     return p
+
+
+DESCRIPTION_LINES = 2  # a listed entry's description takes at most this many lines
+NARROWEST = 20  # the description's column is never cut narrower than this
+
+
+def _print_listing(
+    header: Sequence[str], rows: Sequence[Sequence[str]], verbose: bool = False
+) -> None:
+    """A listing's table. Without ``verbose`` its ``description`` column takes the width the
+    other columns leave in the terminal, cut to ``DESCRIPTION_LINES`` lines, so that each
+    entry is a line or two; with it every cell is whole, wrapped as the terminal needs."""
+    out = console()
+    if not verbose:
+        at = list(header).index("description")
+        others = sum(
+            max(len(row[i]) for row in [header, *rows]) + 2 for i in range(len(header)) if i != at
+        )
+        wrap = textwrap.TextWrapper(
+            width=max(NARROWEST, out.width - others - 2),
+            max_lines=DESCRIPTION_LINES,
+            placeholder=" ...",
+        )
+        rows = [[*row[:at], wrap.fill(row[at]), *row[at + 1 :]] for row in rows]
+    out.print(table(None, header, rows))
 
 
 def add_parser(sub: Any) -> None:
@@ -79,11 +122,13 @@ def _blocks(args: Any) -> int:
         failed = [f.to_dict() for f in plugins.failures(REGISTRY)]
         print_json({"blocks": blocks, "plugin_failures": failed})
         return 0
+    header = ["family", "name", "dims", "description", "reference", "source"]
     rows = [
         [b.family, b.name, ",".join(map(str, b.dims)), b.description, b.reference or "", b.source]
         for b in found
     ]
-    print_table(None, ["family", "name", "dims", "description", "reference", "source"], rows)
+    shown = len(header) if args.verbose else 4
+    _print_listing(header[:shown], [row[:shown] for row in rows], args.verbose)
     return 0
 
 
@@ -111,7 +156,7 @@ def _archs(args: Any) -> int:
         ]
         for e in entries
     ]
-    print_table(None, ["name", "params", "description"], rows)
+    _print_listing(["name", "params", "description"], rows, args.verbose)
     return 0
 
 
@@ -132,11 +177,10 @@ def _data(args: Any) -> int:
             ]
         )
         return 0
-    print_table(
-        None,
-        ["name", "dims", "description"],
-        [[d.name, ",".join(map(str, d.dims)), d.description] for d in found],
-    )
+    header = ["name", "dims", "description", "reference"]
+    rows = [[d.name, ",".join(map(str, d.dims)), d.description, d.reference or ""] for d in found]
+    shown = len(header) if args.verbose else 3
+    _print_listing(header[:shown], [row[:shown] for row in rows], args.verbose)
     return 0
 
 
