@@ -1,6 +1,9 @@
 """``convzoo list blocks|archs|data`` and ``convzoo show NAME|FILE``: what there is, one net.
 
-``show`` prints the per-layer table and, where the spec carries one, its recipe.
+``show`` prints the per-layer table and, where the spec carries one, its recipe;
+``show NAME --yaml`` the architecture's file as shipped, comments and all, to copy
+and edit (an installed wheel keeps it deep inside site-packages). Architectures are
+files only (``convzoo.archs``): plugins add blocks and datasets, not architectures.
 A listing fits the terminal: each entry takes one or two lines, its description
 cut short where longer (``...``); ``--verbose`` shows every column in full
 (references, sources).
@@ -22,7 +25,7 @@ from jsonargparse import ArgumentParser
 
 import convzoo
 from convzoo import plugins
-from convzoo.archs import list_archs
+from convzoo.archs import arch_path, list_archs
 from convzoo.cli._common import (
     add_swap,
     console,
@@ -33,8 +36,9 @@ from convzoo.cli._common import (
     table,
 )
 from convzoo.errors import ConvzooError
+from convzoo.files import read_bounded
 from convzoo.registry import REGISTRY
-from convzoo.spec import load_spec
+from convzoo.spec import SpecError, load_spec, spec_file
 from convzoo.train.config import recipe
 
 NAMES = {
@@ -102,6 +106,12 @@ def add_parser(sub: Any) -> None:
     show.add_argument("arch", metavar="NAME|FILE", help="registry name or YAML spec file")
     add_swap(show)
     show.add_argument("--json", action="store_true", help="the table as JSON")
+    show.add_argument(
+        "--yaml",
+        action="store_true",
+        help="the spec to copy and edit: its file as shipped, comments included "
+        "(with --swap, the swapped spec)",
+    )
     sub.add_subcommand("show", show, help=NAMES["show"])
 
 
@@ -184,9 +194,27 @@ def _data(args: Any) -> int:
     return 0
 
 
+def _show_yaml(args: Any) -> int:
+    """The spec as YAML: its file's text as written, or with ``--swap`` the swapped spec, which
+    no file holds. Either loads back as the spec shown."""
+    spec = load_spec(args.arch)
+    if args.swap:
+        from convzoo.assemble import apply_swaps
+
+        sys.stdout.write(apply_swaps(spec, parse_swaps(args.swap)).to_yaml())
+    else:
+        path = spec_file(args.arch) or arch_path(args.arch)
+        sys.stdout.write(read_bounded(path, "the spec file", SpecError).decode("utf-8"))
+    return 0
+
+
 def _show(args: Any) -> int:
     from convzoo.summary import summary
 
+    if args.yaml:
+        if args.json:
+            raise ConvzooError("show: --json and --yaml are two forms of output; give one")
+        return _show_yaml(args)
     spec = load_spec(args.arch)
     made, source = recipe(spec)
     result = summary(spec, swap=parse_swaps(args.swap))

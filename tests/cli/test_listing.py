@@ -9,8 +9,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 import convzoo as cz
+from convzoo.archs import arch_path
 from convzoo.data import dataset_names
 from tests.cli.conftest import run
 
@@ -103,3 +105,29 @@ def test_show_json_and_table(capsys):
     code, out, _ = run(capsys, "show", "lenet5_modern", "--swap", "pool=avg")
     assert code == 0 and "pool.avg" in out and "total" in out
     assert "recipe (" in out and "adamw" in out
+
+
+@pytest.mark.parametrize("name", cz.arch_names())
+def test_show_yaml_prints_the_shipped_file_which_loads_back_as_the_same_spec(
+    capsys, tmp_path, name
+):
+    code, out, err = run(capsys, "show", name, "--yaml")
+    assert code == 0, err
+    assert out == arch_path(name).read_text(encoding="utf-8")  # comments and all
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(out, encoding="utf-8")
+    assert cz.load_spec(copy) == cz.load_spec(name)
+
+
+def test_show_yaml_of_a_swapped_spec_loads_back_as_it(capsys):
+    code, out, err = run(capsys, "show", "lenet5_modern", "--swap", "act=tanh", "--yaml")
+    assert code == 0, err
+    swapped = cz.apply_swaps(cz.load_spec("lenet5_modern"), {"act": "tanh"})
+    assert cz.Spec.from_dict(yaml.safe_load(out)) == swapped
+    assert "act: tanh" in out and "act: relu" not in out
+
+
+def test_show_takes_one_form_of_output(capsys):
+    code, out, err = run(capsys, "show", "lenet5", "--yaml", "--json")
+    assert (code, out) == (2, "")
+    assert err == ("convzoo: error: show: --json and --yaml are two forms of output; give one\n")
