@@ -4,7 +4,9 @@ Every block convzoo can assemble lives here under a ``(family, name)`` key with
 its metadata. A name is only ever a key in this table -- never an import path --
 so no spec can make convzoo import or run code it was not given. Lookups of a
 name that is not here fail with the family, the closest names and, where a
-plugin failed to load, which plugin might have provided it.
+plugin failed to load, which plugin might have provided it. While a plugin loads
+(``plugin_scope``) it cannot displace a name taken before it began: the name keeps
+its holder and the plugin loses that name only (``convzoo.plugins`` says so).
 
 This module sits just above ``errors`` at the bottom of convzoo's one-way flow:
 it imports nothing else of convzoo. The built-in blocks (``convzoo/__init__.py``)
@@ -27,7 +29,7 @@ from convzoo.errors import ConvzooError, did_you_mean, short_repr
 FAMILIES: tuple[str, ...] = ("filter", "act", "pool", "norm", "residual", "head", "capsule")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_LIVE: weakref.WeakSet[Registry] = weakref.WeakSet()  # every registry, for every_transaction
+_LIVE: weakref.WeakSet[Registry] = weakref.WeakSet()  # every registry, for plugin_scope
 
 
 class RegistryError(ConvzooError, LookupError):
@@ -44,7 +46,9 @@ class BlockInfo:
     pooling, dropout); the conformance kit checks the others give equal outputs
     for equal inputs. ``example_before`` lists spec layers a test puts in front of
     the block, for blocks that only make sense after another (capsule routing
-    after primary capsules).
+    after primary capsules). ``source`` is the distribution of the plugin that
+    registered it, else the module that defines it; ``plugin`` names that plugin
+    (None for convzoo's own blocks and the ones your code registers).
     """
 
     family: str
@@ -57,6 +61,7 @@ class BlockInfo:
     example: dict[str, Any] = field(default_factory=dict)
     deterministic: bool = True
     example_before: tuple[dict[str, Any], ...] = ()
+    plugin: str | None = None
 
     @property
     def key(self) -> str:
@@ -75,6 +80,22 @@ def injectable(obj: Callable[..., Any], available: Mapping[str, Any]) -> dict[st
     return {name: value for name, value in available.items() if name in params}
 
 
+Clash = Callable[[str, BlockInfo], None]
+"""Told ``(what, kept)`` when a loading plugin registers a name taken before it began:
+``what`` says the name as messages do ("act block 'relu'"), ``kept`` is its holder."""
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """One plugin loading: what it registers is attributed to ``source`` and ``plugin``; the
+    ``taken`` names (family, name) keep their holders and ``on_clash`` is told."""
+
+    source: str
+    plugin: str
+    taken: frozenset[tuple[str, str]]
+    on_clash: Clash
+
+
 def natural_key(text: str) -> list[Any]:
     """Sort key that orders ``conv2`` before ``conv10``."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
@@ -85,15 +106,17 @@ class Registry:
 
     Loaders (the built-in blocks, then plugin discovery) run once, before the
     first lookup or listing, so that importing convzoo stays cheap and plugins see
-    the built-in blocks.
+    the built-in blocks. ``noun`` is what messages call an entry: ``{family} block``
+    ("unknown act block 'x'"), or ``dataset`` for the registry of datasets.
     """
 
-    def __init__(self, families: Iterable[str] = FAMILIES) -> None:
+    def __init__(self, families: Iterable[str] = FAMILIES, noun: str = "{family} block") -> None:
         self._blocks: dict[str, dict[str, BlockInfo]] = {f: {} for f in families}
         self._loaders: list[Callable[[Registry], object]] = []
         self._loaded = False
         self._loading = False
-        self._source: str | None = None
+        self._noun = noun
+        self._scope: _Scope | None = None
         self._hints: list[str] = []
         _LIVE.add(self)
 
@@ -117,6 +140,10 @@ class Registry:
                 f"Available families: {', '.join(self._blocks)}."
             )
         return self._blocks[family]
+
+    def what(self, family: str, name: str) -> str:
+        """``family.name`` as messages say it: ``act block 'relu'``, ``dataset 'mnist'``."""
+        return f"{self._noun.format(family=family)} {short_repr(name)}"
 
     # -- registration -------------------------------------------------------------
     @staticmethod
@@ -147,10 +174,12 @@ class Registry:
         directly as ``register("pool", "median", MedianPool)``. Registering a name
         twice raises an error naming both definitions unless ``override=True``,
         which first runs the loaders, so that no loader replaces the replacement.
+        A plugin that is loading replaces nothing that was there before it, even with
+        ``override=True`` (``plugin_scope``).
         """
         if override:
             self._ensure_loaded()
-        self._check_name(name, "block name")
+        self._check_name(name, self._noun.format(family=family) + " name")
         table = self._family(family)
         dims = tuple(sorted(set(dims)))
         if not dims or any(d not in (1, 2) for d in dims):
@@ -160,10 +189,13 @@ class Registry:
             if not callable(target):
                 raise RegistryError(f"{family}.{name}: {target!r} is not a class or function")
             where = f"{target.__module__}.{target.__qualname__}"
-            if name in table and not override:
-                first = table[name]
+            first, scope = table.get(name), self._scope
+            if first is not None and scope is not None and (family, name) in scope.taken:
+                scope.on_clash(self.what(family, name), first)
+                return target
+            if first is not None and not override:
                 raise RegistryError(
-                    f"{family} block {name!r} is already registered by {first.source} "
+                    f"{self.what(family, name)} is already registered by {first.source} "
                     f"({first.obj.__module__}.{first.obj.__qualname__}); the second definition "
                     f"is {where}. Choose another name, or pass override=True to replace it."
                 )
@@ -175,23 +207,23 @@ class Registry:
                 description=description or (doc[0] if doc else ""),
                 dims=dims,
                 reference=reference,
-                source=self._source or target.__module__,
+                source=target.__module__ if scope is None else scope.source,
                 example=dict(example or {}),
                 deterministic=deterministic,
                 example_before=tuple(example_before),
+                plugin=None if scope is None else scope.plugin,
             )
             return target
 
         return add if obj is None else add(obj)
 
     @contextmanager
-    def source_scope(self, source: str) -> Iterator[None]:
-        """Attribute every registration inside the block to ``source`` (a distribution)."""
-        previous, self._source = self._source, source
+    def _scoped(self, scope: _Scope) -> Iterator[None]:
+        previous, self._scope = self._scope, scope
         try:
             yield
         finally:
-            self._source = previous
+            self._scope = previous
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -241,7 +273,7 @@ class Registry:
         if name in table:
             return table[name]
         names = sorted(table, key=natural_key)
-        message = f"unknown {family} block {short_repr(name)}.{did_you_mean(str(name), names)}"
+        message = f"unknown {self.what(family, name)}.{did_you_mean(str(name), names)}"
         message += f" Available names: {', '.join(names) or '(none)'}."
         for hint in self._hints:
             message += " " + hint
@@ -284,11 +316,16 @@ REGISTRY = Registry()
 
 
 @contextmanager
-def every_transaction() -> Iterator[None]:
-    """``Registry.transaction`` over every registry that exists (blocks, datasets, a test's
-    own): a plugin may register into any of them, and a failure takes all of it back."""
+def plugin_scope(source: str, plugin: str, on_clash: Clash) -> Iterator[None]:
+    """One plugin loading, over every registry that exists (blocks, datasets, a test's own):
+    a plugin may register into any of them. What it registers is attributed to ``source``
+    (its distribution) and ``plugin``; a failure takes all of it back
+    (``Registry.transaction``); a name taken before it began keeps its holder, whatever
+    ``override`` says, and ``on_clash(what, kept)`` is told instead of an error."""
     with ExitStack() as stack:
         for each in list(_LIVE):
+            taken = frozenset((f, n) for f, table in each._blocks.items() for n in table)
+            stack.enter_context(each._scoped(_Scope(source, plugin, taken, on_clash)))
             stack.enter_context(each.transaction())
         yield
 

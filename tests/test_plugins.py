@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from torch import nn
 
-from convzoo.data import dataset_names, register_dataset
-from convzoo.plugins import failures, load_plugins
+from convzoo.data import DATASETS, dataset_names, register_dataset
+from convzoo.plugins import PluginWarning, failures, load_plugins
 from convzoo.registry import Registry
 
 
@@ -84,6 +84,7 @@ def site(tmp_path: Path) -> Path:
             "dupplug/__init__.py": (
                 "import convzoo\nfrom torch import nn\n"
                 "convzoo.register('act', 'relu', lambda: nn.ReLU())\n"
+                "convzoo.register('act', 'dup_extra', lambda: nn.ReLU())\n"
             )
         },
     )
@@ -112,9 +113,9 @@ def test_broken_plugins_are_reported_once_and_the_rest_works(site):
     assert blocks[("act", "func_act")]["source"] == "func-blocks 1.0"
     assert ("filter", "conv") in blocks and ("act", "relu") in blocks
     warnings = [ln for ln in result.stderr.splitlines() if "failed to load" in ln]
-    assert len(warnings) == 4, result.stderr
+    assert len(warnings) == 3, result.stderr
     failed = {f["name"]: f for f in listing["plugin_failures"]}
-    assert set(failed) == {"broken", "dup", "half", "syntax"}
+    assert set(failed) == {"broken", "half", "syntax"}
     assert failed["half"] == {
         "name": "half",
         "entry_point": "halfplug",
@@ -128,9 +129,16 @@ def test_broken_plugins_are_reported_once_and_the_rest_works(site):
     text = "\n".join(warnings)
     assert text.count("broken-blocks 1.0") == 1 and "ModuleNotFoundError" in text
     assert text.count("syntax-blocks 1.0") == 1 and "SyntaxError" in text
-    # a plugin redefining a built-in name fails as a whole and names both definitions
-    assert text.count("dup-blocks 1.0") == 1 and "already registered" in text
+    # a plugin redefining a built-in name loses that name only, told once with both sides
+    clashes = [ln for ln in result.stderr.splitlines() if "defined twice" in ln]
+    assert clashes == [
+        "convzoo: warning: act block 'relu' is defined twice: kept convzoo's own "
+        "(convzoo.blocks.nonlinear), not the one of plugin 'dup' from distribution "
+        "'dup-blocks 1.0' (dupplug), which loses only this name (a plugin never replaces a "
+        "block of convzoo's own)"
+    ]
     assert blocks[("act", "relu")]["source"] == "convzoo.blocks.nonlinear"
+    assert blocks[("act", "dup_extra")]["source"] == "dup-blocks 1.0"
 
 
 def test_a_spec_needing_a_missing_block_names_the_broken_plugin(site, tmp_path):
@@ -157,6 +165,34 @@ def test_a_spec_can_use_a_plugin_block(site, tmp_path):
         "act.good_act",
         "head.linear",
     ]
+
+
+def test_your_own_block_registered_before_the_plugins_load_wins_and_says_so(site, tmp_path):
+    script = tmp_path / "mine.py"
+    script.write_text(
+        "import convzoo as cz\nfrom torch import nn\n\n"
+        "@cz.register('act', 'good_act', description='mine')\n"
+        "class Mine(nn.Module):\n    pass\n\n"
+        "print(cz.get_block('act', 'good_act').description)\n"
+        "print(cz.get_block('act', 'func_act').source)\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "CONVZOO_NO_PLUGINS"}
+    environ["PYTHONPATH"] = os.pathsep.join([str(site), environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-W", "always::UserWarning", str(script)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["mine", "func-blocks", "1.0"]
+    told = (
+        "act block 'good_act' is defined twice: kept yours (registered by __main__), not the "
+        "one of plugin 'good' from distribution 'good-blocks 1.0' (goodplug), which loses only "
+        "this name (what your code registers before the plugins load wins over a plugin)"
+    )
+    assert result.stderr.count(told) == 1, result.stderr
 
 
 def test_env_switch_turns_plugins_off(site):
@@ -229,3 +265,93 @@ def test_a_plugin_that_raises_half_way_leaves_nothing_registered(monkeypatch):
     assert reg.get("act", "kept").description == "there before"
     assert "extra" not in reg.families
     assert "half_data" not in dataset_names()
+
+
+class _Dist:
+    def __init__(self, name: str) -> None:
+        self.metadata, self.version = {"Name": name}, "1.0"
+
+
+class _Plugin:
+    """An entry point of distribution ``NAME-blocks`` whose function registers act blocks and
+    datasets by name, every one with ``override=True``."""
+
+    def __init__(self, name: str, blocks: list[str], datasets: tuple[str, ...] = ()) -> None:
+        self.name, self.value, self.dist = name, f"{name}plug:setup", _Dist(f"{name}-blocks")
+        self.blocks, self.datasets = blocks, datasets
+
+    def load(self):
+        def setup(registry: Registry) -> None:
+            for block in self.blocks:
+                registry.register("act", block, nn.Tanh, description=self.name, override=True)
+            for data in self.datasets:
+                register_dataset(data, description=self.name)(lambda d, dl: None)
+
+        return setup
+
+
+def test_two_plugins_defining_one_name_lose_only_that_name(monkeypatch, recwarn):
+    beta = _Plugin("beta", ["shared", "beta_only"])
+    alpha = _Plugin("alpha", ["alpha_only", "shared"])
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [beta, alpha])
+    reg = Registry()
+    assert load_plugins(reg) == []
+    assert {b.name: b.description for b in reg.list(family="act")} == {
+        "alpha_only": "alpha",
+        "beta_only": "beta",
+        "shared": "alpha",
+    }
+    assert reg.get("act", "shared").plugin == (
+        "plugin 'alpha' from distribution 'alpha-blocks 1.0' (alphaplug:setup)"
+    )
+    assert [str(w.message) for w in recwarn.list if w.category is PluginWarning] == [
+        "act block 'shared' is defined twice: kept the one of plugin 'alpha' from distribution "
+        "'alpha-blocks 1.0' (alphaplug:setup), not the one of plugin 'beta' from distribution "
+        "'beta-blocks 1.0' (betaplug:setup), which loses only this name (between two plugins, "
+        "the one whose entry-point name sorts first wins)"
+    ]
+
+
+def test_a_plugin_never_replaces_your_block_or_a_built_in_dataset(monkeypatch, recwarn):
+    class Yours(nn.Module):
+        pass
+
+    monkeypatch.setattr(
+        metadata,
+        "entry_points",
+        lambda group: [_Plugin("gamma", ["yours", "theirs"], ("mnist", "gamma_data"))],
+    )
+    reg = Registry()
+    reg.register("act", "yours", Yours, description="mine")
+    try:
+        assert load_plugins(reg) == []
+        assert "gamma_data" in dataset_names()
+    finally:
+        DATASETS.unregister("data", "gamma_data")
+    assert reg.get("act", "yours").obj is Yours and reg.get("act", "theirs").plugin is not None
+    assert DATASETS.get("data", "mnist").source == "convzoo.data.sources"
+    plugin = "plugin 'gamma' from distribution 'gamma-blocks 1.0' (gammaplug:setup)"
+    assert [str(w.message) for w in recwarn.list if w.category is PluginWarning] == [
+        f"act block 'yours' is defined twice: kept yours (registered by {__name__}), not the "
+        f"one of {plugin}, which loses only this name (what your code registers before the "
+        "plugins load wins over a plugin)",
+        "dataset 'mnist' is defined twice: kept convzoo's own (convzoo.data.sources), not the "
+        f"one of {plugin}, which loses only this name (a plugin never replaces a block of "
+        "convzoo's own)",
+    ]
+
+
+def test_a_plugin_that_registers_a_name_twice_itself_fails_as_a_whole(monkeypatch, recwarn):
+    class Twice(_Plugin):
+        def load(self):
+            def setup(registry: Registry) -> None:
+                registry.register("act", "twice", nn.Tanh)
+                registry.register("act", "twice", nn.ReLU)
+
+            return setup
+
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [Twice("twice", [])])
+    reg = Registry()
+    (failure,) = load_plugins(reg)
+    assert "already registered" in failure.error and ("act", "twice") not in reg
+    assert not any("defined twice" in str(w.message) for w in recwarn.list)

@@ -141,3 +141,15 @@ def test_loaders_run_once_before_first_lookup():
     assert reg.get("act", "late").obj is Median
     reg.list()
     assert calls == [1]
+
+
+def test_a_dataset_is_called_a_dataset_in_every_message():
+    from convzoo.data import DATASETS, register_dataset
+
+    with pytest.raises(RegistryError, match=r"^unknown dataset 'mnits'\. Did you mean 'mnist'"):
+        DATASETS.get("data", "mnits")
+    with pytest.raises(RegistryError, match=r"^dataset 'mnist' is already registered by convzoo"):
+        register_dataset("mnist")(lambda d, dl: None)
+    with pytest.raises(RegistryError, match=r"^invalid dataset name 'Mnist'"):
+        register_dataset("Mnist")(lambda d, dl: None)
+    assert Registry().what("act", "relu") == "act block 'relu'"

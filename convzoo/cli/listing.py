@@ -1,6 +1,12 @@
 """``convzoo list blocks|archs|data`` and ``convzoo show NAME|FILE``: what there is, one net.
 
-``show`` prints the per-layer table and, where the spec carries one, its recipe.
+``show`` prints the per-layer table and, where the spec carries one, its recipe;
+``show NAME --yaml`` the architecture's file as shipped, comments and all, to copy
+and edit (an installed wheel keeps it deep inside site-packages). Architectures are
+files only (``convzoo.archs``): plugins add blocks and datasets, not architectures.
+A listing fits the terminal: each entry takes one or two lines, its description
+cut short where longer (``...``); ``--verbose`` shows every column in full
+(references, sources).
 
 ``--json`` gives the same data for programs; for blocks it is an object with
 the ``blocks`` and the ``plugin_failures`` (plugins that failed to load, which
@@ -11,17 +17,28 @@ error instead of taking the listing down.
 from __future__ import annotations
 
 import sys
+import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 from jsonargparse import ArgumentParser
 
 import convzoo
 from convzoo import plugins
-from convzoo.archs import list_archs
-from convzoo.cli._common import add_swap, parse_swaps, parser, print_json, print_table
+from convzoo.archs import arch_path, list_archs
+from convzoo.cli._common import (
+    add_swap,
+    console,
+    parse_swaps,
+    parser,
+    print_json,
+    print_table,
+    table,
+)
 from convzoo.errors import ConvzooError
+from convzoo.files import read_bounded
 from convzoo.registry import REGISTRY
-from convzoo.spec import load_spec
+from convzoo.spec import SpecError, load_spec, spec_file
 from convzoo.train.config import recipe
 
 NAMES = {
@@ -36,7 +53,37 @@ def _lister(
     p = parser(description)
     p.add_argument("pattern", nargs="?", help=f"glob on {pattern} names, e.g. 'conv*'")
     p.add_argument("--json", action="store_true", help=json)
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="every column in full: references, sources, whole descriptions",
+    )
     return p
+
+
+DESCRIPTION_LINES = 2  # a listed entry's description takes at most this many lines
+NARROWEST = 20  # the description's column is never cut narrower than this
+
+
+def _print_listing(
+    header: Sequence[str], rows: Sequence[Sequence[str]], verbose: bool = False
+) -> None:
+    """A listing's table. Without ``verbose`` its ``description`` column takes the width the
+    other columns leave in the terminal, cut to ``DESCRIPTION_LINES`` lines, so that each
+    entry is a line or two; with it every cell is whole, wrapped as the terminal needs."""
+    out = console()
+    if not verbose:
+        at = list(header).index("description")
+        others = sum(
+            max(len(row[i]) for row in [header, *rows]) + 2 for i in range(len(header)) if i != at
+        )
+        wrap = textwrap.TextWrapper(
+            width=max(NARROWEST, out.width - others - 2),
+            max_lines=DESCRIPTION_LINES,
+            placeholder=" ...",
+        )
+        rows = [[*row[:at], wrap.fill(row[at]), *row[at + 1 :]] for row in rows]
+    out.print(table(None, header, rows))
 
 
 def add_parser(sub: Any) -> None:
@@ -59,6 +106,12 @@ def add_parser(sub: Any) -> None:
     show.add_argument("arch", metavar="NAME|FILE", help="registry name or YAML spec file")
     add_swap(show)
     show.add_argument("--json", action="store_true", help="the table as JSON")
+    show.add_argument(
+        "--yaml",
+        action="store_true",
+        help="the spec to copy and edit: its file as shipped, comments included "
+        "(with --swap, the swapped spec)",
+    )
     sub.add_subcommand("show", show, help=NAMES["show"])
 
 
@@ -79,11 +132,13 @@ def _blocks(args: Any) -> int:
         failed = [f.to_dict() for f in plugins.failures(REGISTRY)]
         print_json({"blocks": blocks, "plugin_failures": failed})
         return 0
+    header = ["family", "name", "dims", "description", "reference", "source"]
     rows = [
         [b.family, b.name, ",".join(map(str, b.dims)), b.description, b.reference or "", b.source]
         for b in found
     ]
-    print_table(None, ["family", "name", "dims", "description", "reference", "source"], rows)
+    shown = len(header) if args.verbose else 4
+    _print_listing(header[:shown], [row[:shown] for row in rows], args.verbose)
     return 0
 
 
@@ -111,7 +166,7 @@ def _archs(args: Any) -> int:
         ]
         for e in entries
     ]
-    print_table(None, ["name", "params", "description"], rows)
+    _print_listing(["name", "params", "description"], rows, args.verbose)
     return 0
 
 
@@ -132,17 +187,34 @@ def _data(args: Any) -> int:
             ]
         )
         return 0
-    print_table(
-        None,
-        ["name", "dims", "description"],
-        [[d.name, ",".join(map(str, d.dims)), d.description] for d in found],
-    )
+    header = ["name", "dims", "description", "reference"]
+    rows = [[d.name, ",".join(map(str, d.dims)), d.description, d.reference or ""] for d in found]
+    shown = len(header) if args.verbose else 3
+    _print_listing(header[:shown], [row[:shown] for row in rows], args.verbose)
+    return 0
+
+
+def _show_yaml(args: Any) -> int:
+    """The spec as YAML: its file's text as written, or with ``--swap`` the swapped spec, which
+    no file holds. Either loads back as the spec shown."""
+    spec = load_spec(args.arch)
+    if args.swap:
+        from convzoo.assemble import apply_swaps
+
+        sys.stdout.write(apply_swaps(spec, parse_swaps(args.swap)).to_yaml())
+    else:
+        path = spec_file(args.arch) or arch_path(args.arch)
+        sys.stdout.write(read_bounded(path, "the spec file", SpecError).decode("utf-8"))
     return 0
 
 
 def _show(args: Any) -> int:
     from convzoo.summary import summary
 
+    if args.yaml:
+        if args.json:
+            raise ConvzooError("show: --json and --yaml are two forms of output; give one")
+        return _show_yaml(args)
     spec = load_spec(args.arch)
     made, source = recipe(spec)
     result = summary(spec, swap=parse_swaps(args.swap))

@@ -20,7 +20,7 @@ import torch
 
 from convzoo.registry import Registry
 
-DATASETS = Registry(("data",))
+DATASETS = Registry(("data",), noun="dataset")
 
 
 @dataclass
