@@ -106,7 +106,8 @@ def _complete(folder: Path) -> bool:
 
 
 def _from_idx(name: str, folder: Path, flips: bool) -> Dataset:
-    arrays = [read_idx(find(folder, part), verifier(name, part)) for part in PARTS]  # type: ignore[arg-type]
+    paths = [find(folder, part) or folder / part for part in PARTS]  # the folder is complete
+    arrays = [read_idx(path, verifier(name, part)) for path, part in zip(paths, PARTS)]
     images = [torch.from_numpy(a.astype(np.float32) / 255.0).unsqueeze(1) for a in arrays[::2]]
     labels = [torch.from_numpy(a.astype(np.int64)) for a in arrays[1::2]]
     return Dataset(name, images[0], labels[0], images[1], labels[1], 10, flips)
