@@ -101,6 +101,7 @@ class _Executor:
         self.cluster, self.ids = cluster, ids
 
     def map_array(self, job, cells):
+        self.job = job
         return [_Job(i) for i in self.ids[: len(cells)]]
 
 
@@ -120,6 +121,16 @@ def test_the_submitted_jobs_are_named_as_their_cluster_knows_them(tmp_path, clus
     assert lines == [
         f"submitted 2 cell(s) through submitit as {named}; their logs: {tmp_path / 'submitit'}"
     ]
+
+
+def test_each_job_reads_the_data_folder_given_from_wherever_it_starts(tmp_path, monkeypatch):
+    fake = _Executor("slurm", ["4242_0", "4242_1"])
+    monkeypatch.setattr(submit, "executor", lambda *args: fake)
+    monkeypatch.chdir(tmp_path)
+    flags = ("--out", "out", *LOCAL, "--no-wait", "--data-dir", "data")
+    assert bench(_suite(tmp_path), *flags) == 0
+    options = fake.job.run.keywords["options"]  # run_cell's, in every job
+    assert (options.data_dir, options.out) == (str(tmp_path / "data"), tmp_path / "out")
 
 
 LONGER = SUITE.replace("epochs: 1", "epochs: 5").replace("batch_size: 32", "batch_size: 16")
