@@ -10,6 +10,7 @@ against whose committed results they run there.
 from __future__ import annotations
 
 import email
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 from convzoo.bench import load_suite
+from tests.data.conftest import write_idx_set
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "benchmarks" / "suites"
@@ -102,3 +104,33 @@ def test_bench_finds_the_shipped_suites_in_an_installed_wheel(dists, tmp_path):
     where, *cells = result.stdout.splitlines()
     assert Path(where) == site / "convzoo" / "suites" / "smoke.yaml"
     assert cells == [cell.id for cell in load_suite(SUITES / "smoke.yaml").cells]
+
+
+def test_a_reproduction_runs_from_an_installed_wheel_on_the_data_dir_given(dists, tmp_path):
+    """README's ``convzoo bench reproduce-hyper --data-dir DIR``, outside the tree, on stand-in
+    MNIST files whose sums the command registers as MNIST's (as tests/data do), one epoch: the
+    shipped suite names no folder of any machine, and every cell reads DIR."""
+    site, data = tmp_path / "site", tmp_path / "mnist"
+    zipfile.ZipFile(dists.wheel).extractall(site)
+    sums = write_idx_set(data, n_train=256)  # one batch of the recipe's 256
+    script = (
+        "import sys; import convzoo; print(convzoo.__file__); from convzoo.data import sources; "
+        f"sources.MNIST_SHA256.update({sums!r}); "
+        "from convzoo.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    argv = ["bench", "reproduce-hyper", "--data-dir", str(data), "--epochs", "1"]
+    result = subprocess.run(
+        [sys.executable, "-c", script, *argv, "--out", "out", "--accelerator", "cpu"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert Path(result.stdout.splitlines()[0]) == site / "convzoo" / "__init__.py"
+    cells = json.loads((tmp_path / "out" / "results.json").read_text())["cells"]
+    assert len(cells) == len(load_suite(SUITES / "reproduce-hyper.yaml").cells)
+    for cell in cells:
+        report = json.loads((tmp_path / "out" / cell["run_dir"] / "report.json").read_text())
+        assert cell["status"] == "ok" and report["config"]["data_dir"] == str(data)

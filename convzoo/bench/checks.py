@@ -32,6 +32,7 @@ RESERVED = {
     "devices": "--devices",
     "strategy": "--strategy",
     "accelerator": "--accelerator",
+    "data_dir": "--data-dir",
     "progress": "the bench command",
 }
 

@@ -19,6 +19,8 @@ from convzoo.train import config
 @dataclass
 class BenchOptions:
     """How to run a suite: where to, on what, and which cells (``only``: a subset, no report);
+    ``data_dir`` the folder every cell whose dataset reads files reads them from (no part of a
+    cell's fingerprint: the files are checked against their dataset's known sums);
     ``launcher`` ``local`` (this machine) or ``submitit`` (a job array, ``launcher_options``
     its executor settings, ``retries`` and ``wait`` how its jobs are followed); ``collect``
     runs nothing and reports what has ended."""
@@ -27,6 +29,7 @@ class BenchOptions:
     devices: int = config.default("devices")
     strategy: str = config.default("strategy")
     accelerator: str = config.default("accelerator")
+    data_dir: str | None = config.default("data_dir")
     parallel: bool = False
     only: list[str] | None = None
     progress: bool = False
@@ -48,3 +51,7 @@ class BenchOptions:
         "train nothing: write the report of the cells that have ended (after --no-wait), "
         "those still running shown as not ended",
     )
+
+    def absolute_data_dir(self) -> str | None:
+        """``data_dir`` as a worker process or a submitted job reads it, wherever it starts."""
+        return None if self.data_dir is None else str(Path(self.data_dir).resolve())

@@ -23,6 +23,7 @@ from typing import IO
 import torch
 
 from convzoo.bench.files import LOG, cell_dir, ended, status
+from convzoo.bench.options import BenchOptions
 from convzoo.bench.suite import Cell, Suite
 from convzoo.errors import ConvzooError
 
@@ -63,8 +64,10 @@ def validate_parallel(devices: int, strategy: str, accelerator: str) -> None:
         )
 
 
-def worker_command(suite: Suite, out: Path, cell: Cell, gpu: bool) -> list[str]:
-    """The command line of the worker that runs ``cell``."""
+def worker_command(
+    suite: Suite, out: Path, cell: Cell, gpu: bool, data_dir: str | None
+) -> list[str]:
+    """The command line of the worker that runs ``cell``, its data read from ``data_dir``."""
     return [
         sys.executable,
         "-m",
@@ -80,6 +83,7 @@ def worker_command(suite: Suite, out: Path, cell: Cell, gpu: bool) -> list[str]:
         "1",
         "--accelerator",
         "gpu" if gpu else "cpu",
+        *(["--data-dir", data_dir] if data_dir is not None else []),
     ]
 
 
@@ -108,13 +112,13 @@ def _finish(out: Path, cell: Cell, code: int) -> dict[str, object]:
 def run_parallel(
     suite: Suite,
     cells: list[Cell],
-    out: Path,
-    devices: int,
-    accelerator: str,
+    options: BenchOptions,
     log: Callable[[str], None],
 ) -> None:
-    """Run ``cells`` in up to ``devices`` worker processes at once; returns when all ended."""
-    gpu = uses_gpu(accelerator)
+    """Run ``cells`` in up to ``options.devices`` worker processes at once; returns when all
+    ended."""
+    out, devices, gpu = options.out, options.devices, uses_gpu(options.accelerator)
+    data_dir = options.absolute_data_dir()
     pending = deque(cells)
     free = list(range(devices))
     running: dict[int, tuple[subprocess.Popen[bytes], Cell, IO[bytes]]] = {}
@@ -127,7 +131,7 @@ def run_parallel(
                 folder.mkdir(parents=True, exist_ok=True)
                 output: IO[bytes] = (folder / LOG).open("wb")
                 process = subprocess.Popen(
-                    worker_command(suite, out, cell, gpu),
+                    worker_command(suite, out, cell, gpu, data_dir),
                     stdout=output,
                     stderr=subprocess.STDOUT,
                     env=_worker_env(slot, devices, gpu),

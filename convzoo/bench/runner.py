@@ -102,6 +102,8 @@ def _train(suite: Suite, cell: Cell, options: BenchOptions, folder: Path) -> dic
         "accelerator": options.accelerator,
         "progress": options.progress,
     }
+    if options.data_dir is not None:
+        run["data_dir"] = options.data_dir
     if suite.epochs is not None:
         run["epochs"] = suite.epochs
     settings, origins = config.layered(
@@ -116,19 +118,20 @@ def _evaluate(
     report: dict[str, Any],
     folder: Path,
     device: torch.device,
-    progress: bool,
+    options: BenchOptions,
 ) -> Any:
     """Every robustness measure on the test split, prepared as training prepared it, each
-    shown as it runs when ``progress``; the checkpoint is read from ``folder``, so a moved
-    ``--out`` still evaluates."""
+    shown as it runs when ``options.progress``; the checkpoint is read from ``folder`` and the
+    data from ``options.data_dir`` where given, so a moved ``--out`` or data still evaluates."""
     model = load(folder / CHECKPOINT, device=device)
-    split = prepared_test_split(data_settings(report), model.spec.input, cell.data)
+    settings = data_settings(report)
+    split = prepared_test_split(settings, model.spec.input, cell.data, options.data_dir)
     return evaluate_all(
         model,
         split.x.to(device),
         split.y.to(device),
         fill=split.fill,
-        progress=Progress() if progress else None,
+        progress=Progress() if options.progress else None,
         config=suite.evaluate,
     )
 
@@ -188,7 +191,7 @@ def _run_cell(
         if not is_rank_zero():
             return None
         device = _device(options.accelerator)
-        evaluation = _evaluate(suite, cell, report, folder, device, options.progress)
+        evaluation = _evaluate(suite, cell, report, folder, device, options)
         result = _result(suite, cell, report, evaluation, device)
     except (RunInterrupted, RunPreempted, KeyboardInterrupt):
         raise
@@ -275,7 +278,11 @@ def _run_cells(
         f"{len(todo)} to run; results in {options.out}"
     )
     if executor is not None:
-        one = BenchOptions(options.out.resolve(), accelerator=options.accelerator)
+        one = BenchOptions(
+            options.out.resolve(),
+            accelerator=options.accelerator,
+            data_dir=options.absolute_data_dir(),
+        )
         run = partial(run_cell, suite, options=one)
         submit.run_jobs(run, todo, options.out, executor, log, options.retries, options.wait)
         if todo and not options.wait:
@@ -285,7 +292,7 @@ def _run_cells(
             )
             return []
     elif options.parallel:
-        run_parallel(suite, todo, options.out, options.devices, options.accelerator, log)
+        run_parallel(suite, todo, options, log)
     else:
         for i, cell in enumerate(todo, 1):
             log(f"[{i}/{len(todo)}] {cell.id} ...")

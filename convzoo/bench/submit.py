@@ -91,6 +91,22 @@ def executor(out: Path, name: str, accelerator: str, options: dict[str, Any]) ->
     return made
 
 
+def job_name(cluster: str, job_id: str) -> str:
+    """One job as its cluster knows it: the local executor's jobs are processes, named by pid;
+    a scheduler's (SLURM's) by its job id."""
+    return f"local process {job_id}" if cluster == "local" else f"{cluster} job {job_id}"
+
+
+def jobs_named(cluster: str, job_ids: list[str]) -> str:
+    """The jobs of one array as their cluster knows them: a scheduler's ids run in a row
+    (``slurm jobs 4242_0 to 4242_3``); the local executor's pids do not, so each is listed."""
+    if cluster == "local":
+        return f"{len(job_ids)} local process(es), pids {', '.join(job_ids)}"
+    if len(job_ids) == 1:
+        return job_name(cluster, job_ids[0])
+    return f"{cluster} jobs {job_ids[0]} to {job_ids[-1]}"
+
+
 def run_jobs(
     job: Callable[[Cell], Any],
     cells: list[Cell],
@@ -108,10 +124,10 @@ def run_jobs(
 
     resumable = Resumable(job)
     jobs = executor.map_array(resumable, cells)
-    log(
-        f"submitted {len(jobs)} cell(s) to {executor.cluster} as submitit jobs "
-        f"{jobs[0].job_id} to {jobs[-1].job_id}; their logs: {out.resolve() / FOLDER}"
-    )
+    cluster = executor.cluster
+    logs = out.resolve() / FOLDER
+    named = jobs_named(cluster, [submitted.job_id for submitted in jobs])
+    log(f"submitted {len(jobs)} cell(s) through submitit as {named}; their logs: {logs}")
     if not wait:
         return
     running, attempts, ended_count = list(zip(jobs, cells)), {cell.id: 1 for cell in cells}, 0
@@ -120,15 +136,16 @@ def run_jobs(
             time.sleep(POLL_SECONDS)
             for submitted, cell in [pair for pair in running if pair[0].done()]:
                 running.remove((submitted, cell))
-                why = f"submitit job {submitted.job_id} ended without a result; see "
-                failure = submitted.exception()
-                row = ended(out, cell, why + str(submitted.paths.stderr), str(failure or ""))
+                name = job_name(cluster, submitted.job_id)
+                why = f"submitit's {name} ended without a result; see {submitted.paths.stderr}"
+                row = ended(out, cell, why, str(submitted.exception() or ""))
                 if row.get("status") != "ok" and attempts[cell.id] <= retries:
                     attempts[cell.id] += 1
                     again = executor.submit(resumable, cell)
                     running.append((again, cell))
                     log(
-                        f"{cell.id}: {status(row)}; submitted again as job {again.job_id} "
+                        f"{cell.id}: {status(row)}; submitted again as "
+                        f"{job_name(cluster, again.job_id)} "
                         f"(attempt {attempts[cell.id]} of {retries + 1})"
                     )
                     continue

@@ -29,7 +29,10 @@ permutation and seed, the suite's epochs and ``train`` mapping, and of the
 evaluation settings ``scales`` (None where the suite names none) and ``max_shift``
 -- as every fingerprint has since the first suites -- and any other only where it
 differs from its default. A setting or a measure added later, at its default,
-leaves every fingerprint, and so every committed result, as it was.
+leaves every fingerprint, and so every committed result, as it was. The data is
+named by its dataset: a dataset's files are checked against its known SHA-256 sums,
+so the folder they lie in (``--data-dir``, this machine's, which a suite's ``train``
+cannot set) is no part of a fingerprint.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ when any cell failed (or, with ``--collect``, has not ended), else 0. ``python -
 convzoo.cli bench ... --only CELL`` is the worker command of ``--parallel-cells``;
 ``--launcher submitit`` runs the cells as a job array instead (``convzoo.bench.submit``),
 ``--retries``, ``--no-wait`` and ``--collect`` are ``BenchOptions``' declared settings.
+``--data-dir`` says where this machine keeps the datasets' files, for every cell: a suite,
+which may run on any machine, names no folder.
 """
 
 from __future__ import annotations
@@ -23,17 +25,19 @@ from convzoo.errors import install_hint
 EXIT_FAILED_CELLS = 1
 NAMES = {"bench": "train a grid of architectures x swaps x data x seeds and report it"}
 # The settings of TrainConfig that a bench gives every cell, with what they mean here.
-DEVICE_SETTINGS = {
+CELL_SETTINGS = {
     "devices": ": per cell, or cells at once with --parallel-cells",
     "strategy": ", for each cell",
     "accelerator": "",
+    "data_dir": ", for every cell whose dataset reads files (for several datasets, as "
+    "torchvision lays them out: DATA_DIR/MNIST/raw, DATA_DIR/FashionMNIST/raw)",
 }
 # The settings BenchOptions declares that are flags (convzoo.bench.options).
 BENCH_SETTINGS = ("retries", "wait", "collect")
 
 
 def add_parser(sub: Any) -> None:
-    """The ``bench`` subcommand; ``--devices``, ``--strategy`` and ``--accelerator`` are
+    """The ``bench`` subcommand; ``CELL_SETTINGS`` (``--devices``, ``--data-dir``, ...) are
     ``TrainConfig``'s, as ``convzoo train`` makes them, ``BENCH_SETTINGS`` ``BenchOptions``'."""
     from convzoo.bench.options import BenchOptions
     from convzoo.train.config import TrainConfig
@@ -50,7 +54,7 @@ def add_parser(sub: Any) -> None:
         help="output folder (default: runs/bench-NAME); rerun into the same "
         "folder to keep finished cells",
     )
-    for name, note in DEVICE_SETTINGS.items():
+    for name, note in CELL_SETTINGS.items():
         add_setting(p, TrainConfig, name, note)
     p.add_argument(
         "--parallel-cells",
@@ -99,7 +103,7 @@ def run(args: Any) -> int:
     check_flags(BenchOptions, given)
     options = BenchOptions(
         out=Path(args.out or Path("runs") / f"bench-{suite.name}"),
-        **{name: args[name] for name in DEVICE_SETTINGS if args[name] is not None},
+        **{name: args[name] for name in CELL_SETTINGS if args[name] is not None},
         **given,
         parallel=args.parallel_cells,
         only=args.only,

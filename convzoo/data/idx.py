@@ -1,9 +1,11 @@
 """Read IDX files (the MNIST family's format), verified against known SHA-256 sums.
 
 The sum is of the uncompressed content, so ``train-images-idx3-ubyte`` and its
-``.gz`` both verify. A corrupt, truncated or substituted file -- a damaged gzip
-stream included -- fails before any training with one message that names the
-file and says to fetch it again.
+``.gz`` both verify. A damaged file -- an unreadable gzip stream, a bad magic
+number, fewer bytes than its header promises -- fails before any training with one
+message that names the file and says to fetch it again. A sound file with another
+sum is not called damaged: the reader's ``verify`` says what it is instead (another
+dataset's file, say), since the file may be a valid one given for the wrong dataset.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import gzip
 import hashlib
 import math
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -60,16 +63,11 @@ def read_bytes(path: Path) -> bytes:
         raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
 
 
-def read_idx(path: Path, sha256: str | None) -> np.ndarray:
-    """The array in an IDX file; ``sha256`` (of the uncompressed bytes) is checked first."""
+def read_idx(path: Path, verify: Callable[[str], str | None] | None = None) -> np.ndarray:
+    """The array in an IDX file, read whole and checked for damage; then ``verify``, given
+    the SHA-256 of the uncompressed content, returns None for the expected file, else what
+    is wrong with it, raised as a ``DataError`` naming the file."""
     data = read_bytes(path)
-    if sha256 is not None:
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != sha256:
-            raise DataError(
-                f"{path}: SHA-256 of the content is {digest}, expected {sha256}: the file is "
-                f"corrupt, truncated or not the expected one; {REFETCH}"
-            )
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
         raise DataError(f"{path}: not an IDX file (bad magic number); {REFETCH}")
     ndim = data[3]
@@ -80,4 +78,7 @@ def read_idx(path: Path, sha256: str | None) -> np.ndarray:
         raise DataError(
             f"{path}: size does not match its header {shape}: the file is truncated; {REFETCH}"
         )
+    wrong = verify(hashlib.sha256(data).hexdigest()) if verify is not None else None
+    if wrong is not None:
+        raise DataError(f"{path}: {wrong}")
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)

@@ -10,12 +10,15 @@
 - ``digits``: scikit-learn's 8x8 digits, split 80/20 with a fixed seed.
 - ``synthetic``, ``synthetic1d``: small generated sets for tests and smoke runs.
 
-IDX files are checked against the SHA-256 of their uncompressed content.
+IDX files are checked against the SHA-256 of their uncompressed content. A file
+whose sum is another known dataset's is named as that dataset's, with the ``--data``
+that reads it: a valid file given for the wrong dataset is never called damaged.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +59,43 @@ MNIST_SHA256 = dict(
 )
 
 
+def known_sums() -> dict[str, tuple[str, dict[str, str]]]:
+    """The datasets whose files convzoo knows by their sums: name -> (title, part -> SHA-256)."""
+    return {"fashion_mnist": ("Fashion-MNIST", FASHION_SHA256), "mnist": ("MNIST", MNIST_SHA256)}
+
+
+def verifier(name: str, part: str) -> Callable[[str], str | None]:
+    """The check of dataset ``name``'s file ``part`` by the SHA-256 of its content: None for
+    its own sum, else what the file is -- another known dataset's, named with the ``--data``
+    that reads it, or a file damaged or of a dataset convzoo does not know."""
+    known = known_sums()
+    title, sums = known[name]
+    others = {
+        digest: (other, other_title, other_part)
+        for other, (other_title, other_sums) in known.items()
+        if other != name
+        for other_part, digest in other_sums.items()
+    }
+
+    def verify(digest: str) -> str | None:
+        if digest == sums[part]:
+            return None
+        if digest in others:
+            other, other_title, other_part = others[digest]
+            return (
+                f"this is {other_title}'s {other_part}, not {title}'s: to train on "
+                f"{other_title} give --data {other}; for {title}, give --data-dir a "
+                f"folder with {title}'s files"
+            )
+        return (
+            f"not {title}'s {part}: the SHA-256 of its content is {digest}, expected "
+            f"{sums[part]}; the file is damaged or of another dataset. Give --data-dir a "
+            f"folder with {title}'s files (downloaded again if these are damaged)"
+        )
+
+    return verify
+
+
 def default_data_dir() -> Path:
     """``$CONVZOO_DATA``, else ``~/.cache/convzoo``: where downloads go."""
     return Path(os.environ.get("CONVZOO_DATA", Path.home() / ".cache" / "convzoo"))
@@ -65,8 +105,9 @@ def _complete(folder: Path) -> bool:
     return all(find(folder, part) is not None for part in PARTS)
 
 
-def _from_idx(name: str, folder: Path, sums: dict[str, str], flips: bool) -> Dataset:
-    arrays = [read_idx(find(folder, part), sums[part]) for part in PARTS]  # type: ignore[arg-type]
+def _from_idx(name: str, folder: Path, flips: bool) -> Dataset:
+    paths = [find(folder, part) or folder / part for part in PARTS]  # the folder is complete
+    arrays = [read_idx(path, verifier(name, part)) for path, part in zip(paths, PARTS)]
     images = [torch.from_numpy(a.astype(np.float32) / 255.0).unsqueeze(1) for a in arrays[::2]]
     labels = [torch.from_numpy(a.astype(np.int64)) for a in arrays[1::2]]
     return Dataset(name, images[0], labels[0], images[1], labels[1], 10, flips)
@@ -74,19 +115,18 @@ def _from_idx(name: str, folder: Path, sums: dict[str, str], flips: bool) -> Dat
 
 def _idx_dataset(
     name: str,
-    title: str,
     tv_name: str,
     folders: list[Path],
     download_root: Path,
     download: bool,
-    sums: dict[str, str],
     how: str,
     flips: bool,
 ) -> Dataset:
+    title = known_sums()[name][0]
     folders = list(dict.fromkeys(folders))
     for folder in folders:
         if _complete(folder):
-            return _from_idx(name, folder, sums, flips)
+            return _from_idx(name, folder, flips)
     looked = ", ".join(str(f) for f in folders)
     if not download:
         raise DataError(f"{title} was not found in {looked}. {how}")
@@ -100,7 +140,7 @@ def _idx_dataset(
             f"{title} was not found in {looked}, and the download failed "
             f"({type(exc).__name__}: {' '.join(str(exc).split())}). {how}"
         ) from exc
-    return _from_idx(name, download_root / tv_name / "raw", sums, flips)
+    return _from_idx(name, download_root / tv_name / "raw", flips)
 
 
 @register_dataset(
@@ -118,17 +158,7 @@ def fashion_mnist(data_dir: Path | None, download: bool) -> Dataset:
         "Install it with `apt-get install dataset-fashion-mnist`, let torchvision download "
         "it (needs the internet), or pass --data-dir with the four IDX files."
     )
-    return _idx_dataset(
-        "fashion_mnist",
-        "Fashion-MNIST",
-        "FashionMNIST",
-        folders,
-        root,
-        download,
-        FASHION_SHA256,
-        how,
-        flips=True,
-    )
+    return _idx_dataset("fashion_mnist", "FashionMNIST", folders, root, download, how, flips=True)
 
 
 @register_dataset(
@@ -145,15 +175,7 @@ def mnist(data_dir: Path | None, download: bool) -> Dataset:
         "or let torchvision download them (needs the internet)."
     )
     return _idx_dataset(
-        "mnist",
-        "MNIST",
-        "MNIST",
-        [root, root / "MNIST" / "raw"],
-        root,
-        download,
-        MNIST_SHA256,
-        how,
-        flips=False,
+        "mnist", "MNIST", [root, root / "MNIST" / "raw"], root, download, how, flips=False
     )
 
 

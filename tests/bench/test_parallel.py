@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from convzoo.bench import parallel as bench_parallel
+from convzoo.cli import make_parser
 from convzoo.errors import ConvzooError
 from tests.bench.conftest import SMOKE_CELLS, SUITES, bench, rows
 
@@ -59,3 +60,22 @@ def test_a_worker_that_dies_fails_only_its_cell(smoke_copy, monkeypatch):
     assert all(table[c]["status"] == "ok" for c in SMOKE_CELLS if c != dead)
     error = json.loads((smoke_copy / "cells" / dead / "error.json").read_text())
     assert "segfault, say" in error["details"]
+
+
+def test_each_worker_reads_the_data_folder_given_from_wherever_it_starts(tmp_path, monkeypatch):
+    commands = []
+    real = bench_parallel.worker_command
+
+    def command(*args):
+        commands.append(real(*args))
+        return [sys.executable, "-c", "import sys; sys.exit(3)"]
+
+    monkeypatch.setattr(bench_parallel, "worker_command", command)
+    monkeypatch.chdir(tmp_path)
+    smoke = str(SUITES / "smoke.yaml")
+    flags = ("--out", "out", "--parallel-cells", "--accelerator", "cpu", "--data-dir", "data")
+    assert bench(smoke, *flags) == 1
+    assert len(commands) == len(SMOKE_CELLS)
+    for line in commands:
+        assert line[1:4] == ["-m", "convzoo.cli", "bench"]
+        assert make_parser().parse_args(line[3:]).bench.data_dir == str(tmp_path / "data")

@@ -14,8 +14,10 @@ import yaml
 import convzoo.bench.runner
 from convzoo.bench import BenchOptions, load_suite, run_cell
 from convzoo.bench.files import RESULT, cell_dir
+from convzoo.data import sources
 from convzoo.errors import ConvzooError
 from tests.bench.conftest import SMOKE_CELLS, SUITES, bench, no_training, rows
+from tests.data.conftest import write_idx_set
 
 
 def test_the_smoke_suite_runs_end_to_end(smoke):
@@ -156,3 +158,39 @@ def test_a_cell_shows_each_measure_of_its_evaluation(smoke_copy, capsys):
     measures = [line for line in err.splitlines() if line.startswith("evaluate: ")]
     assert shown is not None and len(measures) >= 3, err
     assert any("scale" in line for line in measures) and any("shift" in line for line in measures)
+
+
+MNIST_SUITE = """name: on-mnist
+archs: [lenet5_modern]
+data: [mnist]
+epochs: 1
+train: {batch_size: 16, val_fraction: 0.0}
+evaluate: {scales: [1.0], max_shift: 1}
+"""
+
+
+def test_data_dir_reaches_every_cell_and_no_fingerprint(tmp_path, monkeypatch):
+    """``--data-dir`` is where this machine keeps the files, as ``--devices`` is what it has:
+    each cell trains and is evaluated on the files there, and a rerun with the files moved
+    elsewhere is the same cell (its fingerprint names the data by its verified content)."""
+    monkeypatch.setattr(sources, "MNIST_SHA256", write_idx_set(tmp_path / "here"))
+    (tmp_path / "suite.yaml").write_text(MNIST_SUITE)
+    suite, out = str(tmp_path / "suite.yaml"), tmp_path / "out"
+    flags = ("--out", str(out), "--accelerator", "cpu")
+    assert bench(suite, *flags, "--data-dir", str(tmp_path / "here")) == 0
+    cell = load_suite(suite).cells[0]
+    report = json.loads((cell_dir(out, cell) / "report.json").read_text())
+    assert report["config"]["data_dir"] == str(tmp_path / "here")
+    assert report["settings_from"]["data_dir"] == "cell"
+    started = json.loads((cell_dir(out, cell) / "cell.json").read_text())
+    assert started["fingerprint"] == load_suite(suite).fingerprint(cell)
+    (tmp_path / "here").rename(tmp_path / "there")
+    (cell_dir(out, cell) / RESULT).unlink()  # trained, to be evaluated again
+    assert bench(suite, *flags, "--data-dir", str(tmp_path / "there")) == 0
+    assert rows(out)[cell.id]["status"] == "ok"
+
+
+def test_a_suite_names_no_data_folder_the_command_line_does(tmp_path):
+    (tmp_path / "suite.yaml").write_text(MNIST_SUITE.replace("16,", "16, data_dir: /mnt/mnist,"))
+    with pytest.raises(ConvzooError, match=r"train.data_dir: not a `train` setting of a suite; "):
+        load_suite(tmp_path / "suite.yaml")

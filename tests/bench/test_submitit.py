@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from convzoo.bench import submit
+from convzoo.bench import load_suite, submit
 from convzoo.errors import ConvzooError
 from tests.bench.conftest import SUITES, bench, rows
 
@@ -89,6 +89,50 @@ def test_launcher_settings_that_cannot_work_are_refused(tmp_path, flags, message
     assert not out.exists()
 
 
+class _Job:
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+
+
+class _Executor:
+    """A stand-in for submitit's executor: its jobs get the ids it is given, nothing runs."""
+
+    def __init__(self, cluster: str, ids: list[str]) -> None:
+        self.cluster, self.ids = cluster, ids
+
+    def map_array(self, job, cells):
+        self.job = job
+        return [_Job(i) for i in self.ids[: len(cells)]]
+
+
+@pytest.mark.parametrize(
+    ("cluster", "ids", "named"),
+    [
+        ("local", ["11968", "11974"], "2 local process(es), pids 11968, 11974"),
+        ("slurm", ["4242_0", "4242_1"], "slurm jobs 4242_0 to 4242_1"),
+    ],
+)
+def test_the_submitted_jobs_are_named_as_their_cluster_knows_them(tmp_path, cluster, ids, named):
+    """The local executor's jobs are processes whose pids do not run in a row: each is named,
+    never as a range of 'jobs'; a scheduler's array keeps its range of job ids."""
+    cells = load_suite(_suite(tmp_path)).cells
+    lines: list[str] = []
+    submit.run_jobs(print, cells, tmp_path, _Executor(cluster, ids), lines.append, 1, False)
+    assert lines == [
+        f"submitted 2 cell(s) through submitit as {named}; their logs: {tmp_path / 'submitit'}"
+    ]
+
+
+def test_each_job_reads_the_data_folder_given_from_wherever_it_starts(tmp_path, monkeypatch):
+    fake = _Executor("slurm", ["4242_0", "4242_1"])
+    monkeypatch.setattr(submit, "executor", lambda *args: fake)
+    monkeypatch.chdir(tmp_path)
+    flags = ("--out", "out", *LOCAL, "--no-wait", "--data-dir", "data")
+    assert bench(_suite(tmp_path), *flags) == 0
+    options = fake.job.run.keywords["options"]  # run_cell's, in every job
+    assert (options.data_dir, options.out) == (str(tmp_path / "data"), tmp_path / "out")
+
+
 LONGER = SUITE.replace("epochs: 1", "epochs: 5").replace("batch_size: 32", "batch_size: 16")
 ONE_SEED = SUITE.replace("seeds: [0, 1]", "seeds: [0]")
 
@@ -127,7 +171,7 @@ def test_a_preempted_cell_resumes_in_its_requeued_job_and_a_dead_one_is_submitte
     for cell in CELLS:  # each went on from its checkpoint: a second part of the run's logs
         assert (out / "cells" / cell / "logs-2").is_dir(), cell
     log = capsys.readouterr().out
-    assert f"{CELLS[1]}: FAILED: submitit job" in log and "(attempt 2 of 2)" in log
+    assert f"{CELLS[1]}: FAILED: submitit's local process" in log and "(attempt 2 of 2)" in log
     assert "submitted again" not in log.split(CELLS[1] + ": FAILED")[0]  # the preempted one
     assert log.count("submitted again") == 1  # the dead cell's second job, and no other
 

@@ -23,14 +23,28 @@ def test_round_trip_raw_and_gz(tmp_path):
     assert find(tmp_path, "c") is None
 
 
-def test_a_wrong_sum_names_the_file(idx_set):
+def test_the_verifier_sees_the_content_sum_and_its_verdict_names_the_file(idx_set):
     folder, sums = idx_set
     path = find(folder, "train-labels-idx1-ubyte")
+    seen: list[str] = []
+
+    def verify(digest: str) -> str | None:
+        seen.append(digest)
+        return None if digest == sums["train-labels-idx1-ubyte"] else f"unexpected {digest}"
+
+    assert read_idx(path, verify).tolist() == [i % 10 for i in range(40)]
+    assert seen == [sums["train-labels-idx1-ubyte"]]  # of the content, not of the .gz
     content = bytearray(gzip.decompress(path.read_bytes()))
     content[-1] ^= 1
     path.write_bytes(gzip.compress(bytes(content)))
-    with pytest.raises(DataError, match=rf"labels-idx1-ubyte.gz: SHA-256 .* corrupt.*; {REFETCH}"):
-        read_idx(path, sums["train-labels-idx1-ubyte"])
+    with pytest.raises(DataError, match=r"labels-idx1-ubyte.gz: unexpected [0-9a-f]{64}$"):
+        read_idx(path, verify)
+
+
+def test_a_damaged_file_is_called_damaged_before_its_sum_is_asked(tmp_path):
+    (tmp_path / "t").write_bytes(idx_bytes(np.zeros((4, 5), dtype=np.uint8))[:-3])
+    with pytest.raises(DataError, match=f"truncated; {REFETCH}"):
+        read_idx(tmp_path / "t", lambda digest: "never asked")
 
 
 def test_truncated_files_fail_clearly(tmp_path):

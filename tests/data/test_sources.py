@@ -54,6 +54,44 @@ def test_the_real_sums_reject_a_stand_in(idx_set):
         load_dataset("mnist", folder, download=False)
 
 
+@pytest.mark.parametrize(
+    ("registered", "given", "title", "other_title"),
+    [
+        ("MNIST_SHA256", "fashion_mnist", "Fashion-MNIST", "MNIST"),
+        ("FASHION_SHA256", "mnist", "MNIST", "Fashion-MNIST"),
+    ],
+)
+def test_another_known_datasets_file_is_named_with_its_data_flag(
+    idx_set, monkeypatch, no_debian, registered, given, title, other_title
+):
+    """MNIST's valid files in --data-dir of a Fashion-MNIST run (``convzoo train lenet5_scan
+    --data-dir MNIST`` without ``--data mnist``), and the reverse: the file is named as what
+    it is, with the --data that reads it, and never called damaged."""
+    folder, sums = idx_set
+    monkeypatch.setattr(sources, registered, sums)  # the stand-in files are the known ones
+    other = "mnist" if given == "fashion_mnist" else "fashion_mnist"
+    with pytest.raises(DataError) as err:
+        load_dataset(given, folder, download=False)
+    message = str(err.value)
+    assert message.startswith(
+        f"{folder / 'train-images-idx3-ubyte.gz'}: this is {other_title}'s "
+        f"train-images-idx3-ubyte, not {title}'s: to train on {other_title} give --data {other};"
+    )
+    assert "delete" not in message and "corrupt" not in message and "\n" not in message
+    assert load_dataset(other, folder, download=False).train_x.shape[0] == 40
+
+
+def test_a_file_of_no_known_dataset_is_damaged_or_another_datasets(idx_set, monkeypatch):
+    folder, sums = idx_set
+    monkeypatch.setattr(sources, "MNIST_SHA256", {**sums, "t10k-labels-idx1-ubyte": "0" * 64})
+    with pytest.raises(DataError) as err:
+        load_dataset("mnist", folder, download=False)
+    message = str(err.value)
+    assert message.startswith(f"{folder / 't10k-labels-idx1-ubyte.gz'}: not MNIST's ")
+    assert "damaged or of another dataset. Give --data-dir a folder with MNIST's" in message
+    assert "delete" not in message
+
+
 def test_a_damaged_gzip_stream_in_a_data_dir_names_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "MNIST_SHA256", write_idx_set(tmp_path))
     images = np.random.default_rng(0).integers(0, 4, (40, 28, 28))
