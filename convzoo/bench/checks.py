@@ -110,24 +110,24 @@ def grid_swaps(raw: Any, check: Checker) -> list[dict[str, str]]:
     return [dict(combo) for combo in itertools.product(*axes)]
 
 
-def train_settings(raw: Any, check: Checker) -> dict[str, Any]:
-    """The ``train`` mapping: settings the suite does not set itself, checked as ``TrainConfig``
-    checks them (type, choices, range)."""
+def train_settings(raw: Any, check: Checker, where: str = "train") -> dict[str, Any]:
+    """A ``train`` mapping (the suite's, or an architecture entry's at ``where``): settings the
+    suite does not set itself, checked as ``TrainConfig`` checks them (type, choices, range)."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        check.add(f"train: expected a mapping of training settings, got {raw!r}")
+        check.add(f"{where}: expected a mapping of training settings, got {raw!r}")
         return {}
     accepted = tuple(name for name in config.settings() if name not in RESERVED)
     good = {}
     for key, value in raw.items():
         key = str(key).replace("-", "_")
         if key in RESERVED:
-            check.add(f"train.{key}: not a `train` setting of a suite; {RESERVED[key]} sets it")
+            check.add(f"{where}.{key}: not a `train` setting of a suite; {RESERVED[key]} sets it")
         elif key not in accepted:
-            check.add(f"train: {declared.unknown(key, accepted)}")
+            check.add(f"{where}: {declared.unknown(key, accepted)}")
         elif wrong := config.problem(key, value):
-            check.add(f"train.{key}: {wrong}")
+            check.add(f"{where}.{key}: {wrong}")
         else:
             good[key] = value
     return good

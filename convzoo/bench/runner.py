@@ -107,7 +107,7 @@ def _train(suite: Suite, cell: Cell, options: BenchOptions, folder: Path) -> dic
     if suite.epochs is not None:
         run["epochs"] = suite.epochs
     settings, origins = config.layered(
-        cell.arch, ("recipe", made), ("suite", suite.train), ("cell", run)
+        cell.arch, ("recipe", made), ("suite", {**suite.train, **cell.train}), ("cell", run)
     )
     return train(settings, origins)
 

@@ -9,6 +9,7 @@ and a pixel permutation; every combination is one *cell*, one training run::
       - lenet5                                   # a registered architecture
       - stages_net.yaml                          # a spec file, relative to the suite file
       - {arch: convnet2, swap: {act: tanh}, label: convnet2-tanh}
+      - {arch: lenet5, train: {scale: [0.5, 0.5]}, label: lenet5-small}   # its own settings
     data: [fashion_mnist]
     seeds: [0, 1, 2]
     epochs: 5
@@ -71,7 +72,7 @@ TOP_KEYS = (
     "grid",
     "permute",
 )
-ARCH_KEYS = ("arch", "swap", "label")
+ARCH_KEYS = ("arch", "swap", "label", "train")
 
 
 class SuiteError(ConvzooError):
@@ -95,6 +96,7 @@ class Cell:
     permute: int | None
     seed: int
     spec_hash: str
+    train: dict[str, Any] = field(default_factory=dict)  # the entry's own, over the suite's
 
 
 @dataclass
@@ -140,7 +142,9 @@ class Suite:
         }
 
     def fingerprint(self, cell: Cell) -> str:
-        """A hash of everything that determines a cell's result."""
+        """A hash of everything that determines a cell's result (an entry's own ``train``
+        settings only where it has some, so that the cells of every other entry keep theirs)."""
+        own = {"cell_train": cell.train} if cell.train else {}
         return _digest(
             {
                 "spec": cell.spec_hash,
@@ -148,6 +152,7 @@ class Suite:
                 "permute": cell.permute,
                 "seed": cell.seed,
                 **self.settings(),
+                **own,
             }
         )
 
@@ -182,6 +187,7 @@ class _Arch:
     spec: Spec
     swap: dict[str, str]
     label: str | None
+    train: dict[str, Any] = field(default_factory=dict)
 
 
 def _resolve_arch(name: str, folder: Path) -> str:
@@ -198,6 +204,7 @@ def _arch(item: Any, where: str, folder: Path, check: Checker) -> _Arch | None:
     check.unknown_keys(entry, ARCH_KEYS, where)
     name, label = entry.get("arch"), entry.get("label")
     swap = swap_mapping(entry.get("swap"), f"{where}.swap", check)
+    train = train_settings(entry.get("train"), check, f"{where}.train")
     if label is not None and (not isinstance(label, str) or not label.strip()):
         check.add(f"{where}.label: expected a non-empty string, got {label!r}")
         return None
@@ -210,14 +217,14 @@ def _arch(item: Any, where: str, folder: Path, check: Checker) -> _Arch | None:
     except ConvzooError as exc:
         check.add(f"{where}: {exc}")
         return None
-    return None if swap is None else _Arch(where, arch, spec, swap, label)
+    return None if swap is None else _Arch(where, arch, spec, swap, label, train)
 
 
 def _archs(raw: Any, folder: Path, check: Checker) -> list[_Arch]:
     if not isinstance(raw, list) or not raw:
         check.add(
             "archs: expected a non-empty list of architecture names, spec files or "
-            f"{{arch, swap, label}} mappings, got {raw!r}"
+            f"{{arch, swap, label, train}} mappings, got {raw!r}"
         )
         return []
     found = [_arch(item, f"archs[{i}]", folder, check) for i, item in enumerate(raw)]
@@ -292,6 +299,7 @@ def _cells(entry: _Arch, axes: _Axes, labels: dict[str, str], check: Checker) ->
                     permute=p,
                     seed=s,
                     spec_hash=digest,
+                    train=entry.train,
                 )
                 for p in axes.permute
                 for s in axes.seeds

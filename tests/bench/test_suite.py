@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import convzoo.bench.runner
 from convzoo.bench.suite import load_suite
 from convzoo.cli import main
 from convzoo.errors import ConvzooError
@@ -149,3 +150,47 @@ def test_the_evaluate_mapping_is_checked_as_evaluate_config_checks_it(tmp_path):
     assert "evaluate.samples: must be at least 1, got 0" in message
     assert "unknown setting 'max_shfit'. Did you mean 'max_shift'?" in message
     assert "3 problem(s)" in message
+
+
+ENTRY_TRAIN = """
+name: own
+archs: [tiny.yaml, {arch: tiny.yaml, train: {scale: [0.5, 0.5]}, label: small}]
+data: [synthetic]
+train: {batch_size: 16}
+"""
+
+
+def test_an_entry_trains_with_its_own_settings_over_the_suites(tmp_path, monkeypatch):
+    suite = load_suite(write_suite(tmp_path, ENTRY_TRAIN))
+    plain, small = suite.cells
+    assert (plain.train, small.train) == ({}, {"scale": [0.5, 0.5]})
+    seen = {}
+
+    def train(config, origins=None):
+        scale = None if config.scale is None else tuple(config.scale)
+        seen[config.out] = (scale, config.batch_size, origins["scale"])
+        raise RuntimeError("stop after the settings")
+
+    monkeypatch.setattr(convzoo.bench.runner, "train", train)
+    bench(str(tmp_path / "suite.yaml"), "--out", str(tmp_path / "out"), "--accelerator", "cpu")
+    by_cell = {Path(out).name: value for out, value in seen.items()}
+    assert by_cell[small.id] == ((0.5, 0.5), 16, "suite")
+    assert by_cell[plain.id][:2] == (None, 16)
+
+
+def test_an_entrys_own_settings_change_only_its_fingerprints(tmp_path):
+    with_own = load_suite(write_suite(tmp_path, ENTRY_TRAIN))
+    without = load_suite(
+        write_suite(tmp_path, ENTRY_TRAIN.replace("train: {scale: [0.5, 0.5]}, ", ""))
+    )
+    assert with_own.fingerprint(with_own.cells[0]) == without.fingerprint(without.cells[0])
+    assert with_own.fingerprint(with_own.cells[1]) != without.fingerprint(without.cells[1])
+
+
+def test_a_bad_entry_setting_is_named_with_its_entry(tmp_path):
+    text = ENTRY_TRAIN.replace("scale: [0.5, 0.5]", "scale: [0.5, 0.5], seed: 3, lr: -1")
+    with pytest.raises(ConvzooError) as err:
+        load_suite(write_suite(tmp_path, text))
+    message = str(err.value)
+    assert "archs[1].train.seed: not a `train` setting of a suite; `seeds` sets it" in message
+    assert "archs[1].train.lr:" in message
