@@ -48,7 +48,7 @@ from convzoo.errors import ConvzooError
 from convzoo.spec import SpecLike, load_spec
 from convzoo.train import trainer_args
 from convzoo.train.callbacks import RunDiverged
-from convzoo.train.checkpoint import finite_state
+from convzoo.train.checkpoint import INPUT, finite_state
 from convzoo.train.config import OPTIMIZERS, SCHEDULES, TrainConfig, problem, saved, settings
 
 STEP_COUNTER = "_batches_that_stepped"  # Lightning's, private: see count_optimizer_steps
@@ -245,16 +245,19 @@ class ConvzooModule(L.LightningModule):
         """Refuse a checkpoint whose weights or optimizer state are not finite on some rank --
         every rank stops here together, as diverged, whatever asked for the checkpoint -- and
         record what the learning-rate schedule was laid out for and the run's settings, as
-        plain data: a resumed run must keep them."""
+        plain data: a resumed run must keep them; and how the data prepared its samples
+        (``INPUT``; None for data other than a convzoo ``DataModule``), which ``load`` applies."""
         bad = torch.tensor(0.0 if finite_state(checkpoint) else 1.0, device=self.device)
         if float(self.trainer.strategy.reduce(bad, reduce_op="max")):
             optimizers = self.trainer.optimizers
             lr = optimizers[0].param_groups[0]["lr"] if optimizers else self.hparams["lr"]
             raise RunDiverged.at(self.trainer.global_step, float(lr), self.trainer.current_epoch)
+        batching = self.batching
         checkpoint["convzoo"] = {
             "epochs": self.trainer.max_epochs,
             "schedule": self.hparams["schedule"],
             "lr_decay": self.hparams["lr_decay"],
+            INPUT: batching.preprocessing(self.model.spec.input).to_dict() if batching else None,
         }
         if self.run_config is not None:
             checkpoint["convzoo"]["config"] = self.run_config
