@@ -151,9 +151,10 @@ class Bar(TQDMProgressBar):
 
 
 class EpochLines(Callback):
-    """One line on stderr per finished epoch: its number, the logged metrics, images/s."""
+    """One line on stderr per finished epoch: its number, its training loss and accuracy over
+    all its batches, the validation's, images/s."""
 
-    SHOWN = ("train_loss", "train_acc_epoch", "val_loss", "val_acc", "images_per_s")
+    SHOWN = ("train_loss", "train_acc", "val_loss", "val_acc", "images_per_s")
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if not trainer.is_global_zero or trainer.sanity_checking:
@@ -164,7 +165,7 @@ class EpochLines(Callback):
             if key in metrics:
                 value = float(metrics[key])
                 text = f"{value:,.0f}" if key == "images_per_s" else f"{value:.4f}"
-                parts.append(f"{key.removesuffix('_epoch')} {text}")
+                parts.append(f"{key} {text}")
         sys.stderr.write("  ".join(parts) + "\n")
         sys.stderr.flush()
 

@@ -1,5 +1,6 @@
 """What a run shows and watches: Lightning's redrawing bar only where both output streams are
-terminals, and a stop at the first non-finite loss that keeps the last finite checkpoint."""
+terminals, an epoch line whose training figures cover the whole epoch, and a stop at the first
+non-finite loss that keeps the last finite checkpoint."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 import convzoo
-from convzoo.train import train
+from convzoo.train import ConvzooModule, train
 from convzoo.train.callbacks import (
     Bar,
     EpochLines,
@@ -159,3 +160,30 @@ def test_a_diverging_learning_rate_exits_1_with_one_message(capsys, config, tmp_
     (message,) = [line for line in err.splitlines() if line.startswith("convzoo: error:")]
     assert message.startswith("convzoo: error: training diverged") and "rate 1e+20" in message
     assert strict(tmp_path / "r" / "report.json")["status"] == "diverged"
+
+
+def test_the_epoch_line_shows_the_loss_and_accuracy_over_every_batch_of_the_epoch(
+    config, capsys, monkeypatch
+):
+    seen: dict[int, list[tuple[float, int, int]]] = {}  # epoch: (loss x rows, right, rows)
+    step = ConvzooModule._step
+
+    def counted(module, batch):
+        loss, scores = step(module, batch)
+        if module.training:  # a training batch, not a validation one
+            rows, right = len(batch[1]), int((scores.argmax(1) == batch[1]).sum())
+            total = float(loss.detach()) * rows
+            seen.setdefault(module.current_epoch, []).append((total, right, rows))
+        return loss, scores
+
+    monkeypatch.setattr(ConvzooModule, "_step", counted)
+    train(config(epochs=2, progress=True, steps_per_call=4, schedule="constant", lr=0.05))
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 2
+    for epoch, line in enumerate(lines):
+        shown = dict(zip(line.split()[2::2], line.split()[3::2]))
+        loss, right, rows = (sum(column) for column in zip(*seen[epoch]))
+        assert rows == 14 * 32  # every batch of the epoch, counted once
+        assert shown["train_acc"] == f"{right / rows:.4f}"
+        assert float(shown["train_loss"]) == pytest.approx(loss / rows, abs=1e-4)
+        assert {"val_loss", "val_acc", "images_per_s"} < set(shown)
