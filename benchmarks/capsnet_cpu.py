@@ -57,9 +57,9 @@ class StopAfter(Callback):
 
 
 def train_losses(out: Path) -> list[tuple[int, float]]:
-    """(step, train_loss) as the run logged them."""
+    """(step, the training loss of that step) as the run logged them."""
     rows = csv.DictReader((out / "logs" / "metrics.csv").open())
-    return [(int(r["step"]), float(r["train_loss"])) for r in rows if r.get("train_loss")]
+    return [(int(r["step"]), float(r["train_loss_step"])) for r in rows if r.get("train_loss_step")]
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -182,7 +182,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run = trained_run(args.run, tmp, args.arch)
         report = json.loads((run / "report.json").read_text())
-        model = load(run / "checkpoints" / "last.ckpt")
+        model = load(run).net  # the inputs below are prepared as the run prepared them
     datamodule = DataModule("mnist", (1, 28, 28), MNIST)
     datamodule.setup()
     images, labels = datamodule.splits["test"]

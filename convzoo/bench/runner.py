@@ -57,7 +57,7 @@ from convzoo.files import locked, read_json, write_atomic, write_json
 from convzoo.settings import default, problem
 from convzoo.spec import load_spec
 from convzoo.train import config
-from convzoo.train.checkpoint import CHECKPOINT, REPORT, last_checkpoint, load
+from convzoo.train.checkpoint import CHECKPOINT, REPORT, last_checkpoint, load_network
 from convzoo.train.distributed import is_rank_zero
 from convzoo.train.fit import RunInterrupted, train
 from convzoo.train.preemption import RunPreempted
@@ -123,7 +123,7 @@ def _evaluate(
     """Every robustness measure on the test split, prepared as training prepared it, each
     shown as it runs when ``options.progress``; the checkpoint is read from ``folder`` and the
     data from ``options.data_dir`` where given, so a moved ``--out`` or data still evaluates."""
-    model = load(folder / CHECKPOINT, device=device)
+    model = load_network(folder / CHECKPOINT, device=device)
     settings = data_settings(report)
     split = prepared_test_split(settings, model.spec.input, cell.data, options.data_dir)
     return evaluate_all(

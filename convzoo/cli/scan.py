@@ -50,7 +50,7 @@ def run(args: Any) -> int:
         scan_model,
         score_map,
     )
-    from convzoo.train.checkpoint import load, locate
+    from convzoo.train.checkpoint import load_network, locate
     from convzoo.train.report import read_report
 
     if args.digits < 1:
@@ -58,7 +58,7 @@ def run(args: Any) -> int:
     if args.strips < 1:
         raise ConvzooError(f"--strips {args.strips}: give at least 1 strip")
     ckpt, run_dir = locate(args.ckpt)
-    scanner = scan_model(load(ckpt))
+    scanner = scan_model(load_network(ckpt))
     settings = data_settings({} if args.data else read_report(run_dir))
     data = args.data or settings["data"] or "mnist"
     split = prepared_scan_split(settings, scanner.spec.input, data, args.data_dir)

@@ -39,6 +39,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from convzoo.data.catalog import Dataset, load_dataset
+from convzoo.data.preprocessing import Preprocessing, standardize
 from convzoo.data.resident import ResidentLoader
 from convzoo.data.transforms import (
     Augment,
@@ -57,7 +58,9 @@ class Batching:
     One call of ``training_step`` holds up to ``steps_per_call`` batches of
     ``batch_size`` rows (the resident loader's ``steps``; 1 from a DataLoader), each an
     optimizer step; ``batches_per_epoch`` whole batches make an epoch. The inputs are
-    standardized, ``(x - mean) / std``: a head that reconstructs them undoes it.
+    standardized, ``(x - mean) / std``: a head that reconstructs them undoes it. With
+    ``permute`` their positions were permuted with that seed; ``preprocessing`` is all
+    that was done to the dataset's samples, which a checkpoint records.
     """
 
     batch_size: int
@@ -65,6 +68,11 @@ class Batching:
     batches_per_epoch: int
     mean: float = 0.0
     std: float = 1.0
+    permute: int | None = None
+
+    def preprocessing(self, canvas: tuple[int, ...]) -> Preprocessing:
+        """What made the dataset's samples the step's inputs, on the network's ``canvas``."""
+        return Preprocessing(tuple(canvas), self.permute, self.mean, self.std)
 
 
 def batches_per_rank(samples: int, batch_size: int, ranks: int) -> int:
@@ -236,7 +244,7 @@ class DataModule(L.LightningDataModule):
         steps = self.steps if self.resident else 1
         batches = batches_per_rank(self.train_samples, self.batch_size, ranks)
         mean, std = self._standardization()
-        return Batching(self.batch_size, steps, batches, mean, std)
+        return Batching(self.batch_size, steps, batches, mean, std, self.permute)
 
     @property
     def train_samples(self) -> int:
@@ -246,7 +254,7 @@ class DataModule(L.LightningDataModule):
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` scaled as the splits are: less the training split's mean, over its std."""
-        return (x - self.mean) / self.std
+        return standardize(x, self.mean, self.std)
 
     @property
     def background(self) -> float:

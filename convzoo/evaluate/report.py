@@ -24,7 +24,7 @@ from convzoo.evaluate.config import DEFAULTS, EvaluateConfig
 from convzoo.evaluate.measures import MEASURES, evaluate_all, sentences
 from convzoo.evaluate.progress import Progress
 from convzoo.files import write_atomic, write_json
-from convzoo.train.checkpoint import load, locate
+from convzoo.train.checkpoint import load_network, locate
 from convzoo.train.report import read_report
 
 
@@ -75,7 +75,7 @@ def evaluate(
     settings = data_settings(read_report(run))
     if not (data or settings["data"]):
         raise ConvzooError(f"{ckpt}: no run report names its dataset; pass --data NAME")
-    model = load(ckpt)
+    model = load_network(ckpt)
     split = prepared_test_split(settings, model.spec.input, data, data_dir)
     result = {
         "arch": model.spec.name,

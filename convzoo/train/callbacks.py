@@ -3,7 +3,8 @@
 ``Throughput`` times the training (validation left out) and counts its images over
 all ranks; it is saved in each checkpoint, so a resumed run adds up over its parts.
 
-In a terminal the progress bar redraws in place with the running images/s. Where
+In a terminal the progress bar redraws in place with the running images/s, its metrics
+rounded so that the line fits 100 columns (``Bar``). Where
 stderr is not a terminal (a log file, CI, a cluster job) a redrawn bar would write
 kilobytes of carriage returns, so the run prints one line per epoch instead.
 Lightning's start-up banners ("GPU available ...", tips) and warnings known to be
@@ -134,26 +135,69 @@ class Throughput(Callback):
             torch.cuda.synchronize(module.device)
 
 
+def rounded(value: float) -> str:
+    """A loss or an accuracy in five or six characters: ``0.412``, ``1e-04``, ``2e+03``."""
+    return f"{value:.3f}" if value == 0 or 1e-3 <= abs(value) < 100 else f"{value:.0e}"
+
+
+def per_second(value: float) -> str:
+    """A rate in at most five characters: ``950``, ``12.3k``, ``123k``, ``1.2M``."""
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            digits = 1 if value < 100 * size else 0
+            return f"{value / size:.{digits}f}{unit}"
+    return f"{value:.0f}"
+
+
+BAR_METRICS = {  # what the bar shows of what the run logs, and its short name there
+    "train_loss_step": "loss",
+    "train_acc_step": "acc",
+    "val_loss": "val_loss",
+    "val_acc": "val_acc",
+}
+
+
+def bar_metrics(logged: Mapping[str, Any], rate: float | None) -> dict[str, str]:
+    """The bar's metrics: the last logged step's loss and accuracy, the last validation's,
+    rounded, and the running images/s (``rate``, None outside training)."""
+    shown = {new: rounded(float(logged[key])) for key, new in BAR_METRICS.items() if key in logged}
+    if rate is not None:
+        shown["img/s"] = per_second(rate)
+    return shown
+
+
 class Bar(TQDMProgressBar):
-    """Lightning's bar with the running images/s of the current epoch."""
+    """Lightning's bar kept to one readable line in 100 columns: the epoch (from 1, as the
+    epoch lines count), the share done, the time left, and ``bar_metrics``. Lightning's own
+    line (``Epoch 0: 43%|...| 6/14 [00:01<00:02, 3.71it/s, train_loss_step=0.000135, ...``)
+    is cut at the terminal's width, and the metrics, last on it, are what is cut."""
+
+    FORMAT = "{desc} {percentage:3.0f}%|{bar}| eta {remaining}{postfix}"
 
     def __init__(self, throughput: Throughput) -> None:
         super().__init__(refresh_rate=10)
         self.throughput = throughput
 
+    def init_train_tqdm(self) -> Any:
+        bar = super().init_train_tqdm()
+        bar.bar_format = self.FORMAT
+        return bar
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        epoch = f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+        self.train_progress_bar.set_description_str(epoch)
+
     def get_metrics(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, Any]:
-        metrics = super().get_metrics(trainer, module)
-        metrics.pop("v_num", None)
-        metrics.pop("images_per_s", None)
-        if trainer.training:
-            metrics["img/s"] = f"{self.throughput.running_rate():,.0f}"
-        return metrics
+        logged = super().get_metrics(trainer, module)
+        return bar_metrics(logged, self.throughput.running_rate() if trainer.training else None)
 
 
 class EpochLines(Callback):
-    """One line on stderr per finished epoch: its number, the logged metrics, images/s."""
+    """One line on stderr per finished epoch: its number, its training loss and accuracy over
+    all its batches, the validation's, images/s."""
 
-    SHOWN = ("train_loss", "train_acc_epoch", "val_loss", "val_acc", "images_per_s")
+    SHOWN = ("train_loss", "train_acc", "val_loss", "val_acc", "images_per_s")
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if not trainer.is_global_zero or trainer.sanity_checking:
@@ -164,7 +208,7 @@ class EpochLines(Callback):
             if key in metrics:
                 value = float(metrics[key])
                 text = f"{value:,.0f}" if key == "images_per_s" else f"{value:.4f}"
-                parts.append(f"{key.removesuffix('_epoch')} {text}")
+                parts.append(f"{key} {text}")
         sys.stderr.write("  ".join(parts) + "\n")
         sys.stderr.flush()
 

@@ -27,12 +27,19 @@ which recomputes it and refuses a file whose content no longer matches: bytes fl
 disk or in a copy would otherwise load as different weights without a word. A
 checkpoint written before convzoo kept a digest has none, and is read unchecked.
 
-Reading: ``load(path)`` gives the trained model back from the checkpoint alone, read
-with ``weights_only=True``. Its hyperparameters hold the spec as plain data, so the
-network is rebuilt by the assembler and its weights loaded; nothing in the file is
-ever unpickled as code. Any file that is not a convzoo checkpoint -- empty, text,
-truncated, random bytes, pickled Python objects -- is one short ``ConvzooError``
-that names it, whatever torch raised while reading it. ``locate`` finds the
+Reading: ``load(path)`` gives the trained model back from the checkpoint alone (or from
+a run directory's, found as ``evaluate`` and ``scan`` find it: ``locate``), read with
+``weights_only=True``. Its hyperparameters hold the spec as plain data, so the network
+is rebuilt by the assembler and its weights loaded; nothing in the file is ever
+unpickled as code. The model takes its inputs as its dataset gives them: the checkpoint
+records how the run's data prepared its samples (``INPUT``: the permutation and the
+training split's mean and std; the canvas is the spec's input), and the model applies
+it (``TrainedNet``), so the test set as the dataset gives it scores what the report
+says. A checkpoint written before convzoo recorded it loads with a warning, its inputs
+taken as they are; ``load_network`` gives the bare network, for inputs already prepared.
+Any file that is not a convzoo checkpoint -- empty, text, truncated, random bytes,
+pickled Python objects -- is one short ``ConvzooError`` that names it, whatever torch
+raised while reading it. ``locate`` finds the
 checkpoint of a run directory, or the run directory of a checkpoint. Reading imports
 no Lightning (3 s): the writer's classes are made on first use.
 """
@@ -54,7 +61,8 @@ import torch
 
 from convzoo.assemble import ConvNet, build, build_meta, memory
 from convzoo.assemble.memory import GIB
-from convzoo.errors import ConvzooError
+from convzoo.data.preprocessing import Preprocessing
+from convzoo.errors import ConvzooError, ConvzooWarning
 from convzoo.files import remove_orphans, write_atomic
 from convzoo.train.config import TrainConfig
 
@@ -62,6 +70,7 @@ CHECKPOINT = Path("checkpoints") / "last.ckpt"
 CONFIG = "config.yaml"
 REPORT = "report.json"
 DIGEST = "sha256"  # the checkpoint's key for the SHA-256 of the rest of it
+INPUT = "input"  # the key, under "convzoo", of how the data prepared its samples
 
 # -- the run directory ---------------------------------------------------------------
 
@@ -219,6 +228,12 @@ _PLAIN_DATA = (
     "as `convzoo train` saves them), so this file is corrupt or was not saved by convzoo"
 )
 _REFUSED = "WeightsUnpickler error:"  # where torch's weights-only refusal gives its reason
+_NO_INPUT = (
+    "the checkpoint records no input preprocessing (it was written before convzoo kept one), "
+    "so the network takes its inputs as they are: give it samples prepared as its run "
+    "prepared them (centred on its input canvas, standardized with the training split's mean "
+    "and std), or train it again"
+)
 
 
 def _brief(text: str, limit: int = 200) -> str:
@@ -288,12 +303,12 @@ def check_weights(
         )
 
 
-def load(path: str | Path, device: torch.device | str = "cpu") -> ConvNet:
-    """The trained network of a checkpoint, in eval mode."""
-    content = read_checkpoint(path)
+def _network(path: Path, content: Mapping[str, Any], device: torch.device | str) -> ConvNet:
+    """The network of the checkpoint ``path`` whose ``content`` is read, in eval mode."""
+    spec = content["hyper_parameters"]["spec"]
     state = {k[len(PREFIX) :]: v for k, v in content["state_dict"].items() if k.startswith(PREFIX)}
-    check_weights(Path(path), content["hyper_parameters"]["spec"], state, device)
-    model = build(content["hyper_parameters"]["spec"], device=device)
+    check_weights(path, spec, state, device)
+    model = build(spec, device=device)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -301,3 +316,66 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> ConvNet:
             f"{path}: the weights do not fit the spec it carries ({_brief(str(exc))})"
         ) from exc
     return model.eval()
+
+
+def load_network(path: str | Path, device: torch.device | str = "cpu") -> ConvNet:
+    """The trained network of the checkpoint ``path``, in eval mode, taking inputs already
+    prepared as its run prepared them (``evaluate``, ``scan`` and the bench prepare them)."""
+    return _network(Path(path), read_checkpoint(path), device)
+
+
+def _preprocessing(
+    path: Path, content: Mapping[str, Any], canvas: tuple[int, ...]
+) -> Preprocessing | None:
+    """The ``Preprocessing`` the checkpoint records (``INPUT``); None where its data was not a
+    convzoo ``DataModule``, or, with a warning, where it was written before convzoo kept it."""
+    recorded = content.get("convzoo")
+    if not isinstance(recorded, Mapping) or INPUT not in recorded:
+        warnings.warn(f"{path}: {_NO_INPUT}", ConvzooWarning, stacklevel=3)
+        return None
+    if recorded[INPUT] is None:
+        return None
+    try:
+        return Preprocessing.from_dict(canvas, recorded[INPUT])
+    except ValueError as exc:
+        raise ConvzooError(
+            f"{path}: the input preprocessing it records is not one convzoo writes ({exc}); "
+            "the file was edited or is corrupt"
+        ) from exc
+
+
+class TrainedNet(ConvNet):
+    """A trained network that takes its inputs as its dataset gives them (what ``load`` gives).
+
+    Its forward applies ``preprocess`` -- the canvas, permutation and standardization its
+    run's data applied, as the checkpoint records them -- then the network. ``preprocess``
+    is None where the checkpoint records none (data other than a convzoo ``DataModule``,
+    or a checkpoint written before convzoo kept it): inputs are taken as they are. It
+    holds the network's own layers (the same ``state_dict``); ``net`` is that network,
+    sharing them, for inputs already prepared.
+    """
+
+    def __init__(self, net: ConvNet, preprocess: Preprocessing | None) -> None:
+        super().__init__(net.spec, net.layers, net.rows, net.shared)
+        self.preprocess = preprocess
+        self.training = net.training
+
+    @property
+    def net(self) -> ConvNet:
+        """The same network and weights, taking inputs already prepared."""
+        net = ConvNet(self.spec, self.layers, self.rows, self.shared)
+        net.training = self.training
+        return net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores of the samples ``x`` as the dataset gives them."""
+        return super().forward(x if self.preprocess is None else self.preprocess(x))
+
+
+def load(path: str | Path, device: torch.device | str = "cpu") -> TrainedNet:
+    """The trained network of a checkpoint or a run directory, in eval mode, taking its inputs
+    as its dataset gives them (``TrainedNet``)."""
+    ckpt, _ = locate(path)
+    content = read_checkpoint(ckpt)
+    net = _network(ckpt, content, device)
+    return TrainedNet(net, _preprocessing(ckpt, content, tuple(net.spec.input)))

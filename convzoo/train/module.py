@@ -2,8 +2,9 @@
 
 Hyperparameters saved in a checkpoint are plain data -- the spec as a dict and
 the optimizer settings -- so ``convzoo.load(path)`` rebuilds the trained model
-from the checkpoint alone, reading it with ``weights_only=True``. Accuracy is a
-torchmetrics metric, reduced across processes under DDP.
+from the checkpoint alone, reading it with ``weights_only=True``. An epoch's training
+loss and accuracy are means over every sample it trained on, whatever the logging
+interval, and all metrics are torchmetrics metrics, reduced across processes under DDP.
 
 Optimization is manual: one ``training_step`` takes an optimizer step per batch
 it is given, and the resident loader hands it several batches at once
@@ -40,6 +41,7 @@ import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
+from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from convzoo.assemble import ConvNet, build
@@ -48,7 +50,7 @@ from convzoo.errors import ConvzooError
 from convzoo.spec import SpecLike, load_spec
 from convzoo.train import trainer_args
 from convzoo.train.callbacks import RunDiverged
-from convzoo.train.checkpoint import finite_state
+from convzoo.train.checkpoint import INPUT, finite_state
 from convzoo.train.config import OPTIMIZERS, SCHEDULES, TrainConfig, problem, saved, settings
 
 STEP_COUNTER = "_batches_that_stepped"  # Lightning's, private: see count_optimizer_steps
@@ -63,6 +65,30 @@ def compiled(model: torch.nn.Module, device: torch.device) -> Any:
 def _accuracy(classes: int) -> MulticlassAccuracy:
     """Top-1 accuracy over ``classes``, reduced across processes under DDP."""
     return MulticlassAccuracy(num_classes=classes, average="micro", validate_args=False)
+
+
+class EpochMean(Metric):
+    """The mean of a value over every sample of the epoch so far, reduced across processes:
+    the sum of the value times its weight, over the sum of the weights. Its update only adds
+    (torchmetrics' ``MeanMetric`` looks for NaN in every value, which waits for the GPU)."""
+
+    full_state_update = False
+    total: torch.Tensor
+    weight: torch.Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", torch.zeros(()), dist_reduce_fx="sum")
+        self.add_state("weight", torch.zeros(()), dist_reduce_fx="sum")
+
+    def update(self, total: torch.Tensor, weight: int) -> None:
+        """Add ``total``, the sum of ``weight`` samples' values."""
+        self.total += total
+        self.weight += weight
+
+    def compute(self) -> torch.Tensor:
+        """The mean over the samples added since the last reset."""
+        return self.total / self.weight
 
 
 def count_optimizer_steps(trainer: L.Trainer, steps: int) -> None:
@@ -132,7 +158,8 @@ class ConvzooModule(L.LightningModule):
         if channels_last and self.model.spec.dims == 2:
             self.model = self.model.to(memory_format=torch.channels_last)
         self._net = compiled(self.model, torch.device("cpu")) if compile else self.model
-        self.train_acc, self.val_acc, self.test_acc = (_accuracy(classes) for _ in range(3))
+        self.train_loss, self.train_acc = EpochMean(), EpochMean()
+        self.val_acc, self.test_acc = _accuracy(classes), _accuracy(classes)
 
     @classmethod
     def from_config(cls, spec: SpecLike, config: TrainConfig) -> ConvzooModule:
@@ -184,9 +211,11 @@ class ConvzooModule(L.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], index: int) -> dict[str, Any]:
         """One optimizer step per batch in ``batch`` (the datamodule's ``batch_size`` rows each).
 
-        Returns the steps' losses and learning rates, for the divergence check. Loss
-        and accuracy of the last step are logged on every ``log_every_n_steps``-th
-        call only: logging costs about a millisecond, 5% of a small net's CPU step.
+        Returns the steps' losses and learning rates, for the divergence check. Every
+        batch counts in the epoch's loss and accuracy (``train_loss``, ``train_acc``: means
+        over its samples); the last step's (``train_loss_step``, ``train_acc_step``) are
+        logged on every ``log_every_n_steps``-th call only: logging costs about a
+        millisecond, 5% of a small net's CPU step.
         """
         x, y = batch
         size = self.batching.batch_size if self.batching else len(y)
@@ -199,7 +228,7 @@ class ConvzooModule(L.LightningModule):
         max_steps = self.trainer.max_steps if attached else -1
         last_call = attached and self.trainer.is_last_batch
         batches = list(zip(x.split(size), y.split(size)))
-        losses, lrs, stepped = [], [], 0
+        losses, right, seen, lrs, stepped = [], [], [], [], 0
         for i, (xb, yb) in enumerate(batches):
             if attached and 0 <= max_steps <= self.trainer.global_step:
                 break
@@ -217,14 +246,20 @@ class ConvzooModule(L.LightningModule):
                     scheduler.step()
                 self._pending, stepped = 0, stepped + 1
             losses.append(loss.detach())
+            right.append((scores.detach().argmax(1) == yb).sum())
+            seen.append(len(yb))
+        rows = sum(seen)
+        self.train_loss.update(torch.stack([v * n for v, n in zip(losses, seen)]).sum(), rows)
+        self.train_acc.update(torch.stack(right).sum(), rows)
         every = 1
         if attached:
             every = self.trainer.log_every_n_steps  # type: ignore[attr-defined]  # set at init
             count_optimizer_steps(self.trainer, stepped)
         if index % max(1, every) == 0:
-            self.train_acc(scores.detach(), yb)
-            self.log("train_loss", losses[-1], prog_bar=True)
-            self.log("train_acc", self.train_acc, prog_bar=True, on_step=True, on_epoch=True)
+            self.log("train_loss_step", losses[-1], prog_bar=True)
+            self.log("train_acc_step", right[-1] / seen[-1], prog_bar=True)
+            self.log("train_loss", self.train_loss, on_step=False, on_epoch=True)
+            self.log("train_acc", self.train_acc, on_step=False, on_epoch=True)
         return {"loss": torch.stack(losses), "lr": lrs}
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
@@ -245,23 +280,29 @@ class ConvzooModule(L.LightningModule):
         """Refuse a checkpoint whose weights or optimizer state are not finite on some rank --
         every rank stops here together, as diverged, whatever asked for the checkpoint -- and
         record what the learning-rate schedule was laid out for and the run's settings, as
-        plain data: a resumed run must keep them."""
+        plain data: a resumed run must keep them; and how the data prepared its samples
+        (``INPUT``; None for data other than a convzoo ``DataModule``), which ``load`` applies."""
         bad = torch.tensor(0.0 if finite_state(checkpoint) else 1.0, device=self.device)
         if float(self.trainer.strategy.reduce(bad, reduce_op="max")):
             optimizers = self.trainer.optimizers
             lr = optimizers[0].param_groups[0]["lr"] if optimizers else self.hparams["lr"]
             raise RunDiverged.at(self.trainer.global_step, float(lr), self.trainer.current_epoch)
+        batching = self.batching
         checkpoint["convzoo"] = {
             "epochs": self.trainer.max_epochs,
             "schedule": self.hparams["schedule"],
             "lr_decay": self.hparams["lr_decay"],
+            INPUT: batching.preprocessing(self.model.spec.input).to_dict() if batching else None,
         }
         if self.run_config is not None:
             checkpoint["convzoo"]["config"] = self.run_config
 
     def on_train_epoch_start(self) -> None:
-        """An epoch starts with no gradients waiting (the last one stepped them all)."""
+        """An epoch starts with no gradients waiting (the last one stepped them all), and its
+        loss and accuracy from no sample."""
         self._pending = 0
+        self.train_loss.reset()
+        self.train_acc.reset()
 
     def _steps_per_epoch(self) -> int:
         """Optimizer steps in one epoch: every ``accumulate`` batches make one. With several

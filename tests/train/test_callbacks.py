@@ -1,26 +1,35 @@
 """What a run shows and watches: Lightning's redrawing bar only where both output streams are
-terminals, and a stop at the first non-finite loss that keeps the last finite checkpoint."""
+terminals, every metric of it whole in 100 columns, an epoch line whose training figures cover
+the whole epoch, and a stop at the first non-finite loss that keeps the last finite checkpoint."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from torch import nn
+from tqdm.utils import disp_len
 
 import convzoo
-from convzoo.train import train
+from convzoo.train import ConvzooModule, train
 from convzoo.train.callbacks import (
     Bar,
     EpochLines,
     RunDiverged,
     Throughput,
+    bar_metrics,
+    per_second,
     progress_callbacks,
+    rounded,
 )
 from convzoo.train.checkpoint import last_checkpoint
 
@@ -159,3 +168,109 @@ def test_a_diverging_learning_rate_exits_1_with_one_message(capsys, config, tmp_
     (message,) = [line for line in err.splitlines() if line.startswith("convzoo: error:")]
     assert message.startswith("convzoo: error: training diverged") and "rate 1e+20" in message
     assert strict(tmp_path / "r" / "report.json")["status"] == "diverged"
+
+
+def test_the_epoch_line_shows_the_loss_and_accuracy_over_every_batch_of_the_epoch(
+    config, capsys, monkeypatch
+):
+    seen: dict[int, list[tuple[float, int, int]]] = {}  # epoch: (loss x rows, right, rows)
+    step = ConvzooModule._step
+
+    def counted(module, batch):
+        loss, scores = step(module, batch)
+        if module.training:  # a training batch, not a validation one
+            rows, right = len(batch[1]), int((scores.argmax(1) == batch[1]).sum())
+            total = float(loss.detach()) * rows
+            seen.setdefault(module.current_epoch, []).append((total, right, rows))
+        return loss, scores
+
+    monkeypatch.setattr(ConvzooModule, "_step", counted)
+    train(config(epochs=2, progress=True, steps_per_call=4, schedule="constant", lr=0.05))
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 2
+    for epoch, line in enumerate(lines):
+        shown = dict(zip(line.split()[2::2], line.split()[3::2]))
+        loss, right, rows = (sum(column) for column in zip(*seen[epoch]))
+        assert rows == 14 * 32  # every batch of the epoch, counted once
+        assert shown["train_acc"] == f"{right / rows:.4f}"
+        assert float(shown["train_loss"]) == pytest.approx(loss / rows, abs=1e-4)
+        assert {"val_loss", "val_acc", "images_per_s"} < set(shown)
+
+
+class _Terminal:
+    """A file that says it is a terminal."""
+
+    def __init__(self, file) -> None:
+        self.file = file
+
+    def isatty(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str):
+        return getattr(self.file, name)
+
+
+WIDTH = 100  # the terminal's columns; tqdm draws in one less
+FIELDS = ("loss", "acc", "val_loss", "val_acc", "img/s")
+ROUNDED = re.compile(r"\d\.\d{3}|\de[+-]\d\d")  # 0.412, 1e-04
+
+
+def _drawn(line: str) -> tuple[int, dict[str, str]]:
+    """The width of the bar's graphic and the metrics of one drawn line of the training bar."""
+    _, graphic, rest = line.split("|", 2)
+    metrics = dict(part.split("=") for part in rest.split(", ")[1:])
+    return len(graphic), metrics
+
+
+def test_the_bar_keeps_every_metric_whole_in_100_columns(config, tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "get_terminal_size", lambda *_: os.terminal_size((WIDTH, 30)))
+    with open(tmp_path / "out.txt", "w+") as out, open(tmp_path / "err.txt", "w+") as err:
+        monkeypatch.setattr(sys, "stdout", _Terminal(out))
+        monkeypatch.setattr(sys, "stderr", _Terminal(err))
+        train(config(epochs=2, progress=True, steps_per_call=1))
+        monkeypatch.undo()
+        drawn = re.split(r"[\r\n]", (tmp_path / "out.txt").read_text())
+    lines = [line for line in drawn if line.startswith("epoch ")]
+    assert lines and all(line.startswith(("epoch 1/2 ", "epoch 2/2 ")) for line in lines)
+    for line in lines:
+        assert disp_len(line) == WIDTH - 1, line  # the graphic fills what the text leaves
+        graphic, metrics = _drawn(line)
+        assert graphic >= 2, line  # so nothing was cut at the right
+        assert all(ROUNDED.fullmatch(metrics[k]) for k in FIELDS[:4] if k in metrics), line
+    assert set(_drawn(lines[-1])[1]) == set(FIELDS)
+
+
+def test_the_bar_fits_100_columns_with_long_epochs_and_wide_numbers():
+    logged = {"train_loss_step": 2.302585, "train_acc_step": 0.09375, "val_loss": 6.907755}
+    shown = bar_metrics({**logged, "val_acc": 0.001, "train_loss": 1.0, "v_num": 3}, 23456.7)
+    assert shown == {
+        "loss": "2.303",
+        "acc": "0.094",
+        "val_loss": "6.908",
+        "val_acc": "0.001",
+        "img/s": "23.5k",
+    }
+    line = Tqdm(total=5004, file=io.StringIO(), ncols=WIDTH - 1, bar_format=Bar.FORMAT)
+    line.set_description_str("epoch 90/90", refresh=False)
+    line.set_postfix(shown, refresh=False)
+    line.n, line.start_t = 2000, line._time() - 3600  # an hour for 40%: 1:30:00 left
+    text = str(line)
+    assert "eta 1:30:0" in text and disp_len(text) == WIDTH - 1
+    graphic, metrics = _drawn(text)
+    assert graphic >= 2 and metrics == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.0, "0.000"), (0.41234, "0.412"), (1.5, "1.500"), (0.000135, "1e-04"), (1234.5, "1e+03")],
+)
+def test_losses_and_accuracies_are_rounded_to_five_or_six_characters(value, text):
+    assert rounded(value) == text
+
+
+@pytest.mark.parametrize(
+    ("rate", "text"),
+    [(950.4, "950"), (12345.0, "12.3k"), (123456.0, "123k"), (1234567.0, "1.2M")],
+)
+def test_rates_take_at_most_five_characters(rate, text):
+    assert per_second(rate) == text

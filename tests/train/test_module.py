@@ -163,7 +163,7 @@ def test_a_batching_handed_over_is_the_one_the_step_uses(monkeypatch):
 
 
 class _Steps(Logger):
-    """The steps at which Lightning logs the training loss."""
+    """The steps at which Lightning logs the training loss of a step."""
 
     name, version = "steps", 0
 
@@ -172,7 +172,7 @@ class _Steps(Logger):
         self.steps: list[int] = []
 
     def log_metrics(self, metrics, step=None) -> None:
-        if "train_loss" in metrics:
+        if "train_loss_step" in metrics:
             self.steps.append(step)
 
     def log_hyperparams(self, *args, **kwargs) -> None:
@@ -266,3 +266,19 @@ def test_a_resumed_run_continues_the_decay_and_may_run_longer(config, tmp_path, 
     a = torch.load(last_checkpoint(whole), weights_only=True)["state_dict"]
     b = torch.load(last_checkpoint(parts), weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+def test_the_epochs_training_loss_and_accuracy_cover_every_batch(steps):
+    trained = ConvzooModule(TINY, lr=0.0, schedule="constant")  # the weights stay as they are
+    data = DataModule("synthetic", batch_size=32, val_fraction=0.0, steps=steps)  # 16 batches
+    trainer = _users_trainer(log_every_n_steps=50)  # one logged call in the epoch
+    trainer.fit(trained, datamodule=data)
+    x, y = data.splits["train"]
+    with torch.no_grad():
+        scores = trained(x)
+    metrics = trainer.callback_metrics
+    assert float(metrics["train_acc"]) == (scores.argmax(1) == y).sum().item() / len(y)
+    loss = torch.nn.functional.cross_entropy(scores, y)
+    assert float(metrics["train_loss"]) == pytest.approx(float(loss), rel=1e-5)
+    assert {"train_loss_step", "train_acc_step"} < set(metrics)
