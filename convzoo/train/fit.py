@@ -14,9 +14,10 @@ section per phase:
 - module: seeded, made from the settings, told how its data is batched;
 - trainer: Lightning's, with convzoo's strategy, atomic checkpoints, logger and
   callbacks (the divergence guard, the epoch's checkpoint, throughput, learning
-  rate, progress), then the caller's and those of ``config.trainer``
-  (``trainer_args``), whose arguments win over convzoo's own choices of
-  ``log_every_n_steps``, ``enable_model_summary`` and ``limit_val_batches``;
+  rate, a validation where ``max_steps`` ends an epoch early, progress), then the
+  caller's and those of ``config.trainer`` (``trainer_args``), whose arguments win
+  over convzoo's own choices of ``log_every_n_steps``, ``enable_model_summary`` and
+  ``limit_val_batches``;
 - fit: ``config.yaml`` written before the first step (what ``convzoo train --config``
   reads; a resumed run keeps its own), the settings logged, ``trainer.fit``. A Ctrl-C
   ends as ``RunInterrupted``, a rank that stops answering or dies as ``RankTimeout``,
@@ -49,6 +50,7 @@ from convzoo.train.callbacks import (
     DivergenceGuard,
     RunDiverged,
     Throughput,
+    ValidateAtMaxSteps,
     progress_callbacks,
     quiet_lightning,
 )
@@ -172,7 +174,16 @@ def _trainer(plan: Plan, throughput: Throughput, extra: Sequence[Callback]) -> L
             plugins=[atomic_checkpoint_io(), *distributed.plugins(strategy)],
             precision=_precision(c, plan.accelerator),
             logger=logger,
-            callbacks=[guard, last, throughput, learning_rate_monitor(), *shown, *extra, *theirs],
+            callbacks=[
+                guard,
+                last,
+                throughput,
+                learning_rate_monitor(),
+                ValidateAtMaxSteps(),
+                *shown,
+                *extra,
+                *theirs,
+            ],
             enable_progress_bar=bar,
             default_root_dir=str(plan.out),
             **{**chosen, **given},

@@ -46,6 +46,18 @@ def test_a_callback_given_as_a_setting_runs_and_stays_plain_data(config, tmp_pat
     assert saved["trainer"] == {"callbacks": callbacks}
 
 
+@pytest.mark.parametrize("callback", ["EarlyStopping", "ModelCheckpoint"])
+def test_a_run_max_steps_ends_inside_its_first_epoch_validates_for_its_callbacks(
+    config, tmp_path, callback
+):
+    # 57 batches an epoch; the run ends at step 7, where it validates before the epoch ends
+    watch = {"class_path": callback, "init_args": {"monitor": "val_loss"}}
+    report = train(config(batch_size=8, trainer={"max_steps": 7, "callbacks": [watch]}))
+    assert report["status"] == "ok" and report["epochs"] == 1
+    rows = list(csv.DictReader((tmp_path / "run" / "logs" / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows if r.get("val_loss")] == [6]
+
+
 def test_a_checkpoint_rebuilds_the_trained_model(config, tmp_path):
     train(config(epochs=1))
     model = load(last_checkpoint(tmp_path / "run"))
