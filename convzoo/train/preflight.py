@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +76,10 @@ BYTES = 4  # float32
 
 @dataclass
 class Plan:
-    """What the checks found and the run follows: the spec, where it runs and writes, the
-    checkpoint it resumes (None for a new run), and whether it is a requeued SLURM job's,
-    which continues the run it wrote (``preemption.requeued``)."""
+    """What the checks found and the run follows: the settings (``out`` the run's folder,
+    which ``config.yaml`` then records), the spec, where it runs and writes, the checkpoint
+    it resumes (None for a new run), and whether it is a requeued SLURM job's, which
+    continues the run it wrote (``preemption.requeued``)."""
 
     config: TrainConfig
     spec: Spec
@@ -106,6 +107,7 @@ def check(config: TrainConfig) -> Plan:
     out = run_dir(config, spec.name)
     again = requeued(out)
     ckpt = _check_run_dir(out, config, again)
+    config = replace(config, out=str(out))  # config.yaml names the folder it resumes in
     return Plan(config, spec, accelerator, devices, out, ckpt, again, memory)
 
 

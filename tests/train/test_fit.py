@@ -95,6 +95,22 @@ def test_an_interrupted_run_resumes_from_its_latest_checkpoint(config, tmp_path,
     assert {r["epoch"] for r in second if r.get("val_acc")} == {"1", "2"}
 
 
+def test_a_run_s_config_yaml_resumes_it_in_its_own_folder_from_anywhere(
+    config, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    train(config(epochs=1, out=None))  # into runs/tiny-synthetic-TIME
+    (run,) = (tmp_path / "runs").iterdir()
+    (run / "report.json").unlink()  # as if the run had stopped early
+    monkeypatch.chdir(tmp_path.parent)
+    values = yaml.safe_load((run / "config.yaml").read_text())
+    assert values["out"] == str(run)
+    resumed, _ = convzoo.train.config.for_arch(values.pop("arch"), values, {"resume": True})
+    report = train(resumed)
+    assert report["run_dir"] == str(run) and report["epochs"] == 1
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [run.name]
+
+
 def test_a_ctrl_c_while_testing_is_the_interrupt_s_one_message_and_resumes(
     config, tmp_path, monkeypatch
 ):
