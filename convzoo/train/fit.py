@@ -27,6 +27,8 @@ section per phase:
 - test: the test split, once, at the end, scored with the weights the run ends with:
   saved first as the run's checkpoint and named to Lightning, which, given none, would
   test a SLURM snapshot of its own in their place; ended by the same stops as the fit;
+  its images are counted (``TestCount``), and a test that ``limit_test_batches`` or
+  ``fast_dev_run`` cut short reports no test accuracy, only the accuracy on those images;
 - report: ``report.md``, then ``report.json`` (rank zero), written only when the run
   has ended -- or diverged, saying so -- so a crashed run never looks finished.
 """
@@ -69,6 +71,7 @@ from convzoo.train.preemption import Preemption
 from convzoo.train.preflight import Plan
 from convzoo.train.report import (
     HpMetric,
+    TestCount,
     learning_rate_monitor,
     log_settings,
     make_logger,
@@ -110,21 +113,26 @@ def train(
     ):
         if is_rank_zero():
             remove_unfinished_saves(plan.out)
-        throughput = Throughput()
+        throughput, count = Throughput(), TestCount()
         try:
-            trainer, tested = _train_and_test(plan, throughput, callbacks, watch)
+            trainer, tested = _train_and_test(plan, throughput, count, callbacks, watch)
         except RunDiverged as exc:
             _report_diverged(plan, exc)
             raise
         # -- report -----------------------------------------------------------------------
-        result = _report(plan, trainer, tested, throughput, origins)
+        result = _report(plan, trainer, tested, throughput, count, origins)
     return result
 
 
 def _train_and_test(
-    plan: Plan, throughput: Throughput, callbacks: Sequence[Callback], watch: Preemption | None
+    plan: Plan,
+    throughput: Throughput,
+    count: TestCount,
+    callbacks: Sequence[Callback],
+    watch: Preemption | None,
 ) -> tuple[L.Trainer, dict[str, Any]]:
-    """The phases between the lock and the report; returns the trainer and the test's metrics."""
+    """The phases between the lock and the report; returns the trainer and the test's metrics
+    (``count`` counts what it scored)."""
     # -- data ---------------------------------------------------------------------------
     data = DataModule.from_config(plan.config, tuple(plan.spec.input))
     preflight.check_data(plan, data)
@@ -138,10 +146,11 @@ def _train_and_test(
         # -- fit ------------------------------------------------------------------------
         _save_config(plan)
         callbacks_now = trainer.callbacks  # type: ignore[attr-defined]  # set by its connector
-        callbacks_now.append(HpMetric(log_settings(trainer, plan.config)))
+        callbacks_now += [count, HpMetric(log_settings(trainer, plan.config), count)]
         _fit(plan, trainer, module, data, watch)
         # -- test -----------------------------------------------------------------------
         tested = _test(plan, trainer, module, data, watch)
+        count.split_images = len(data.load().test_y)
     return trainer, tested
 
 
@@ -305,6 +314,7 @@ def _report(
     trainer: L.Trainer,
     tested: dict[str, Any],
     throughput: Throughput,
+    count: TestCount,
     origins: dict[str, str] | None,
 ) -> dict[str, Any]:
     """The finished run's report, written by rank zero."""
@@ -318,6 +328,7 @@ def _report(
         throughput.seconds,
         throughput.images,
         devices,
+        count,
         throughput.first_call,
     )
     if origins is not None:
