@@ -87,6 +87,8 @@ def status(row: dict[str, Any] | None) -> str:
     """How a cell ended, in a log line: its test accuracy, or why it failed."""
     if row is None or row.get("status") != "ok":
         return f"FAILED: {row['error'] if row else 'no result'}"
+    if row.get("test_acc") is None:  # its run's test was cut short (limit_test_batches)
+        return "finished; its test was cut short, so no test accuracy"
     return f"test accuracy {100 * row['test_acc']:.2f}%"
 
 

@@ -158,6 +158,14 @@ def _pm(value: tuple[float, float | None], scale: float = 1.0, digits: int = 2) 
     return text if std is None else f"{text} ± {scale * std:.{digits}f}"
 
 
+def _seconds(value: tuple[float, float | None]) -> str:
+    """A time in seconds as ``_pm`` gives it, with three significant digits below 100 s: a
+    run of a few milliseconds is not shown as 0.0."""
+    mean = value[0]
+    small = not math.isnan(mean) and 0 < mean < 100
+    return _pm(value, digits=max(1, 2 - math.floor(math.log10(mean))) if small else 1)
+
+
 def _results_table(entries: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| configuration | data | permuted | seeds | test accuracy (%) | params | FLOPs | "
@@ -175,7 +183,7 @@ def _results_table(entries: list[dict[str, Any]]) -> list[str]:
         shown = [_pm(e[n.key], 100 if n.percent else 1, n.digits) for n in SHOWN]
         lines.append(
             f"{head} {_pm(e['test_acc'], 100)} | {e['params']:,} | {e['flops']:,} | "
-            f"{_pm(e['train_seconds'], digits=1)} | {_pm(e['images_per_s'], digits=0)} | "
+            f"{_seconds(e['train_seconds'])} | {_pm(e['images_per_s'], digits=0)} | "
             + " | ".join(shown)
             + " |"
         )

@@ -320,3 +320,17 @@ class DivergenceGuard(Callback):
         step = int(-first)
         lr = dict(self._lrs).get(step, self._lrs[-1][1])
         raise RunDiverged.at(step, lr, trainer.current_epoch)
+
+
+class ValidateAtMaxSteps(Callback):
+    """A run that ``max_steps`` ends inside an epoch validates at its last step, as a run
+    whose last epoch ends does. Lightning validates at an epoch's end only, so such a run
+    would end its epoch unvalidated: a callback monitoring ``val_loss`` (``EarlyStopping``)
+    would then fail, the metric never logged. Asking Lightning to stop at the step that
+    reaches ``max_steps`` -- where it stops anyway -- makes it validate there first."""
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, module: L.LightningModule, outputs: Any, batch: Any, index: int
+    ) -> None:
+        if 0 <= trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True

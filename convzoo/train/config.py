@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from convzoo import settings as declared
-from convzoo.errors import ConvzooError, ConvzooWarning
+from convzoo.errors import ConvzooError, ConvzooWarning, is_int, is_number
 from convzoo.settings import (
     AT_LEAST_ONE,
     DECAY,
@@ -155,11 +155,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         declared.check(self, "train")
         validated = [m for m in trainer_args.monitored(self.trainer) if m.startswith("val_")]
-        if validated and self.val_fraction == 0:
+        never = self._never_validated()
+        if validated and never:
             raise ConvzooError(
-                f"train setting trainer: a callback monitors {validated[0]}, but val_fraction 0 "
-                "holds out no validation split, so it is never logged; monitor a train_ "
-                "metric or hold some out (--val-fraction 0.1)"
+                f"train setting trainer: a callback monitors {validated[0]}, but {never[0]}, so "
+                f"it is never logged; monitor a train_ metric, or {never[1]}"
             )
         counted = trainer_args.counts_batches(self.trainer)
         if counted and self.steps_per_call > 1:
@@ -168,6 +168,26 @@ class TrainConfig:
                 f"sees one call of steps_per_call = {self.steps_per_call} batches as one; "
                 "use steps_per_call 1 with it (--steps-per-call 1)"
             )
+
+    def _never_validated(self) -> tuple[str, str] | None:
+        """Why the run never validates, and how to make it, or None."""
+        given = self.trainer
+        if self.val_fraction == 0:
+            return (
+                "val_fraction 0 holds out no validation split",
+                "hold some out (--val-fraction 0.1)",
+            )
+        limit = given.get("limit_val_batches")
+        if is_number(limit) and limit == 0 and not given.get("overfit_batches"):
+            return "limit_val_batches 0 takes no validation batch", "drop limit_val_batches"
+        every = given.get("check_val_every_n_epoch")
+        if is_int(every) and every > self.epochs and not given.get("fast_dev_run"):
+            return (
+                f"check_val_every_n_epoch {every} first validates after epoch {every}, and the "
+                f"run has {self.epochs}",
+                f"use --trainer.check_val_every_n_epoch {self.epochs} or less",
+            )
+        return None
 
 
 def settings() -> dict[str, Field[Any]]:

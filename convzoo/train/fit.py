@@ -14,9 +14,10 @@ section per phase:
 - module: seeded, made from the settings, told how its data is batched;
 - trainer: Lightning's, with convzoo's strategy, atomic checkpoints, logger and
   callbacks (the divergence guard, the epoch's checkpoint, throughput, learning
-  rate, progress), then the caller's and those of ``config.trainer``
-  (``trainer_args``), whose arguments win over convzoo's own choices of
-  ``log_every_n_steps``, ``enable_model_summary`` and ``limit_val_batches``;
+  rate, a validation where ``max_steps`` ends an epoch early, progress), then the
+  caller's and those of ``config.trainer`` (``trainer_args``), whose arguments win
+  over convzoo's own choices of ``log_every_n_steps``, ``enable_model_summary`` and
+  ``limit_val_batches``;
 - fit: ``config.yaml`` written before the first step (what ``convzoo train --config``
   reads; a resumed run keeps its own), the settings logged, ``trainer.fit``. A Ctrl-C
   ends as ``RunInterrupted``, a rank that stops answering or dies as ``RankTimeout``,
@@ -26,6 +27,8 @@ section per phase:
 - test: the test split, once, at the end, scored with the weights the run ends with:
   saved first as the run's checkpoint and named to Lightning, which, given none, would
   test a SLURM snapshot of its own in their place; ended by the same stops as the fit;
+  its images are counted (``TestCount``), and a test that ``limit_test_batches`` or
+  ``fast_dev_run`` cut short reports no test accuracy, only the accuracy on those images;
 - report: ``report.md``, then ``report.json`` (rank zero), written only when the run
   has ended -- or diverged, saying so -- so a crashed run never looks finished.
 """
@@ -49,6 +52,7 @@ from convzoo.train.callbacks import (
     DivergenceGuard,
     RunDiverged,
     Throughput,
+    ValidateAtMaxSteps,
     progress_callbacks,
     quiet_lightning,
 )
@@ -67,6 +71,7 @@ from convzoo.train.preemption import Preemption
 from convzoo.train.preflight import Plan
 from convzoo.train.report import (
     HpMetric,
+    TestCount,
     learning_rate_monitor,
     log_settings,
     make_logger,
@@ -108,21 +113,26 @@ def train(
     ):
         if is_rank_zero():
             remove_unfinished_saves(plan.out)
-        throughput = Throughput()
+        throughput, count = Throughput(), TestCount()
         try:
-            trainer, tested = _train_and_test(plan, throughput, callbacks, watch)
+            trainer, tested = _train_and_test(plan, throughput, count, callbacks, watch)
         except RunDiverged as exc:
             _report_diverged(plan, exc)
             raise
         # -- report -----------------------------------------------------------------------
-        result = _report(plan, trainer, tested, throughput, origins)
+        result = _report(plan, trainer, tested, throughput, count, origins)
     return result
 
 
 def _train_and_test(
-    plan: Plan, throughput: Throughput, callbacks: Sequence[Callback], watch: Preemption | None
+    plan: Plan,
+    throughput: Throughput,
+    count: TestCount,
+    callbacks: Sequence[Callback],
+    watch: Preemption | None,
 ) -> tuple[L.Trainer, dict[str, Any]]:
-    """The phases between the lock and the report; returns the trainer and the test's metrics."""
+    """The phases between the lock and the report; returns the trainer and the test's metrics
+    (``count`` counts what it scored)."""
     # -- data ---------------------------------------------------------------------------
     data = DataModule.from_config(plan.config, tuple(plan.spec.input))
     preflight.check_data(plan, data)
@@ -136,10 +146,11 @@ def _train_and_test(
         # -- fit ------------------------------------------------------------------------
         _save_config(plan)
         callbacks_now = trainer.callbacks  # type: ignore[attr-defined]  # set by its connector
-        callbacks_now.append(HpMetric(log_settings(trainer, plan.config)))
+        callbacks_now += [count, HpMetric(log_settings(trainer, plan.config), count)]
         _fit(plan, trainer, module, data, watch)
         # -- test -----------------------------------------------------------------------
         tested = _test(plan, trainer, module, data, watch)
+        count.split_images = len(data.load().test_y)
     return trainer, tested
 
 
@@ -172,7 +183,16 @@ def _trainer(plan: Plan, throughput: Throughput, extra: Sequence[Callback]) -> L
             plugins=[atomic_checkpoint_io(), *distributed.plugins(strategy)],
             precision=_precision(c, plan.accelerator),
             logger=logger,
-            callbacks=[guard, last, throughput, learning_rate_monitor(), *shown, *extra, *theirs],
+            callbacks=[
+                guard,
+                last,
+                throughput,
+                learning_rate_monitor(),
+                ValidateAtMaxSteps(),
+                *shown,
+                *extra,
+                *theirs,
+            ],
             enable_progress_bar=bar,
             default_root_dir=str(plan.out),
             **{**chosen, **given},
@@ -294,6 +314,7 @@ def _report(
     trainer: L.Trainer,
     tested: dict[str, Any],
     throughput: Throughput,
+    count: TestCount,
     origins: dict[str, str] | None,
 ) -> dict[str, Any]:
     """The finished run's report, written by rank zero."""
@@ -307,6 +328,7 @@ def _report(
         throughput.seconds,
         throughput.images,
         devices,
+        count,
         throughput.first_call,
     )
     if origins is not None:

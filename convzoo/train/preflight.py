@@ -34,7 +34,10 @@ dataset on the canvas added, does not fit (``data_bytes``); and so does a traini
 split that gives a rank less than one batch. Lightning would answer that with "No training batches"
 and end the fit at once, and the test that follows would describe an untrained
 net as a result; training batches are whole (the last, short one is dropped) and
-every rank takes the same share of the split, so the check is exact.
+every rank takes the same share of the split, so the check is exact. Knowing that count,
+it refuses the Trainer arguments that Lightning refuses only once the fit has begun, with
+a traceback: a ``limit_train_batches`` or ``overfit_batches`` share of less than one batch,
+and a ``val_check_interval`` longer than the epoch they leave (``check_epoch_limits``).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +56,7 @@ from convzoo.assemble.memory import GIB, free_bytes
 from convzoo.data import DATASETS, DataModule
 from convzoo.data.catalog import Dataset
 from convzoo.data.module import batches_per_rank
-from convzoo.errors import ConvzooError
+from convzoo.errors import ConvzooError, is_int
 from convzoo.files import read_yaml
 from convzoo.spec import Spec, load_spec
 from convzoo.train.checkpoint import (
@@ -73,9 +76,10 @@ BYTES = 4  # float32
 
 @dataclass
 class Plan:
-    """What the checks found and the run follows: the spec, where it runs and writes, the
-    checkpoint it resumes (None for a new run), and whether it is a requeued SLURM job's,
-    which continues the run it wrote (``preemption.requeued``)."""
+    """What the checks found and the run follows: the settings (``out`` the run's folder,
+    which ``config.yaml`` then records), the spec, where it runs and writes, the checkpoint
+    it resumes (None for a new run), and whether it is a requeued SLURM job's, which
+    continues the run it wrote (``preemption.requeued``)."""
 
     config: TrainConfig
     spec: Spec
@@ -103,6 +107,7 @@ def check(config: TrainConfig) -> Plan:
     out = run_dir(config, spec.name)
     again = requeued(out)
     ckpt = _check_run_dir(out, config, again)
+    config = replace(config, out=str(out))  # config.yaml names the folder it resumes in
     return Plan(config, spec, accelerator, devices, out, ckpt, again, memory)
 
 
@@ -111,6 +116,9 @@ def check_data(plan: Plan, data: DataModule) -> None:
     fit the memory with the network, and a split that gives a rank less than one batch."""
     data.load(check=lambda dataset: _check_dataset(plan, dataset))
     check_batches(data.train_samples, plan.config.batch_size, plan.ranks)
+    check_epoch_limits(
+        plan.config, batches_per_rank(data.train_samples, plan.config.batch_size, plan.ranks)
+    )
 
 
 def _check_dataset(plan: Plan, dataset: Dataset) -> None:
@@ -334,3 +342,32 @@ def check_batches(samples: int, batch_size: int, ranks: int) -> None:
         f"one batch of {batch_size}, so no step would be taken and nothing trained. "
         f"Use {fix}"
     )
+
+
+def check_epoch_limits(config: TrainConfig, batches: int) -> None:
+    """Refuse Trainer arguments that leave an epoch of ``batches`` training batches (one a
+    call, as these arguments make it) none, or that validate less often than the epoch they
+    leave ends: Lightning refuses both only once the fit has begun, with a traceback."""
+    given = config.trainer
+    if given.get("fast_dev_run"):
+        return  # it sets every limit and interval itself
+    name = "overfit_batches" if given.get("overfit_batches") else "limit_train_batches"
+    limit = given.get(name)
+    kept = min(batches, limit) if is_int(limit) else batches
+    if isinstance(limit, float):
+        kept = int(batches * limit)
+    if kept < 1:
+        raise ConvzooError(
+            f"--trainer.{name} {limit}: that share of the {batches} training batches of an "
+            f"epoch is less than one batch, so nothing would be trained; give a share of at "
+            f"least 1/{batches} or a count of batches (--trainer.{name} 1)"
+        )
+    interval = given.get("val_check_interval")
+    by_epoch = given.get("check_val_every_n_epoch", 1) is not None
+    validates = config.val_fraction > 0 and given.get("limit_val_batches", 1.0) != 0
+    if is_int(interval) and interval > kept and by_epoch and validates:
+        raise ConvzooError(
+            f"--trainer.val_check_interval {interval} validates every {interval} training "
+            f"batches, and an epoch of this run has {kept}; use at most {kept}, or count them "
+            "across epochs with --trainer.check_val_every_n_epoch null"
+        )

@@ -13,7 +13,10 @@ the CSV log otherwise lacks, and ``hp_metric``, the test accuracy (``HpMetric``)
 The report: what the run measured, how big the net is, where it ran, with what.
 ``report.json`` (strict JSON) and ``report.md`` are written only when a run has
 finished -- or has diverged, in which case the report says so (``status``), at
-which step and with what learning rate, and carries no test accuracy.
+which step and with what learning rate, and carries no test accuracy. The report says
+how many test images the test scored (``TestCount``); a test that Lightning's
+``limit_test_batches`` or ``fast_dev_run`` cut short carries no test accuracy either,
+only the accuracy on those images (``partial_test_acc``).
 ``read_report`` reads it back, for ``evaluate`` and ``scan``: it says which dataset
 and which data settings the run used.
 """
@@ -128,17 +131,54 @@ def learning_rate_monitor() -> LearningRateMonitor:
     return LearningRateMonitor(logging_interval="step")
 
 
+class TestCount(Callback):
+    """How much of the test split the test scored: its images over every rank (``images``),
+    of the split's ``split_images`` (``fit`` says), and whether it scored every batch
+    (``whole``). ``limit_test_batches`` and ``fast_dev_run`` cut a test short, and the
+    accuracy of part of the test split is not the test accuracy."""
+
+    __test__ = False  # not a test class, whatever pytest makes of the name
+
+    def __init__(self) -> None:
+        self.images, self.split_images, self.whole = 0, 0, True
+        self._seen = 0
+
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._seen = 0
+
+    def on_test_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._seen += len(batch[1])
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        seen = torch.tensor(self._seen, device=pl_module.device)
+        self.images = int(trainer.strategy.reduce(seen, reduce_op="sum"))
+        loaders = trainer.test_dataloaders
+        loaders = loaders if isinstance(loaders, (list, tuple)) else [loaders]
+        self.whole = all(
+            scored >= len(loader) for scored, loader in zip(trainer.num_test_batches, loaders)
+        )
+
+
 class HpMetric(Callback):
     """``hp_metric``, the number TensorBoard's HPARAMS tab ranks runs by, is the test
     accuracy, logged when testing ends (Lightning's placeholder, -1, is switched off):
-    with the settings as TensorBoard's hyperparameters, as a metric for the others."""
+    with the settings as TensorBoard's hyperparameters, as a metric for the others. A test
+    cut short (``count``, which must end before this) has no test accuracy to log."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        self.settings = settings
+    def __init__(self, settings: dict[str, Any], count: TestCount) -> None:
+        self.settings, self.count = settings, count
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         accuracy = trainer.callback_metrics.get("test_acc")
-        if accuracy is None:
+        if accuracy is None or not self.count.whole:
             return
         metric = {"hp_metric": float(accuracy)}
         for logger in trainer.loggers:
@@ -166,21 +206,22 @@ def report_markdown(report: dict[str, Any]) -> str:
         rows = [
             ("architecture", report["arch"]),
             ("data", report["data"]),
-            ("test accuracy", f"{100 * report['test_acc']:.2f}%"),
+            *_test_rows(report),
             ("parameters", f"{report['params']:,}"),
             ("FLOPs per sample", f"{report['flops']:,}"),
             ("epochs", str(report["epochs"])),
-            ("train time", f"{report['train_seconds']:.1f} s"),
+            ("train time", duration(report["train_seconds"])),
             ("images/s", f"{report['images_per_s']:,.0f}"),
             ("device(s)", report["devices"]),
         ]
         if report.get("first_call_seconds") is not None:
+            compiled = report.get("config", {}).get("compile")
+            held = "compilation and warm-up" if compiled else "warm-up"
             rows.insert(
                 -2,
                 (
                     "first training call",
-                    f"{report['first_call_seconds']:.2f} s (compilation and warm-up, "
-                    "part of the train time)",
+                    f"{duration(report['first_call_seconds'])} ({held}, part of the train time)",
                 ),
             )
     origins = report.get("settings_from", {})
@@ -195,6 +236,28 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines = [f"# {report['arch']} on {report['data']}", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"
+
+
+def _test_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The test accuracy and the images it covers; a test cut short has none, only the
+    accuracy on the images it scored. A report written before convzoo counted the images
+    shows the accuracy alone."""
+    images, split = report.get("test_images"), report.get("test_split_images")
+    if report.get("test_acc") is not None:
+        covered = f" ({images:,} test images)" if images is not None else ""
+        return [("test accuracy", f"{100 * report['test_acc']:.2f}%{covered}")]
+    return [
+        ("test accuracy", f"none: the test was cut short ({images:,} of {split:,} images)"),
+        (f"accuracy on those {images:,}", f"{100 * report['partial_test_acc']:.2f}%"),
+    ]
+
+
+def duration(value: float) -> str:
+    """A duration in seconds, to three significant digits (``0.00412 s``, ``12.3 s``,
+    ``1,234 s``): a short run's time is not rounded to nothing."""
+    if value >= 1000:
+        return f"{value:,.0f} s"
+    return f"{value:.3g} s"
 
 
 def device_label(accelerator: str, devices: int) -> str:
@@ -233,15 +296,24 @@ def finished(
     seconds: float,
     images: int,
     devices: str,
+    count: TestCount,
     first_call: float | None = None,
 ) -> dict[str, Any]:
     """The report of a finished run; time and images/s add up over every resumed part.
-    ``first_call`` (seconds, part of the training time) holds compilation and warm-up."""
+    ``first_call`` (seconds, part of the training time) holds the warm-up (and with
+    ``compile`` the compilation). A test that ``count`` says was cut short gives no
+    ``test_acc`` and ``test_loss``: its figures are ``partial_test_acc`` and
+    ``partial_test_loss``, over ``test_images``."""
+    scored = {"acc": float(tested["test_acc"]), "loss": float(tested["test_loss"])}
+    whole = {f"test_{k}": v if count.whole else None for k, v in scored.items()}
+    partial = {} if count.whole else {f"partial_test_{k}": v for k, v in scored.items()}
     return {
         "status": "ok",
         **_common(config, spec, out),
-        "test_acc": float(tested["test_acc"]),
-        "test_loss": float(tested["test_loss"]),
+        **whole,
+        **partial,
+        "test_images": count.images,
+        "test_split_images": count.split_images,
         "epochs": trainer.current_epoch,
         "train_seconds": seconds,
         "images_per_s": images / max(seconds, 1e-9),

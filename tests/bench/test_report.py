@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+from convzoo.bench.files import status
 from convzoo.bench.plots import write_plots
 from convzoo.bench.report import configurations, write_outputs
 from convzoo.bench.suite import load_suite
@@ -57,3 +58,24 @@ def test_committed_results_older_than_the_effective_rf_render_it_as_not_measured
     assert table[table.index("## Results") + 4].endswith("| effective rf (%) |")
     tiny = next(line for line in table if line.startswith("| tiny | synthetic |"))
     assert tiny.endswith("| n/a |") and not (tmp_path / "effective_rf_share.png").exists()
+
+
+def test_a_train_time_of_milliseconds_keeps_three_significant_digits(tmp_path):
+    rows = smoke_rows()  # trained in about 20 ms a cell
+    write_outputs(load_suite(SUITES / "smoke.yaml"), rows, tmp_path)
+    table = (tmp_path / "report.md").read_text().splitlines()
+    tiny = next(line for line in table if line.startswith("| tiny | synthetic |"))
+    seconds = [r["train_seconds"] for r in rows if r["label"] == "tiny"]
+    mean, spread = sum(seconds) / 2, abs(seconds[0] - seconds[1]) / 2**0.5
+    assert f"| {mean:.3g} ± {spread:.2g} |" in tiny and "| 0.0 ± 0.0 |" not in tiny
+
+
+def test_a_cell_whose_test_was_cut_short_shows_no_test_accuracy(tmp_path):
+    rows = smoke_rows()
+    for row in rows:  # as a run's report gives it when limit_test_batches cut its test short
+        row["test_acc"] = None
+    write_outputs(load_suite(SUITES / "smoke.yaml"), rows, tmp_path)
+    table = (tmp_path / "report.md").read_text().splitlines()
+    tiny = next(line for line in table if line.startswith("| tiny | synthetic |"))
+    assert tiny.startswith("| tiny | synthetic | no | 2/2 | n/a | 620 |")
+    assert status(rows[0]) == "finished; its test was cut short, so no test accuracy"

@@ -169,11 +169,26 @@ def test_trainer_arguments_that_count_batches_take_one_batch_per_call(tiny_spec)
         )
 
 
-def test_a_callback_monitoring_validation_needs_a_validation_split():
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"val_fraction": 0.0}, "val_fraction 0 holds out no validation split.*--val-fraction"),
+        ({"trainer": {"limit_val_batches": 0}}, "limit_val_batches 0 takes no validation batch"),
+        (
+            {"epochs": 2, "trainer": {"check_val_every_n_epoch": 3}},
+            "check_val_every_n_epoch 3 first validates after epoch 3, and the run has 2.*"
+            "--trainer.check_val_every_n_epoch 2 or less",
+        ),
+    ],
+)
+def test_a_callback_monitoring_validation_needs_a_run_that_validates(settings, message):
     early = {"callbacks": [{"class_path": "EarlyStopping", "init_args": {"monitor": "val_acc"}}]}
-    with pytest.raises(ConvzooError, match="monitors val_acc, but val_fraction 0"):
-        TrainConfig("tiny", trainer=early, val_fraction=0.0)
+    trainer = {**early, **settings.pop("trainer", {})}
+    with pytest.raises(ConvzooError, match=f"a callback monitors val_acc, but {message}"):
+        TrainConfig("tiny", trainer=trainer, **settings)
     assert TrainConfig("tiny", trainer=early, val_fraction=0.1).trainer == early
+    every = {**early, "check_val_every_n_epoch": 2}
+    assert TrainConfig("tiny", trainer=every, epochs=2).trainer == every
 
 
 @pytest.mark.parametrize("made", [ConvzooModule, DataModule], ids=lambda made: made.__name__)

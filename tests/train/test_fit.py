@@ -46,6 +46,18 @@ def test_a_callback_given_as_a_setting_runs_and_stays_plain_data(config, tmp_pat
     assert saved["trainer"] == {"callbacks": callbacks}
 
 
+@pytest.mark.parametrize("callback", ["EarlyStopping", "ModelCheckpoint"])
+def test_a_run_max_steps_ends_inside_its_first_epoch_validates_for_its_callbacks(
+    config, tmp_path, callback
+):
+    # 57 batches an epoch; the run ends at step 7, where it validates before the epoch ends
+    watch = {"class_path": callback, "init_args": {"monitor": "val_loss"}}
+    report = train(config(batch_size=8, trainer={"max_steps": 7, "callbacks": [watch]}))
+    assert report["status"] == "ok" and report["epochs"] == 1
+    rows = list(csv.DictReader((tmp_path / "run" / "logs" / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows if r.get("val_loss")] == [6]
+
+
 def test_a_checkpoint_rebuilds_the_trained_model(config, tmp_path):
     train(config(epochs=1))
     model = load(last_checkpoint(tmp_path / "run"))
@@ -81,6 +93,22 @@ def test_an_interrupted_run_resumes_from_its_latest_checkpoint(config, tmp_path,
     second = list(csv.DictReader((tmp_path / "run" / "logs-2" / "metrics.csv").open()))
     assert {r["epoch"] for r in first if r.get("val_acc")} == {"0"}
     assert {r["epoch"] for r in second if r.get("val_acc")} == {"1", "2"}
+
+
+def test_a_run_s_config_yaml_resumes_it_in_its_own_folder_from_anywhere(
+    config, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    train(config(epochs=1, out=None))  # into runs/tiny-synthetic-TIME
+    (run,) = (tmp_path / "runs").iterdir()
+    (run / "report.json").unlink()  # as if the run had stopped early
+    monkeypatch.chdir(tmp_path.parent)
+    values = yaml.safe_load((run / "config.yaml").read_text())
+    assert values["out"] == str(run)
+    resumed, _ = convzoo.train.config.for_arch(values.pop("arch"), values, {"resume": True})
+    report = train(resumed)
+    assert report["run_dir"] == str(run) and report["epochs"] == 1
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [run.name]
 
 
 def test_a_ctrl_c_while_testing_is_the_interrupt_s_one_message_and_resumes(

@@ -90,6 +90,38 @@ def test_a_ddp_run_with_less_than_a_batch_per_rank_is_refused_before_it_starts(c
         train(config(batch_size=512))
 
 
+@pytest.mark.parametrize(
+    ("trainer", "message"),
+    [
+        (
+            {"limit_train_batches": 0.01},
+            r"limit_train_batches 0.01: .* 57 training batches .*"
+            r"least 1/57 or a count of batches \(--trainer.limit_train_batches 1\)",
+        ),
+        ({"overfit_batches": 0.01}, r"overfit_batches 0.01: .* 57 training batches"),
+        (
+            {"val_check_interval": 60},
+            r"val_check_interval 60 validates every 60 training batches"
+            r", and an epoch of this run has 57; use at most 57, or .*check_val_every_n_epoch null",
+        ),
+        ({"val_check_interval": 9, "limit_train_batches": 5}, r"epoch of this run has 5;"),
+    ],
+)
+def test_limits_and_intervals_lightning_fails_on_at_the_fit_are_refused_before_it(
+    config, tmp_path, trainer, message
+):
+    # 461 training samples in batches of 8: 57 batches an epoch
+    with pytest.raises(ConvzooError, match=message):
+        train(config(batch_size=8, steps_per_call=1, trainer=trainer))
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_interval_that_fits_the_epoch_or_counts_across_epochs_trains(config):
+    counted = {"val_check_interval": 60, "check_val_every_n_epoch": None}
+    report = train(config(batch_size=8, steps_per_call=1, trainer=counted))
+    assert report["status"] == "ok"
+
+
 def test_a_resume_keeps_the_settings_its_checkpoint_was_made_with_whatever_config_yaml_says(
     config, tmp_path
 ):

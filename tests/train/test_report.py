@@ -14,14 +14,18 @@ import pytest
 import yaml
 from lightning.pytorch.loggers import CSVLogger
 
+from convzoo.data import DATASETS, load_dataset, register_dataset
+from convzoo.data.catalog import Dataset
 from convzoo.errors import ConvzooError
 from convzoo.train import train
 from convzoo.train.report import (
     WANDB_PROJECT,
+    duration,
     learning_rate_monitor,
     log_settings,
     make_logger,
     read_report,
+    report_markdown,
 )
 from tests.run_report import REPORT
 
@@ -96,6 +100,74 @@ def test_the_csv_log_has_hp_metric_the_test_accuracy(config, tmp_path):
     rows = list(csv.DictReader((tmp_path / "run" / "logs" / "metrics.csv").open()))
     values = [float(r["hp_metric"]) for r in rows if r.get("hp_metric")]
     assert values == [pytest.approx(report["test_acc"])]
+
+
+@pytest.fixture
+def long_test():
+    """The synthetic data with its test set five times over: 1,280 test images, two test
+    batches (of 1,024 and 256), so that a test can be cut short."""
+    name = "synthetic_long_test"
+
+    @register_dataset(name, description="synthetic, its test set five times", dims=[2])
+    def loader(data_dir, download):
+        d = load_dataset("synthetic")
+        tests = d.test_x.repeat(5, 1, 1, 1), d.test_y.repeat(5)
+        return Dataset(name, d.train_x, d.train_y, *tests, d.classes)
+
+    yield name
+    DATASETS.unregister("data", name)
+
+
+def test_a_whole_test_reports_its_accuracy_and_images(config, tmp_path, long_test):
+    report = train(config(data=long_test, epochs=1))
+    assert report["test_images"] == report["test_split_images"] == 1280
+    assert 0.5 < report["test_acc"] <= 1 and "partial_test_acc" not in report
+    line = f"| test accuracy | {100 * report['test_acc']:.2f}% (1,280 test images) |"
+    assert line in (tmp_path / "run" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("trainer", [{"limit_test_batches": 1}, {"fast_dev_run": True}])
+def test_a_test_cut_short_gives_no_test_accuracy_only_that_of_its_images(
+    config, tmp_path, long_test, trainer
+):
+    report = train(config(data=long_test, epochs=1, trainer=trainer))
+    assert report["status"] == "ok" and report["test_acc"] is report["test_loss"] is None
+    assert (report["test_images"], report["test_split_images"]) == (1024, 1280)
+    assert 0 <= report["partial_test_acc"] <= 1 and report["partial_test_loss"] > 0
+    saved = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert saved["test_acc"] is None and saved["partial_test_acc"] == report["partial_test_acc"]
+    markdown = (tmp_path / "run" / "report.md").read_text()
+    assert "| test accuracy | none: the test was cut short (1,024 of 1,280 images) |" in markdown
+    assert f"| accuracy on those 1,024 | {100 * saved['partial_test_acc']:.2f}% |" in markdown
+    logs = tmp_path / "run" / "logs" / "metrics.csv"
+    assert not logs.exists() or "hp_metric" not in logs.read_text()  # fast_dev_run logs none
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0.0412, "0.0412 s"), (0.3, "0.3 s"), (12.34, "12.3 s"), (4321, "4,321 s")]
+)
+def test_a_duration_keeps_three_significant_digits(value, shown):
+    assert duration(value) == shown
+
+
+@pytest.mark.parametrize(("compile_", "held"), [(False, "(warm-up,"), (True, "(compilation and")])
+def test_the_first_call_holds_compilation_only_when_compiling(compile_, held):
+    report = {
+        "arch": "tiny",
+        "data": "synthetic",
+        "test_acc": 0.5,
+        "params": 1,
+        "flops": 1,
+        "epochs": 1,
+        "train_seconds": 0.04,
+        "first_call_seconds": 0.01,
+        "images_per_s": 1.0,
+        "devices": "1 x CPU",
+        "config": {"compile": compile_},
+    }
+    markdown = report_markdown(report)
+    assert f"| first training call | 0.01 s {held}" in markdown
+    assert "| train time | 0.04 s |" in markdown
 
 
 def test_every_logger_gets_every_resolved_setting(config, tmp_path):
