@@ -225,7 +225,8 @@ def _stamps(rows: list[CellRow]) -> list[str]:
     return [
         f"- versions: torch {distinct(lambda r: r['versions']['torch'])}, lightning "
         f"{distinct(lambda r: r['versions']['lightning'])}, convzoo "
-        f"{distinct(lambda r: r['versions']['convzoo'])}",
+        f"{distinct(lambda r: r['versions']['convzoo'])}, code "
+        f"{distinct(lambda r: r['versions'].get('code', 'not recorded'))}",
         f"- devices: {distinct(lambda r: r['devices'])} (world size "
         f"{distinct(lambda r: r['world_size'])})",
     ]

@@ -43,11 +43,13 @@ from convzoo.spec import Spec
 from convzoo.summary import summary
 from convzoo.train.checkpoint import CHECKPOINT, REPORT
 from convzoo.train.config import LOGGERS, TrainConfig, problem
-from convzoo.version import VERSION
+from convzoo.version import VERSION, code_fingerprint
 
 # -- the logs --------------------------------------------------------------------------------
 
 WANDB_PROJECT = "convzoo"  # when WANDB_PROJECT is not set
+
+CODE = code_fingerprint()  # the source this process loaded, not what is on disk later
 
 
 def _log_version(out: Path, base: str) -> str:
@@ -281,6 +283,7 @@ def _common(config: TrainConfig, spec: Spec, out: Path) -> dict[str, Any]:
             "torch": torch.__version__,
             "lightning": L.__version__,
             "convzoo": VERSION,
+            "code": CODE,
         },
         "checkpoint": str(out / CHECKPOINT),
         "run_dir": str(out),
