@@ -21,11 +21,15 @@ except metadata.PackageNotFoundError:  # a source tree on PYTHONPATH, not instal
 def code_fingerprint(root: Path | None = None) -> str:
     """A short SHA-256 of the package's source (every ``.py`` file under ``root``, by its path
     and bytes), stamped on every report beside the version: two figures made by different
-    code say so, even at the same version number. Computed once per process."""
-    return _fingerprint(root or Path(__file__).resolve().parent)
+    code say so, even at the same version number. The package's own is computed once."""
+    return _package() if root is None else _fingerprint(root)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=1)
+def _package() -> str:
+    return _fingerprint(Path(__file__).resolve().parent)
+
+
 def _fingerprint(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
