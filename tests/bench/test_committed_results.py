@@ -16,6 +16,7 @@ from convzoo.assemble import apply_swaps
 from convzoo.bench import load_suite
 from convzoo.spec import load_spec
 from convzoo.summary import summary
+from convzoo.train.config import recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -86,3 +87,30 @@ def test_every_committed_cell_is_what_todays_suite_would_train(path):
     today = {cell.id: suite.fingerprint(cell) for cell in suite.cells}
     stale = [c["id"] for c in data["cells"] if today.get(c["id"]) != c["fingerprint"]]
     assert not stale, f"{path}: trained before their spec, recipe or suite changed: {stale}"
+
+
+SINGLE_RUNS = sorted(p for p in (RESULTS / "reproduce").glob("*-seed*.json"))
+
+
+def test_there_are_committed_single_runs_to_check():
+    assert len(SINGLE_RUNS) >= 15
+
+
+@pytest.mark.parametrize("path", SINGLE_RUNS, ids=lambda p: p.stem)
+def test_every_committed_single_run_is_what_today_would_train(path):
+    """A reproduction's run report keeps its spec (after swaps) and its settings with where
+    each came from: today's spec must be the same network, and every recipe setting the run
+    took must still be the recipe's, and the recipe must set nothing the run did not take
+    from it or override. Otherwise the committed figure belongs to an older recipe."""
+    run = json.loads(path.read_text())
+    config, origins = run["config"], run["settings_from"]
+    spec = load_spec(config["arch"])
+    today = apply_swaps(spec, config.get("swap") or {}).to_dict()
+    assert today == run["spec"], f"{path.name}: the network changed since it ran; re-run it"
+    made, _ = recipe(spec)
+    changed = {
+        k: (config[k], v) for k, v in made.items() if origins.get(k) == "recipe" and config[k] != v
+    }
+    unused = [k for k in made if origins.get(k) not in ("recipe", "config", "flag")]
+    assert not changed, f"{path.name}: ran with an older recipe (then, today): {changed}"
+    assert not unused, f"{path.name}: the recipe now sets {unused}, which the run did not take"
