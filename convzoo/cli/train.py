@@ -124,11 +124,17 @@ def add_parser(sub: Any) -> None:
     sub.add_subcommand("train", p, help=NAMES["train"])
 
 
+def _trainer_parser() -> ArgumentParser:
+    """The parser of the Trainer's words (``--trainer.NAME VALUE``); imports Lightning."""
+    p = Parser(prog="convzoo train")
+    trainer_args.add_to(p)
+    return p
+
+
 def _trainer_help() -> TrainerHelp:
     """Each Trainer flag as jsonargparse writes its help (Trainer's docstring, the type and
     default); imports Lightning."""
-    p = Parser(prog="convzoo train")
-    trainer_args.add_to(p)
+    p = _trainer_parser()
     form = p._get_formatter()
     return [
         (
@@ -169,8 +175,8 @@ def _add_trainer_help(p: ArgumentParser) -> None:
 
 
 def _from_file(path: Path) -> dict[str, Any]:
-    """The ``--config`` file's settings, each known and valid; its Trainer arguments are
-    checked with Lightning, later (``_trainer_from_files``)."""
+    """The ``--config`` file's settings, each known and valid but its Trainer arguments, which
+    ``config_from`` checks last (with Lightning)."""
     data = read_yaml(path, "the --config file") or {}
     if not isinstance(data, dict):
         raise ConvzooError(f"--config {path}: expected a mapping of settings")
@@ -204,9 +210,7 @@ def _layer(values: dict[str, Any], given: dict[str, Any]) -> None:
 def _trainer_words(words: Sequence[str]) -> dict[str, Any]:
     """The Trainer arguments of the command line, parsed against Trainer's signature (this
     imports Lightning), as plain data."""
-    p = Parser(prog="convzoo train")
-    trainer_args.add_to(p)
-    return trainer_args.given(p.parse_args(list(words), env=False)[TRAINER])
+    return trainer_args.given(_trainer_parser().parse_args(list(words), env=False)[TRAINER])
 
 
 def config_from(args: Any) -> tuple[TrainConfig, dict[str, str]]:
@@ -244,7 +248,7 @@ def config_from(args: Any) -> tuple[TrainConfig, dict[str, str]]:
     return settings.for_arch(arch, values, given)
 
 
-def _print_config(value: str) -> set[str]:
+def _printing(value: str) -> set[str]:
     """What ``--print_config=VALUE`` asks for, each a key of ``PRINT_CONFIG``."""
     asked = {word.strip() for word in value.split(",") if word.strip()}
     wrong = sorted(asked - set(PRINT_CONFIG))
@@ -268,7 +272,7 @@ def _without_nulls(data: Any) -> Any:
 def run(args: Any) -> int:
     """Train as the arguments say, print the report's table, evaluate if asked. What a run
     needs is imported once its settings are all taken."""
-    printing = None if args.print_config is None else _print_config(args.print_config)
+    printing = None if args.print_config is None else _printing(args.print_config)
     config, origins = config_from(args)
     if printing is not None:
         saved = settings.saved(config)
