@@ -56,7 +56,7 @@ NAMES = {"train": "train a network and write a report"}
 
 
 TRAINER = "trainer"  # the setting, the group of its flags and the key of its words
-PRINT_CONFIG = {"skip_null": "leave out the settings that are null (none)"}
+PRINT_CONFIG = {"skip_null": "leaves out the settings that are null"}
 # What the help of the Trainer's arguments is made from (the help cache's key).
 TRAINER_HELP_SOURCES = ("train/trainer_args.py", "cli/_common.py", "cli/train.py")
 TrainerHelp = list[tuple[list[str], str, str]]  # each flag's option strings, value and help
@@ -116,9 +116,9 @@ def add_parser(sub: Any) -> None:
         "--print_config",
         nargs="?",
         const="",
-        metavar="skip_null",
+        metavar="=skip_null",
         help="print the resolved settings as YAML (what --config reads) and exit; "
-        f"=skip_null: {PRINT_CONFIG['skip_null']} (default: no)",
+        f"--print_config=skip_null {PRINT_CONFIG['skip_null']} (default: no)",
     )
     p.add_argument("--evaluate", action="store_true", help="run `convzoo evaluate` afterwards")
     sub.add_subcommand("train", p, help=NAMES["train"])

@@ -571,7 +571,7 @@ def test_print_config_refuses_what_it_does_not_do(capsys, spec, value):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"convzoo: error: --print_config={value.split(',')[-1]}: ")
-    assert "--print_config=skip_null (leave out the settings that are null" in err
+    assert "--print_config=skip_null (leaves out the settings that are null)" in err
 
 
 def test_the_help_of_a_trainer_argument_s_classes_is_shown_at_once(capsys):
