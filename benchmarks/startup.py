@@ -216,7 +216,8 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "versions": {
-            d: version(d) for d in ("convzoo", "torch", "lightning", "jsonargparse", "rich")
+            d: version(d)
+            for d in ("convzoo", "torch", "lightning", "jsonargparse", "docstring-parser", "rich")
         },
         "commit": git_commit(),
         "load_average": os.getloadavg()[0],

@@ -16,7 +16,6 @@ Reading the key costs a few milliseconds (``importlib.metadata``, no import).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -57,6 +56,8 @@ def _version(dist: str) -> str | None:
 def key(sources: Sequence[str]) -> dict[str, Any]:
     """What a text depends on: the distributions' versions, Python's, this file's format and
     the SHA-256 of ``sources`` (paths in the convzoo package)."""
+    import hashlib  # here: 3 ms that the commands without help need not pay
+
     digest = hashlib.sha256()
     for name in sources:
         try:
