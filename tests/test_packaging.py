@@ -46,6 +46,12 @@ def test_the_wheel_carries_the_licence_py_typed_and_the_suites(dists):
     assert "Typing :: Typed" in meta.get_all("Classifier")
 
 
+def test_the_wheel_requires_what_train_help_reads(dists):
+    # jsonargparse writes Trainer's argument descriptions (convzoo train --help) only with it
+    required = wheel_metadata(dists.wheel).get_all("Requires-Dist")
+    assert any(r.replace("_", "-").startswith("docstring-parser") for r in required), required
+
+
 def test_the_sdist_carries_the_licence_and_the_whole_tests_tree(dists):
     with tarfile.open(dists.sdist) as archive:
         names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}

@@ -7,8 +7,10 @@ subcommand can take its options from a declaration -- ``convzoo train`` takes
 the device settings of ``TrainConfig`` (``add_setting``) -- and from classes such as
 ``lightning.Trainer``.
 Help shows each option's help as written, with the default it names itself, or else
-the type and default jsonargparse finds (``--trainer.*``). An abbreviated option is
-refused, and an unknown one is answered with the closest ones.
+the type and default jsonargparse finds (``--trainer.*``). What only a heavy import can
+write (Trainer's arguments, the measures) is added when help is asked for (``on_help``),
+so that a parse never pays for it. An abbreviated option is refused, and an unknown one
+is answered with the closest ones.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class HelpFormatter(DefaultHelpFormatter):
 
     def _get_help_string(self, action: Any) -> str:
         text = action.help or ""
-        if "default:" in text or action.default == SUPPRESS or not action.option_strings:
+        if "default:" in text.lower() or action.default == SUPPRESS or not action.option_strings:
             return text
         if action.default is None or isinstance(action.default, bool) or action.default == []:
             flag = isinstance(action.default, bool)
@@ -50,10 +52,19 @@ class HelpFormatter(DefaultHelpFormatter):
 
 class Parser(ArgumentParser):
     """jsonargparse's parser with no abbreviations, whose "unrecognized arguments" error
-    names the closest options."""
+    names the closest options; ``on_help(parser)``, where given, completes it before its
+    help is first written."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, on_help: Callable[[ArgumentParser], None] | None = None, **kwargs: Any):
         super().__init__(allow_abbrev=False, formatter_class=HelpFormatter, **kwargs)
+        self._on_help = on_help
+
+    def format_help(self, formatter: Any = None) -> str:
+        """The help, completed by ``on_help`` the first time."""
+        if self._on_help is not None:
+            complete, self._on_help = self._on_help, None
+            complete(self)
+        return super().format_help(formatter)
 
     def _options(self) -> Iterator[str]:
         """The options a user may give (not the hidden ones, which are refused)."""
@@ -101,9 +112,13 @@ class Parser(ArgumentParser):
         return list(action._name_parser_map) if action is not None else []
 
 
-def parser(description: str) -> ArgumentParser:
-    """A subcommand's parser, with ``--debug``."""
-    p = Parser(description=description)
+def parser(
+    description: str,
+    on_help: Callable[[ArgumentParser], None] | None = None,
+    kind: type[Parser] = Parser,
+) -> ArgumentParser:
+    """A subcommand's parser (a ``kind``), with ``--debug``; ``on_help`` as ``Parser``'s."""
+    p = kind(on_help=on_help, description=description)
     add_debug(p)
     return p
 

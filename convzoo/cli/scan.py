@@ -38,6 +38,10 @@ def add_parser(sub: Any) -> None:
 
 def run(args: Any) -> int:
     """Scan ``args.strips`` strips, write ``scan.png`` and print the accuracies."""
+    if args.digits < 1:
+        raise ConvzooError(f"--digits {args.digits}: give at least 1 digit per strip")
+    if args.strips < 1:
+        raise ConvzooError(f"--strips {args.strips}: give at least 1 strip")
     from convzoo.data.prepared import data_settings, prepared_scan_split
     from convzoo.data.strips import make_strips
     from convzoo.evaluate.scan import (
@@ -53,10 +57,6 @@ def run(args: Any) -> int:
     from convzoo.train.checkpoint import load_network, locate
     from convzoo.train.report import read_report
 
-    if args.digits < 1:
-        raise ConvzooError(f"--digits {args.digits}: give at least 1 digit per strip")
-    if args.strips < 1:
-        raise ConvzooError(f"--strips {args.strips}: give at least 1 strip")
     ckpt, run_dir = locate(args.ckpt)
     scanner = scan_model(load_network(ckpt))
     settings = data_settings({} if args.data else read_report(run_dir))

@@ -28,8 +28,9 @@ here and done by ``ConvzooModule``'s own loop. Lightning counts
 ``limit_train_batches``, ``log_every_n_steps`` and ``val_check_interval`` in
 calls of ``training_step``, so a run that gives one as a count takes one batch
 per call (``steps_per_call`` 1, ``config.layered``), and refuses a larger one.
-Lightning is imported only when a run names a Trainer argument, so ``convzoo
---help`` stays quick.
+Lightning is imported only when a run names a Trainer argument: ``convzoo train``
+parses its own flags first and the Trainer's words (``split_argv``) after them, so a
+flag it refuses, or ``convzoo --help``, costs no Lightning.
 """
 
 from __future__ import annotations
@@ -170,17 +171,37 @@ def _base(base: tuple[str, str]) -> type:
     return getattr(importlib.import_module(base[0]), base[1])
 
 
+def _words(argv: Sequence[str]) -> Iterator[tuple[int, int]]:
+    """Where each Trainer argument of ``argv`` starts and how many words it takes:
+    ``--trainer.NAME=VALUE`` (or ``+=VALUE``) one, ``--trainer.NAME VALUE`` and ``--trainer
+    JSON|FILE`` two -- the next word is the value unless there is none or it is an option."""
+    for i, word in enumerate(argv):
+        flag, sep, _ = word.partition("=")
+        if flag == GROUP or flag.startswith(FLAG):
+            valued = not sep and i + 1 < len(argv) and not argv[i + 1].startswith("--")
+            yield i, 2 if valued else 1
+
+
+def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``argv`` without its Trainer arguments, and those arguments (``_words``), each in its
+    order: ``convzoo train`` parses its own flags without Lightning, and the Trainer's only
+    when there are any."""
+    own, trainer = list(argv), list[str]()
+    for i, count in reversed(list(_words(argv))):
+        trainer[:0] = own[i : i + count]
+        del own[i : i + count]
+    return own, trainer
+
+
 def check_argv(argv: Sequence[str]) -> None:
     """Refuse a Trainer argument on the command line that ``unsafe`` refuses, before the
     parser resolves (and so imports) it: ``--trainer.NAME VALUE`` (or ``=VALUE``, ``+=``)
     as the mapping ``{NAME: VALUE}``, and the whole group, ``--trainer JSON`` or
     ``--trainer FILE``, which jsonargparse reads as a file when it names one."""
-    for i, word in enumerate(argv):
-        flag, sep, value = word.partition("=")
-        if flag != GROUP and not flag.startswith(FLAG):
-            continue
+    for i, count in _words(argv):
+        flag, sep, value = argv[i].partition("=")
         if not sep:
-            value = argv[i + 1] if i + 1 < len(argv) else ""
+            value = argv[i + 1] if count == 2 else ""
         given: Any = value
         if flag == GROUP:
             given = read_yaml(value, f"the {GROUP} file") if _is_file(value) else value

@@ -11,10 +11,9 @@ import sys
 import pytest
 import yaml
 
-from convzoo.cli import main, make_parser
-from convzoo.cli.train import config_from
+from convzoo.cli import _help_cache, main, make_parser
+from convzoo.cli.train import TRAINER_HELP_SOURCES, config_from
 from convzoo.train import config as settings
-from convzoo.train import trainer_args
 from tests.conftest import ROOT
 from tests.train.conftest import TINY
 
@@ -131,29 +130,40 @@ def test_train_with_evaluate_then_evaluate_again(capsys, tmp_path, spec):
     assert "scale" in capsys.readouterr().err
 
 
-def test_every_declared_setting_is_a_flag():
+def test_every_declared_setting_is_a_flag(train_help):
     train = make_parser().parse_args(["train", "tiny"]).train
     for name, f in settings.settings().items():
         if name != "arch":
             assert (name in train) == f.metadata.get("flag", True), name
-            unset = trainer_args.given(train[name]) == {} if name == "trainer" else None
+            unset = train[name] == [] if name == "trainer" else None  # the Trainer's words
             assert name not in train or unset or train[name] is None, f"{name}: not given"
-    text = _train_help()
+    text = train_help
     for name, f in settings.settings().items():
         if f.metadata.get("flag", True) and name != "arch":
             assert "--" + name.replace("_", "-") + ("." if name == "trainer" else "") in text, name
     assert "--no-resident" in text and "(default: 256)" in text
 
 
-def _train_help() -> str:
+def _train_help(env: dict[str, str] | None = None) -> str:
     help = subprocess.run(
         [sys.executable, "-m", "convzoo.cli", "train", "--help"],
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "COLUMNS": "100", **(env or {})},
     )
     assert help.returncode == 0, help.stderr
     return help.stdout
+
+
+@pytest.fixture(scope="module")
+def train_help(tmp_path_factory) -> str:
+    """``convzoo train --help``, the first time (it makes the help cache) and the second (it
+    reads it): the same text."""
+    env = {"XDG_CACHE_HOME": str(tmp_path_factory.mktemp("cache"))}
+    first = _train_help(env)
+    assert _train_help(env) == first
+    return first
 
 
 @pytest.mark.parametrize(
@@ -322,10 +332,11 @@ def test_print_config_round_trips_through_config(capsys, tmp_path, spec):
     assert not (tmp_path / "runs").exists()
 
 
-def test_help_lists_the_trainer_group_with_defaults():
-    text = _train_help()
+def test_help_lists_the_trainer_group_with_defaults(train_help):
+    text = train_help
     assert "--trainer.max_steps" in text and "--print_config" in text
-    assert re.search(r"--trainer\.max_steps MAX_STEPS\s+.*default: -1", text)
+    entry = text.split("\n  --trainer.max_steps MAX_STEPS")[1].split("\n  --")[0]
+    assert "default: -1" in entry
     assert "--trainer.max_epochs" not in text
 
 
@@ -416,3 +427,154 @@ def test_a_runs_config_trains_again_from_another_folder(capsys, tmp_path, spec, 
     config = str(first / "run" / "config.yaml")
     assert main(["train", "--config", config, "--out", "again"]) == 0, capsys.readouterr().err
     assert (elsewhere / "again" / "report.json").is_file()
+
+
+def test_help_describes_the_trainer_arguments_under_their_own_heading(train_help):
+    assert "lightning.Trainer's arguments:" in train_help and "<class" not in train_help
+    assert re.search(
+        r"--trainer\.max_steps MAX_STEPS\s+Stop training after this number of steps", train_help
+    )
+    assert re.search(r"--trainer\.deterministic DETERMINISTIC\s+If ``True``", train_help)
+    assert "max_epochs, default_root_dir" in train_help  # the ones convzoo sets, named
+
+
+def _cache_file(folder, key, data):
+    path = folder / "convzoo" / "trainer.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"key": key, "data": data}))
+    return path
+
+
+CACHED = [[["--trainer.from_the_cache"], "X", "a flag only the cache file knows"]]
+
+
+def _in_process_help(capsys) -> str:
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--help"])
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_reads_a_cache_made_under_its_key(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _cache_file(tmp_path, _help_cache.key(TRAINER_HELP_SOURCES), CACHED)
+    text = _in_process_help(capsys)
+    assert "--trainer.from_the_cache X" in text and "--trainer.max_steps" not in text
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"versions": {"lightning": "2.0.0"}},
+        {"versions": {"docstring-parser": None}},
+        {"sources": "0" * 64},  # convzoo's files changed (an editable install)
+        {"python": "3.99"},
+    ],
+    ids=["lightning", "docstring-parser", "sources", "python"],
+)
+def test_help_makes_again_a_cache_made_under_another_key(capsys, tmp_path, monkeypatch, other):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    key = _help_cache.key(TRAINER_HELP_SOURCES)
+    stale = {**key, **other}
+    if "versions" in other:
+        stale["versions"] = {**key["versions"], **other["versions"]}
+    path = _cache_file(tmp_path, stale, CACHED)
+    text = _in_process_help(capsys)
+    assert "--trainer.from_the_cache" not in text and "--trainer.max_steps" in text
+    assert json.loads(path.read_text())["key"] == key  # made again, and kept
+
+
+@pytest.mark.parametrize("damage", ["not json", '{"key": 1}', "[1, 2]"])
+def test_help_makes_again_a_damaged_cache(capsys, tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = _cache_file(tmp_path, {}, [])
+    path.write_text(damage)
+    assert "--trainer.max_steps" in _in_process_help(capsys)
+    assert json.loads(path.read_text())["key"] == _help_cache.key(TRAINER_HELP_SOURCES)
+
+
+def test_help_without_a_writable_cache_folder_is_made_each_time(capsys, tmp_path, monkeypatch):
+    (tmp_path / "a file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a file"))
+    assert "--trainer.max_steps" in _in_process_help(capsys)
+    assert (tmp_path / "a file").read_text() == ""
+
+
+def test_trainer_words_are_parsed_after_convzoo_s_own(spec):
+    argv = ["train", "--trainer.max_steps", "3", str(spec), "--trainer.callbacks+=EarlyStopping"]
+    argv += ["--lr", "0.5", "--trainer.callbacks.monitor=val_loss", "--trainer.min_steps", "-1"]
+    train = make_parser().parse_args(argv).train
+    assert (train.arch, train.lr) == (str(spec), 0.5)
+    assert train.trainer == [*argv[1:3], argv[4], argv[7], *argv[8:]]
+    config, _ = config_from(train)
+    assert (config.trainer["max_steps"], config.trainer["min_steps"]) == (3, -1)
+    assert config.trainer["callbacks"][0]["init_args"]["monitor"] == "val_loss"
+
+
+def _configs(tmp_path, *texts):
+    paths = []
+    for i, text in enumerate(texts):
+        paths += ["--config", str(tmp_path / f"{'ab'[i]}.yaml")]
+        (tmp_path / f"{'ab'[i]}.yaml").write_text(text)
+    return paths
+
+
+def test_config_files_are_layered_in_their_order(tmp_path, spec):
+    first = f"arch: {spec}\ndata: synthetic\nepochs: 3\nlr: 0.5\nswap: {{act: relu}}\n"
+    first += "trainer: {max_steps: 5, limit_val_batches: 3}\n"
+    second = "lr: 0.2\nswap: {pool: avg}\ntrainer: {limit_val_batches: 2}\n"
+    argv = ["train", *_configs(tmp_path, first, second), "--batch-size", "16"]
+    config, origins = config_from(make_parser().parse_args(argv).train)
+    assert (config.arch, config.data, config.epochs, config.lr) == (str(spec), "synthetic", 3, 0.2)
+    assert config.swap == {"act": "relu", "pool": "avg"}
+    assert config.trainer == {"max_steps": 5, "limit_val_batches": 2}
+    assert (origins["lr"], origins["epochs"], origins["batch_size"]) == ("config", "config", "flag")
+
+
+@pytest.mark.parametrize("bad", ["a", "b"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lr: fast\n", "lr: expected float, got 'fast'"),
+        ("trainer: {max_stepz: 3}\n", "trainer: lightning.Trainer has no argument 'max_stepz'"),
+        ("epoch: 3\n", "unknown setting(s) epoch"),
+    ],
+)
+def test_a_bad_config_value_names_the_file_it_came_from(capsys, tmp_path, spec, bad, text, message):
+    good = "data: synthetic\n"
+    texts = (text, good) if bad == "a" else (good, text)
+    code = main(["train", str(spec), *_configs(tmp_path, *texts), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"--config {tmp_path / f'{bad}.yaml'}: {message}" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_print_config_skip_null_leaves_out_the_null_settings(capsys, tmp_path, spec):
+    argv = ["train", str(spec), "--data", "synthetic", "--trainer.max_steps", "5"]
+    assert main([*argv, "--print_config"]) == 0
+    every = yaml.safe_load(capsys.readouterr().out)
+    assert main([*argv, "--print_config=skip_null"]) == 0
+    printed = capsys.readouterr().out
+    kept = yaml.safe_load(printed)
+    nulls = {k for k, v in every.items() if v is None}
+    assert {"grad_clip", "out", "data_dir"} <= nulls
+    assert kept == {k: v for k, v in every.items() if k not in nulls}
+    (tmp_path / "printed.yaml").write_text(printed)  # read back, it is the same run
+    assert main(["train", "--config", str(tmp_path / "printed.yaml"), "--print_config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == every
+
+
+@pytest.mark.parametrize("value", ["comments", "skip_null,skip_default", "yes"])
+def test_print_config_refuses_what_it_does_not_do(capsys, spec, value):
+    code = main(["train", str(spec), f"--print_config={value}"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"convzoo: error: --print_config={value.split(',')[-1]}: ")
+    assert "--print_config=skip_null (leaves out the settings that are null)" in err
+
+
+def test_the_help_of_a_trainer_argument_s_classes_is_shown_at_once(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--trainer.callbacks.help", "EarlyStopping"])
+    assert done.value.code == 0 and "--trainer.callbacks.patience" in capsys.readouterr().out
