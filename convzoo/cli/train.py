@@ -200,13 +200,6 @@ def _in_file(path: Path) -> Callable[[str], str]:
     return lambda name: f"--config {path}: {name}"
 
 
-def _layer(values: dict[str, Any], given: dict[str, Any]) -> None:
-    """``given`` over ``values``, as ``config.layered`` lays each source over the one before
-    (its ``MERGED`` mappings key by key)."""
-    for key, value in given.items():
-        values[key] = {**values.get(key, {}), **value} if key in settings.MERGED else value
-
-
 def _trainer_words(words: Sequence[str]) -> dict[str, Any]:
     """The Trainer arguments of the command line, parsed against Trainer's signature (this
     imports Lightning), as plain data."""
@@ -220,7 +213,7 @@ def config_from(args: Any) -> tuple[TrainConfig, dict[str, str]]:
     files = [(path, _from_file(path)) for path in map(Path, args.config or [])]
     values: dict[str, Any] = {}
     for _, read in files:
-        _layer(values, {k: v for k, v in read.items() if k != TRAINER})
+        settings.lay_over(values, {k: v for k, v in read.items() if k != TRAINER})
     arch = args.arch or values.get("arch")
     values.pop("arch", None)
     if arch is None:
@@ -240,7 +233,7 @@ def config_from(args: Any) -> tuple[TrainConfig, dict[str, str]]:
     for path, read in files:
         if TRAINER in read:
             check_flags(TrainConfig, {TRAINER: read[TRAINER]}, _in_file(path))
-            _layer(values, {TRAINER: read[TRAINER]})
+            settings.lay_over(values, {TRAINER: read[TRAINER]})
     words = args.get(TRAINER) or []
     if words and (trainer := _trainer_words(words)):
         check_flags(TrainConfig, {TRAINER: trainer}, lambda name: f"--{TRAINER}")

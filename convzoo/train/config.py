@@ -270,6 +270,13 @@ def recipe(spec: Spec) -> tuple[dict[str, Any], str | None]:
     return raw, source
 
 
+def lay_over(values: dict[str, Any], given: dict[str, Any]) -> None:
+    """``given`` laid over ``values`` in place: each setting replaces the one before, but the
+    ``MERGED`` mappings (swaps, Trainer arguments) add up key by key."""
+    for key, value in given.items():
+        values[key] = {**values.get(key, {}), **value} if key in MERGED else value
+
+
 def layered(arch: str, *layers: tuple[str, dict[str, Any]]) -> tuple[TrainConfig, dict[str, str]]:
     """Defaults, then each ``(origin, settings)`` layer in turn (recipe, config, flags); the
     config and, for every setting, where its value came from. Swaps and Trainer arguments add
@@ -277,9 +284,8 @@ def layered(arch: str, *layers: tuple[str, dict[str, Any]]) -> tuple[TrainConfig
     values: dict[str, Any] = {}
     origins = {name: "default" for name in settings() if name != "arch"}
     for origin, given in layers:
-        for key, value in given.items():
-            values[key] = {**values.get(key, {}), **value} if key in MERGED else value
-            origins[key] = origin
+        lay_over(values, given)
+        origins.update(dict.fromkeys(given, origin))
     counted = trainer_args.counts_batches(values.get("trainer", {}))
     if counted and "steps_per_call" not in values:  # so that they count batches
         values["steps_per_call"] = 1
