@@ -6,8 +6,9 @@ torch / lightning / convzoo versions, the device type and the world size, so a
 number can always be traced to what produced it. ``report.md`` has one row per
 configuration -- architecture and swaps, data, permutation -- with the mean and
 the sample standard deviation over the seeds that finished, a permutation table
-when the suite permutes pixels, the failed cells (and, in a report ``--collect`` wrote
-while jobs ran, the cells not ended), and the plots (``bench.plots``).
+when the suite permutes pixels, each configuration's seed-paired difference from its
+baseline with a 95% interval (``bench.paired``), the failed cells (and, in a report
+``--collect`` wrote while jobs ran, the cells not ended), and the plots (``bench.plots``).
 The figures of the measures -- their CSV columns, their columns of the results
 table, how seeds merge -- come from the table of measures (``evaluate.measures``):
 a cell measured before a measure existed shows "n/a" for it.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from convzoo.bench.files import UNFINISHED
+from convzoo.bench.paired import paired_table
 from convzoo.bench.plots import configuration_name, write_plots
 from convzoo.bench.suite import Suite
 from convzoo.evaluate.measures import MEASURES, numbers
@@ -283,6 +285,19 @@ def suite_markdown(
             "with one fixed random permutation applied to train and test.",
             "",
             *_permutation_table(entries, suite.permute),
+            "",
+        ]
+    if table := paired_table([r for r in rows if r["status"] != UNFINISHED]):
+        lines += [
+            "## Paired differences",
+            "",
+            "Each configuration against its baseline (the same network without its swaps, "
+            "the pixels in place, or else the suite's first configuration), seed by seed: "
+            "the mean difference ± its standard deviation over the seeds both finished, and "
+            "the 95% interval of the mean difference (Student's t); an interval that holds "
+            "zero cannot tell the two apart.",
+            "",
+            *table,
             "",
         ]
     if failed:
