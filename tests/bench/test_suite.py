@@ -105,7 +105,16 @@ seeds: [0, 1]
 
 @pytest.mark.parametrize(
     ("name", "cells"),
-    [("smoke", 4), ("fashion-zoo", 27), ("stages", 81), ("mnist1d", 12), ("permutation", 12)],
+    [
+        ("smoke", 4),
+        ("fashion-zoo", 27),
+        ("stages", 81),
+        ("mnist1d", 12),
+        ("permutation", 12),
+        ("reproduce-hyper", 15),
+        ("reproduce-ha", 10),
+        ("scale-training", 20),
+    ],
 )
 def test_the_shipped_suites_are_valid(name, cells):
     assert len(load_suite(SUITES / f"{name}.yaml").cells) == cells
