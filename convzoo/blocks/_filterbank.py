@@ -63,6 +63,23 @@ def explicit_padding(geometry: Geometry) -> tuple[int, ...]:
     return tuple(amount for pair in reversed(pairs) for amount in pair)
 
 
+def geometry_repr(bank: nn.Module, *more: str) -> str:
+    """A bank's maps and geometry as torch's convolutions print theirs (``more`` after the
+    dilation), with the padding mode and groups where they are not the default."""
+    text = ", ".join(
+        [
+            f"{bank.in_channels}, {bank.out_channels}, kernel_size={bank.kernel_size}",
+            f"stride={bank.stride}, padding={bank.padding!r}, dilation={bank.dilation}",
+            *more,
+        ]
+    )
+    if bank.padding_mode != "zeros":
+        text += f", padding_mode={bank.padding_mode!r}"
+    if bank.groups != 1:
+        text += f", groups={bank.groups}"
+    return text
+
+
 class FilterBank(nn.Module, metaclass=ABCMeta):
     """``out`` maps, each the (optionally flipped) kernel swept over the input, plus a bias.
 
@@ -118,14 +135,7 @@ class FilterBank(nn.Module, metaclass=ABCMeta):
         return op(x, weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
-        text = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}"
-        )
-        if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode!r}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
+        text = geometry_repr(self)
         if self.bias is None:
             text += ", bias=False"
         if self.operator != "torch":

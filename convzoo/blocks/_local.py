@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from convzoo.blocks._filterbank import check_maps, explicit_padding
+from convzoo.blocks._filterbank import check_maps, explicit_padding, geometry_repr
 from convzoo.blocks._geometry import Geometry, Size
 from convzoo.blocks._unfold import windows
 
@@ -82,13 +82,5 @@ class LocalBank(nn.Module):
         return y if self.bias is None else y + self.bias
 
     def extra_repr(self) -> str:
-        text = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}, "
-            f"positions={self.positions}"
-        )
-        if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode!r}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
+        text = geometry_repr(self, f"positions={self.positions}")
         return text + (", bias=False" if self.bias is None else "")

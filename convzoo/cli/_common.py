@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 from jsonargparse import ActionYesNo, ArgumentParser, DefaultHelpFormatter
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from convzoo import settings as declared
 from convzoo.errors import ConvzooError, closest, did_you_mean
@@ -196,12 +197,13 @@ def console() -> Console:
 def table(
     title: str | None, header: Sequence[str], rows: Sequence[Sequence[str]], totals: bool = False
 ) -> Table:
-    """A borderless table; numeric columns right-aligned; ``totals`` rules off the last row."""
+    """A borderless table; numeric columns right-aligned; ``totals`` rules off the last row.
+    Cells are plain text: ``y[i] = sum_j w[j] x[i - j]`` is not read as rich's markup."""
     out = Table(title=title, title_justify="left", box=None, header_style="bold")
     for name in header:
         out.add_column(name, justify="right" if name in NUMERIC else "left")
     for i, row in enumerate(rows):
-        out.add_row(*row, end_section=totals and i == len(rows) - 2)
+        out.add_row(*(Text(cell) for cell in row), end_section=totals and i == len(rows) - 2)
     return out
 
 

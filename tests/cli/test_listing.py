@@ -131,3 +131,9 @@ def test_show_takes_one_form_of_output(capsys):
     code, out, err = run(capsys, "show", "lenet5", "--yaml", "--json")
     assert (code, out) == (2, "")
     assert err == ("convzoo: error: show: --json and --yaml are two forms of output; give one\n")
+
+
+def test_a_description_in_brackets_is_printed_as_written_not_as_markup(capsys):
+    """rich reads ``[i]`` as a style tag; a table cell is plain text."""
+    _, out, _ = run(capsys, "list", "blocks", "true_conv")
+    assert "y[i] = sum_j w[j] x[i - j]" in out

@@ -16,6 +16,7 @@ from convzoo.data.module import batches_per_rank
 from convzoo.errors import ConvzooError
 from convzoo.train import ConvzooModule, TrainConfig
 from convzoo.train.config import default, settings
+from tests.users_trainer import users_trainer
 
 
 def ready(**kw) -> DataModule:
@@ -110,14 +111,7 @@ def test_the_input_shape_comes_from_the_model_it_is_given():
 def test_under_a_users_trainer_the_input_shape_comes_from_the_module_trained():
     module = ConvzooModule(SPEC, lr=0.05)
     data = DataModule("synthetic", batch_size=32)
-    trainer = L.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = users_trainer()
     trainer.fit(module, datamodule=data)
     assert data.input_shape == (1, 16, 16)
     assert data.splits["train"][0].shape[1:] == (1, 16, 16)  # 12x12 samples, centred

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import warnings
 
-import lightning as L
 import pytest
 import torch
 import yaml
@@ -22,6 +21,7 @@ from convzoo.train import ConvzooModule, train
 from convzoo.train.checkpoint import DIGEST, INPUT, digest, last_checkpoint
 from convzoo.train.report import read_report
 from tests.train.conftest import TINY
+from tests.users_trainer import users_trainer
 
 CANVAS = {**TINY, "name": "canvas", "input": [1, 16, 16]}  # 12x12 samples centred on 16x16
 
@@ -96,15 +96,7 @@ def test_a_run_directory_without_a_checkpoint_is_one_clear_error(tmp_path):
 
 def _users_fit(data, tmp_path) -> str:
     module = ConvzooModule(CANVAS, schedule="constant")
-    trainer = L.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
+    trainer = users_trainer(limit_val_batches=0)
     trainer.fit(module, **data)
     trainer.save_checkpoint(tmp_path / "own.ckpt")
     return str(tmp_path / "own.ckpt")

@@ -28,6 +28,7 @@ from convzoo.train.checkpoint import last_checkpoint
 from convzoo.train.config import settings as declared
 from convzoo.train.module import STEP_COUNTER, compiled, count_optimizer_steps
 from tests.train.conftest import TINY
+from tests.users_trainer import users_trainer
 
 STEPS_PER_EPOCH = 14  # 512 synthetic images, 460 after the split: 14 full batches of 32
 
@@ -132,14 +133,7 @@ def test_from_config_takes_every_setting_of_the_same_name(monkeypatch):
 
 
 def _users_trainer(**kwargs) -> L.Trainer:
-    settings = {"max_epochs": 1, "accelerator": "cpu", "logger": False, **kwargs}
-    return L.Trainer(
-        **settings,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
+    return users_trainer(**{"limit_val_batches": 0, **kwargs})
 
 
 def test_under_a_users_trainer_the_module_asks_the_datamodule_for_its_batching():
