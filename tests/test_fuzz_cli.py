@@ -5,27 +5,19 @@ no run folder left by a refusal)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.benchmark_script import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("fuzz_cli", ROOT / "benchmarks" / "fuzz_cli.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_cli"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _load_script()
+fuzz = load_benchmark("fuzz_cli")
 
 BASE = {
     "name": "small",

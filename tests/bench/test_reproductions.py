@@ -3,29 +3,18 @@ equal in README.md and in the reproductions' README, every row kept, verdicts on
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from convzoo.bench.stats import estimate, paired
+from tests.benchmark_script import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "summarize_reproductions", ROOT / "benchmarks" / "summarize_reproductions.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-summarize = _script()
+summarize = load_benchmark("summarize_reproductions")
 
 
 @pytest.mark.parametrize("path", summarize.TARGETS, ids=lambda p: p.relative_to(ROOT).as_posix())
